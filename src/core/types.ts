@@ -1,0 +1,119 @@
+/**
+ * The registry as plain data: what infra.yml and keys/<handle>/member.yml hold after validation.
+ * The pure core works only on these shapes; the store (src/adapters/store.ts) produces them.
+ * Dates are ISO `YYYY-MM-DD` strings throughout (no Date objects, no time zones).
+ */
+export type IsoDate = string;
+
+export interface SshPolicy {
+  allowed_types: string[]; // ed25519, ed25519-sk, ecdsa, ecdsa-sk, rsa
+  min_rsa_bits: number;
+  max_age_days: number;
+}
+
+export interface Policy {
+  ssh: SshPolicy;
+  tokens: { rotate_every_days: number };
+  audit: { min_members_per_host: number; horizon_days: number };
+}
+
+export interface Grant {
+  groups: string[];
+  hosts: string; // Ansible host pattern
+  user: string;
+  vpn_only?: boolean;
+  environments?: string[]; // default: all
+}
+
+export interface VpnNetwork {
+  name: string;
+  ipv4?: string; // CIDR
+  ipv6?: string; // CIDR
+  endpoint: string; // host:port or [v6]:port
+  server_public_key: string;
+  reserved: string[];
+  dns?: string[];
+  allowed_ips: string[];
+  keepalive?: number;
+  mtu?: number;
+  servers: string; // Ansible host pattern
+}
+
+export interface RenderOptions {
+  compat?: 'provision_ssh_keys';
+}
+
+export interface InfraConfig {
+  org: string;
+  admins: string[];
+  environments: Record<string, string>; // name -> inventory folder, relative to the registry root
+  policy: Policy;
+  access: Grant[];
+  vpn: Record<string, VpnNetwork>;
+  render?: RenderOptions;
+}
+
+export interface SshKeyEntry {
+  name: string;
+  key: string; // `type base64 [comment]`, as written in member.yml
+  added: IsoDate;
+  expires?: IsoDate;
+  source?: string;
+}
+
+export interface VpnPeer {
+  device: string;
+  network: string;
+  public_key: string;
+  addresses: string[]; // CIDR with /32 or /128
+  added: IsoDate;
+}
+
+export type TokenKind = 'github' | 'matrix' | 'generic';
+
+export type TokenConsumer =
+  | { github_secret: { repo: string; name: string } }
+  | { ansible_vault_var: { environment: string; group: string; var: string } };
+
+export interface TokenEntry {
+  name: string;
+  kind: TokenKind;
+  rotate_every_days?: number;
+  rotated_at?: IsoDate;
+  rotated_by?: string;
+  consumers: TokenConsumer[];
+}
+
+export interface Member {
+  handle: string;
+  name: string;
+  kind: 'human' | 'bot';
+  org: string;
+  email?: string;
+  github?: string;
+  gitlab?: string;
+  status: 'active' | 'departed';
+  departed?: IsoDate;
+  groups: string[];
+  ssh_keys: SshKeyEntry[];
+  vpn_peers: VpnPeer[];
+  tokens: TokenEntry[];
+  /** true when keys/<handle>/pgp.asc exists */
+  has_pgp: boolean;
+}
+
+export interface Registry {
+  root: string; // absolute path
+  config: InfraConfig;
+  members: Member[]; // sorted by handle
+}
+
+export const HANDLE_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/** Names of keys, devices, tokens: safe in paths, YAML and authorized_keys comments. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const DEFAULT_POLICY: Policy = {
+  ssh: { allowed_types: ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'], min_rsa_bits: 3072, max_age_days: 730 },
+  tokens: { rotate_every_days: 90 },
+  audit: { min_members_per_host: 2, horizon_days: 30 },
+};

@@ -1,0 +1,50 @@
+/**
+ * Exit codes mean one thing each (SPEC §2). Every error a user can cause is an InfraError
+ * carrying the code, a one-line message naming file/line/field, and a hint: the exact command that fixes it.
+ */
+export const ExitCode = {
+  ok: 0,
+  bug: 1,
+  usage: 2,
+  invalid: 3,
+  checkFailed: 4,
+  remote: 5,
+  cancelled: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** One validation problem, printed as `path:line: field: message`. */
+export interface Problem {
+  file: string;
+  line?: number;
+  field: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}${p.line ? `:${p.line}` : ''}: ${p.field}: ${p.message}`;
+}
+
+export class InfraError extends Error {
+  readonly exitCode: ExitCodeValue;
+  readonly hint?: string;
+  readonly problems: Problem[];
+
+  constructor(exitCode: ExitCodeValue, message: string, options: { hint?: string; problems?: Problem[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'InfraError';
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+    this.problems = options.problems ?? [];
+  }
+}
+
+export const invalid = (message: string, hint?: string) => new InfraError(ExitCode.invalid, message, { hint });
+export const usage = (message: string, hint?: string) => new InfraError(ExitCode.usage, message, { hint });
+export const remote = (message: string, hint?: string, cause?: unknown) => new InfraError(ExitCode.remote, message, { hint, cause });
+
+/** The registry failed validation: every problem at once, exit 3. */
+export function invalidRegistry(problems: Problem[], hint = 'fix the lines above, then run `infra check`'): InfraError {
+  const head = problems.length === 1 ? formatProblem(problems[0]) : `the registry has ${problems.length} problems`;
+  return new InfraError(ExitCode.invalid, head, { hint, problems });
+}
