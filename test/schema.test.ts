@@ -1,0 +1,398 @@
+/**
+ * The JSON Schemas that ship for editors (schema/*.schema.json) and the example registry at the
+ * repository root. The schemas must accept every example file and flag each kind of mistake at the
+ * right place; the example must stay loadable by the tool itself and keep producing a real audit.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { HANDLE_RE, NAME_RE } from '../src/core/types.js';
+import { ENV_RE, GROUP_RE, UNIX_USER_RE } from '../src/core/validate.js';
+import { inspectRegistry } from '../src/adapters/store.js';
+import { requireTool } from './helpers/real-tools.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const readJson = (rel: string) => JSON.parse(readFileSync(join(ROOT, rel), 'utf8'));
+const readYaml = (rel: string) => parse(readFileSync(join(ROOT, rel), 'utf8'));
+
+const infraSchema = readJson('schema/infra.schema.json');
+const memberSchema = readJson('schema/member.schema.json');
+
+// strictRequired would refuse `required` inside anyOf/if/then for properties declared one level up,
+// which is exactly how conditional requirements are written; every other strict check stays on.
+const STRICT = { strict: true, strictRequired: false } as const;
+const ajv = new Ajv2020({ ...STRICT, allErrors: true });
+const validateInfra = ajv.compile(infraSchema);
+const validateMember = ajv.compile(memberSchema);
+
+const handles = readdirSync(join(ROOT, 'keys'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+const memberFiles = handles.map((h) => `keys/${h}/member.yml`);
+
+const errorsOf = (validate: ValidateFunction, doc: unknown): ErrorObject[] => (validate(doc) ? [] : [...(validate.errors ?? [])]);
+const describeErrors = (errors: ErrorObject[]) => errors.map((e) => `${e.instancePath || '(root)'} ${e.keyword}: ${e.message}`).join('\n');
+const clone = <T>(x: T): T => structuredClone(x);
+
+/** A real X25519 public key as `wg pubkey` prints it: the last 32 bytes of the SPKI DER, base64. */
+const x25519PublicKey = () => {
+  const der = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'der' });
+  return der.subarray(der.length - 32).toString('base64');
+};
+
+describe('JSON Schemas', () => {
+  it.each([
+    ['infra', infraSchema],
+    ['member', memberSchema],
+  ])('%s schema is draft 2020-12 with an $id and compiles in strict mode', (_name, schema) => {
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.$id).toMatch(/^https:\/\/.+\.schema\.json$/);
+    // Compiling a fresh instance proves strictness by itself (the module-level compile would have thrown too).
+    expect(() => new Ajv2020(STRICT).compile(schema)).not.toThrow();
+  });
+
+  /** Every object schema closed to unknown fields, every property documented for editors. */
+  function walk(node: unknown, where: string, out: string[]): void {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`, out));
+    if (!node || typeof node !== 'object') return;
+    const obj = node as Record<string, unknown>;
+    if (obj.properties) {
+      if (obj.additionalProperties !== false) out.push(`${where}: additionalProperties is not false`);
+      for (const [name, prop] of Object.entries(obj.properties as Record<string, Record<string, unknown>>))
+        if (typeof prop.description !== 'string' || prop.description.length < 10) out.push(`${where}/properties/${name}: no description`);
+    }
+    // if/then/else/not only constrain properties declared elsewhere; they define none.
+    for (const [k, v] of Object.entries(obj)) if (!['if', 'then', 'else', 'not'].includes(k)) walk(v, `${where}/${k}`, out);
+  }
+
+  it.each([
+    ['infra', infraSchema],
+    ['member', memberSchema],
+  ])('%s schema closes every object and describes every property', (_name, schema) => {
+    const problems: string[] = [];
+    walk(schema, '#', problems);
+    expect(problems).toEqual([]);
+  });
+
+  it('uses the same name rules as the tool', () => {
+    const defs = { ...infraSchema.$defs, ...memberSchema.$defs };
+    expect(infraSchema.$defs.handle.pattern).toBe(HANDLE_RE.source);
+    expect(memberSchema.$defs.handle.pattern).toBe(HANDLE_RE.source);
+    expect(memberSchema.$defs.name.pattern).toBe(NAME_RE.source);
+    expect(defs.groupName.pattern).toBe(GROUP_RE.source);
+    expect(memberSchema.properties.groups.items.pattern).toBe(GROUP_RE.source);
+    expect(infraSchema.$defs.environmentName.pattern).toBe(ENV_RE.source);
+    expect(infraSchema.$defs.unixUser.pattern).toBe(UNIX_USER_RE.source);
+    expect(memberSchema.$defs.vpnPeer.properties.public_key.pattern).toBe(infraSchema.$defs.wireguardKey.pattern);
+  });
+});
+
+describe('the example registry validates against the schemas', () => {
+  it('infra.yml', () => {
+    const errors = errorsOf(validateInfra, readYaml('infra.yml'));
+    expect(describeErrors(errors)).toBe('');
+  });
+
+  it.each(memberFiles)('%s', (rel) => {
+    const errors = errorsOf(validateMember, readYaml(rel));
+    expect(describeErrors(errors)).toBe('');
+  });
+
+  it.each([['infra.yml'], ...memberFiles.map((f) => [f])])('%s starts with an editor hint that points at its schema', (rel) => {
+    const first = readFileSync(join(ROOT, rel), 'utf8').split('\n')[0];
+    const m = /^# yaml-language-server: \$schema=(\S+)$/.exec(first);
+    expect(m).not.toBeNull();
+    const target = resolve(ROOT, dirname(rel), m![1]);
+    expect(target).toBe(join(ROOT, 'schema', rel === 'infra.yml' ? 'infra.schema.json' : 'member.schema.json'));
+  });
+
+  it('leaves unquoted YAML dates as strings, which is what the date pattern checks', () => {
+    const alice = readYaml('keys/alice/member.yml');
+    expect(typeof alice.ssh_keys[0].added).toBe('string');
+    expect(alice.ssh_keys[0].added).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
+  it('passes the tool’s own validation (what `infra check` runs)', async () => {
+    const { loaded, problems } = await inspectRegistry(ROOT);
+    expect(problems).toEqual([]);
+    expect(loaded?.registry.members.map((m) => m.handle)).toEqual(handles);
+  });
+});
+
+type Mutation = (doc: any) => void;
+
+const aliceDoc = () => readYaml('keys/alice/member.yml');
+const botDoc = () => readYaml('keys/roobot/member.yml');
+const carolDoc = () => readYaml('keys/carol/member.yml');
+const infraDoc = () => readYaml('infra.yml');
+
+describe('member.schema.json flags mistakes where they are', () => {
+  const realWgKey = x25519PublicKey();
+  // The last base64 character of 32 bytes carries 2 padding bits, which must be zero.
+  const nonCanonicalWgKey = realWgKey.slice(0, 42) + (('AEIMQUYcgkosw048'.includes(realWgKey[42]) ? String.fromCharCode(realWgKey.charCodeAt(42) + 1) : 'B')) + '=';
+
+  const cases: Array<[string, () => unknown, Mutation, string, string]> = [
+    ['an unknown top-level field', aliceDoc, (d) => (d.nickname = 'al'), '', 'additionalProperties'],
+    ['an unknown field in a key', aliceDoc, (d) => (d.ssh_keys[0].comment = 'mine'), '/ssh_keys/0', 'additionalProperties'],
+    ['a kind that is neither human nor bot', aliceDoc, (d) => (d.kind = 'robot'), '/kind', 'enum'],
+    ['an unknown status', aliceDoc, (d) => (d.status = 'gone'), '/status', 'enum'],
+    ['an organisation with spaces', aliceDoc, (d) => (d.org = 'Hypha Worker Co-op'), '/org', 'pattern'],
+    ['a group with upper case', aliceDoc, (d) => (d.groups = ['Infra']), '/groups/0', 'pattern'],
+    ['a date without leading zeros', aliceDoc, (d) => (d.ssh_keys[0].added = '2026-3-1'), '/ssh_keys/0/added', 'pattern'],
+    ['a date as a number', aliceDoc, (d) => (d.ssh_keys[0].expires = 20270301), '/ssh_keys/0/expires', 'type'],
+    ['a key name with a slash', aliceDoc, (d) => (d.ssh_keys[0].name = 'lap/top'), '/ssh_keys/0/name', 'pattern'],
+    ['a DSA key', aliceDoc, (d) => (d.ssh_keys[0].key = 'ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7 alice@old'), '/ssh_keys/0/key', 'pattern'],
+    ['a certificate', aliceDoc, (d) => (d.ssh_keys[0].key = 'ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29t alice'), '/ssh_keys/0/key', 'pattern'],
+    ['a private key pasted by mistake', aliceDoc, (d) => (d.ssh_keys[0].key = '-----BEGIN OPENSSH PRIVATE KEY-----'), '/ssh_keys/0/key', 'pattern'],
+    ['a comment that adds a second line', aliceDoc, (d) => (d.ssh_keys[0].key += '\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFo2 mallory'), '/ssh_keys/0/key', 'pattern'],
+    ['a key without added', aliceDoc, (d) => delete d.ssh_keys[0].added, '/ssh_keys/0', 'required'],
+    ['a non-canonical WireGuard key', aliceDoc, (d) => (d.vpn_peers[0].public_key = nonCanonicalWgKey), '/vpn_peers/0/public_key', 'pattern'],
+    ['a WireGuard key of the wrong length', aliceDoc, (d) => (d.vpn_peers[0].public_key = realWgKey.slice(4)), '/vpn_peers/0/public_key', 'pattern'],
+    ['a peer address that is a whole network', aliceDoc, (d) => (d.vpn_peers[0].addresses = ['10.77.0.0/24']), '/vpn_peers/0/addresses/0', 'pattern'],
+    ['a peer without addresses', aliceDoc, (d) => (d.vpn_peers[0].addresses = []), '/vpn_peers/0/addresses', 'minItems'],
+    ['a peer on a network with a bad name', aliceDoc, (d) => (d.vpn_peers[0].network = 'the-meet-network-of-the-coop'), '/vpn_peers/0/network', 'pattern'],
+    ['a human holding tokens', aliceDoc, (d) => (d.tokens = botDoc().tokens), '/tokens', 'maxItems'],
+    ['a departed member without a date', carolDoc, (d) => delete d.departed, '', 'required'],
+    ['an active member with a departure date', carolDoc, (d) => (d.status = 'active'), '', 'not'],
+    ['an unknown token kind', botDoc, (d) => (d.tokens[0].kind = 'gitlab'), '/tokens/0/kind', 'enum'],
+    ['a token rotated by a bad handle', botDoc, (d) => (d.tokens[0].rotated_by = 'Alice'), '/tokens/0/rotated_by', 'pattern'],
+    ['a zero rotation period', botDoc, (d) => (d.tokens[0].rotate_every_days = 0), '/tokens/0/rotate_every_days', 'minimum'],
+    ['a consumer of an unknown kind', botDoc, (d) => (d.tokens[0].consumers[0] = { slack_webhook: { url: 'https://x' } }), '/tokens/0/consumers/0', 'oneOf'],
+    ['a consumer naming two places at once', botDoc, (d) => (d.tokens[0].consumers[0] = { ...d.tokens[0].consumers[0], ...d.tokens[0].consumers[1] }), '/tokens/0/consumers/0', 'oneOf'],
+    ['a GitHub secret without a name', botDoc, (d) => delete d.tokens[0].consumers[0].github_secret.name, '/tokens/0/consumers/0/github_secret', 'required'],
+    ['a GitHub secret named GITHUB_*', botDoc, (d) => (d.tokens[0].consumers[0].github_secret.name = 'GITHUB_TOKEN'), '/tokens/0/consumers/0/github_secret/name', 'pattern'],
+    ['a repository without an owner', botDoc, (d) => (d.tokens[0].consumers[0].github_secret.repo = 'organizing'), '/tokens/0/consumers/0/github_secret/repo', 'pattern'],
+    ['a vault variable with a dash', botDoc, (d) => (d.tokens[0].consumers[1].ansible_vault_var.var = 'roobot-token'), '/tokens/0/consumers/1/ansible_vault_var/var', 'pattern'],
+    ['a vault consumer with an extra field', botDoc, (d) => (d.tokens[0].consumers[1].ansible_vault_var.file = 'x.yml'), '/tokens/0/consumers/1/ansible_vault_var', 'additionalProperties'],
+  ];
+
+  it.each(cases)('%s', (_what, base, mutate, instancePath, keyword) => {
+    const doc = clone(base());
+    expect(describeErrors(errorsOf(validateMember, doc))).toBe(''); // the starting point is valid
+    mutate(doc);
+    const errors = errorsOf(validateMember, doc);
+    expect(errors.map((e) => [e.instancePath, e.keyword])).toContainEqual([instancePath, keyword]);
+  });
+});
+
+describe('infra.schema.json flags mistakes where they are', () => {
+  const cases: Array<[string, Mutation, string, string]> = [
+    ['an unknown top-level field', (d) => (d.admin = ['alice']), '', 'additionalProperties'],
+    ['a missing org', (d) => delete d.org, '', 'required'],
+    ['an admin with a bad handle', (d) => (d.admins = ['alice', 'Bob']), '/admins/1', 'pattern'],
+    ['an admin listed twice', (d) => (d.admins = ['alice', 'alice']), '/admins', 'uniqueItems'],
+    ['an inventory outside the registry', (d) => (d.environments.production = '../elsewhere'), '/environments/production', 'pattern'],
+    ['an absolute inventory path', (d) => (d.environments.production = '/etc/ansible'), '/environments/production', 'pattern'],
+    ['an environment name with upper case', (d) => (d.environments.Prod = 'inventories/prod'), '/environments', 'propertyNames'],
+    ['an unknown policy field', (d) => (d.policy.ssh.allow_dsa = true), '/policy/ssh', 'additionalProperties'],
+    ['dsa among the allowed types', (d) => d.policy.ssh.allowed_types.push('dsa'), '/policy/ssh/allowed_types/5', 'enum'],
+    ['a tiny RSA minimum', (d) => (d.policy.ssh.min_rsa_bits = 512), '/policy/ssh/min_rsa_bits', 'minimum'],
+    ['a fractional horizon', (d) => (d.policy.audit.horizon_days = 7.5), '/policy/audit/horizon_days', 'type'],
+    ['a grant with an unknown field', (d) => (d.access[0].hosts_pattern = 'all'), '/access/0', 'additionalProperties'],
+    ['a grant without groups', (d) => delete d.access[0].groups, '/access/0', 'required'],
+    ['a grant to a bad user name', (d) => (d.access[0].user = 'Root!'), '/access/0/user', 'pattern'],
+    ['a grant with vpn_only as text', (d) => (d.access[1].vpn_only = 'yes'), '/access/1/vpn_only', 'type'],
+    ['a host pattern spanning lines', (d) => (d.access[0].hosts = 'all\nextra'), '/access/0/hosts', 'pattern'],
+    ['a network name too long for an interface', (d) => (d.vpn['the-meet-network'] = d.vpn.meet), '/vpn', 'propertyNames'],
+    ['a network without address ranges', (d) => (delete d.vpn.meet.ipv4, delete d.vpn.meet.ipv6), '/vpn/meet', 'anyOf'],
+    ['an IPv4 range without a prefix', (d) => (d.vpn.meet.ipv4 = '10.77.0.0'), '/vpn/meet/ipv4', 'pattern'],
+    ['an IPv6 range in the ipv4 field', (d) => (d.vpn.meet.ipv4 = 'fd77:77::/64'), '/vpn/meet/ipv4', 'pattern'],
+    ['an endpoint without a port', (d) => (d.vpn.meet.endpoint = 'vpn.meet.example'), '/vpn/meet/endpoint', 'pattern'],
+    ['an IPv6 endpoint without brackets', (d) => (d.vpn.meet.endpoint = 'fd77:77::1:51820'), '/vpn/meet/endpoint', 'pattern'],
+    ['a server key that is not WireGuard', (d) => (d.vpn.meet.server_public_key = 'not-a-key'), '/vpn/meet/server_public_key', 'pattern'],
+    ['a reserved entry that is not an address', (d) => (d.vpn.meet.reserved = ['server']), '/vpn/meet/reserved/0', 'anyOf'],
+    ['an MTU below the IPv6 minimum', (d) => (d.vpn.meet.mtu = 1000), '/vpn/meet/mtu', 'minimum'],
+    ['an unknown render compat', (d) => (d.render = { compat: 'other_role' }), '/render/compat', 'enum'],
+  ];
+
+  it.each(cases)('%s', (_what, mutate, instancePath, keyword) => {
+    const doc = clone(infraDoc());
+    mutate(doc);
+    const errors = errorsOf(validateInfra, doc);
+    expect(errors.map((e) => [e.instancePath, e.keyword])).toContainEqual([instancePath, keyword]);
+  });
+
+  it.each([
+    ['an IPv6 literal endpoint', (d: any) => (d.vpn.meet.endpoint = '[2001:db8::1]:51820')],
+    ['an IPv4-only network', (d: any) => (delete d.vpn.meet.ipv6, (d.vpn.meet.allowed_ips = ['10.77.0.0/24']))],
+    ['an MTU and the provision_ssh_keys compat output', (d: any) => ((d.vpn.meet.mtu = 1420), (d.render = { compat: 'provision_ssh_keys' }))],
+    ['a registry with only the required fields', (d: any) => Object.keys(d).filter((k) => !['org', 'admins', 'environments'].includes(k)).forEach((k) => delete d[k])],
+  ])('accepts %s', (_what, mutate) => {
+    const doc = clone(infraDoc());
+    mutate(doc);
+    expect(describeErrors(errorsOf(validateInfra, doc))).toBe('');
+  });
+});
+
+describe('key patterns accept what the real tools make', () => {
+  const withKey = (key: string) => {
+    const doc = aliceDoc();
+    doc.ssh_keys[0].key = key;
+    return doc;
+  };
+
+  it('accepts 50 X25519 public keys from node:crypto, in canonical base64', () => {
+    for (let i = 0; i < 50; i++) {
+      const doc = aliceDoc();
+      doc.vpn_peers[0].public_key = x25519PublicKey();
+      expect(describeErrors(errorsOf(validateMember, doc))).toBe('');
+    }
+  });
+
+  const withWg = requireTool('wg', 'wireguard-tools') ? describe : describe.skip;
+  withWg('wg', () => {
+    it('accepts `wg genkey | wg pubkey` output', () => {
+      for (let i = 0; i < 5; i++) {
+        const priv = execFileSync('wg', ['genkey']);
+        const pub = execFileSync('wg', ['pubkey'], { input: priv }).toString().trim();
+        const doc = infraDoc();
+        doc.vpn.meet.server_public_key = pub;
+        expect(describeErrors(errorsOf(validateInfra, doc))).toBe('');
+      }
+    });
+  });
+
+  const withSshKeygen = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
+  withSshKeygen('ssh-keygen', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'infra-schema-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it.each([
+      ['ed25519', []],
+      ['ecdsa', ['-b', '256']],
+      ['ecdsa', ['-b', '384']],
+      ['ecdsa', ['-b', '521']],
+      ['rsa', ['-b', '3072']],
+    ])('accepts a %s %s key with a comment that has spaces', (type, bits) => {
+      const file = join(dir, `${type}${bits.join('')}`);
+      execFileSync('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-C', 'alice on the laptop', '-f', file]);
+      const pub = readFileSync(`${file}.pub`, 'utf8').trim();
+      expect(describeErrors(errorsOf(validateMember, withKey(pub)))).toBe('');
+    });
+  });
+});
+
+/**
+ * The example is there so that `infra audit` in a fresh clone shows a real report. These checks
+ * recompute, independently of the audit code, that each static finding has something to find.
+ */
+describe('the example registry gives the audit something to report', () => {
+  const AS_OF = '2026-11-22'; // the reference date of the example
+  const infra = readYaml('infra.yml');
+  const members = handles.map((handle) => ({ handle, ...readYaml(`keys/${handle}/member.yml`) }));
+  const active = members.filter((m) => m.status === 'active');
+  const day = (iso: string) => Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / 86_400_000;
+  const asOf = day(AS_OF);
+  const horizon = infra.policy.audit.horizon_days;
+  const activeKeys = active.flatMap((m) => (m.ssh_keys ?? []).map((k: any) => ({ ...k, handle: m.handle })));
+  const tokens = members.flatMap((m) => (m.tokens ?? []).map((t: any) => ({ ...t, due: day(t.rotated_at) + (t.rotate_every_days ?? infra.policy.tokens.rotate_every_days) })));
+
+  it('expired-key: an active member has a key past its expiry', () => {
+    expect(activeKeys.filter((k) => k.expires && day(k.expires) < asOf).map((k) => `${k.handle}/${k.name}`)).not.toEqual([]);
+  });
+
+  it('key-expiring: an active member has a key expiring within the horizon', () => {
+    expect(activeKeys.filter((k) => k.expires && day(k.expires) >= asOf && day(k.expires) <= asOf + horizon)).not.toEqual([]);
+  });
+
+  it('old-key: an active member has a key older than max_age_days', () => {
+    expect(activeKeys.filter((k) => day(k.added) < asOf - infra.policy.ssh.max_age_days)).not.toEqual([]);
+  });
+
+  it('token-overdue and token-due-soon: one token of each', () => {
+    expect(tokens.filter((t) => t.due < asOf)).not.toEqual([]);
+    expect(tokens.filter((t) => t.due >= asOf && t.due <= asOf + horizon)).not.toEqual([]);
+    expect(tokens.filter((t) => t.due > asOf + horizon)).not.toEqual([]);
+  });
+
+  it('departed-access: the departed member still lists keys and a VPN peer', () => {
+    const departed = members.filter((m) => m.status === 'departed');
+    expect(departed.length).toBeGreaterThan(0);
+    for (const m of departed) {
+      expect(m.ssh_keys.length).toBeGreaterThan(0);
+      expect(m.vpn_peers.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('VPN peers hold distinct addresses, none of them reserved', () => {
+    const addresses = members.flatMap((m) => m.vpn_peers ?? []).flatMap((p: any) => p.addresses.map((a: string) => a.split('/')[0]));
+    expect(new Set(addresses).size).toBe(addresses.length);
+    for (const r of infra.vpn.meet.reserved) expect(addresses).not.toContain(r);
+  });
+
+  it('holds no private key material', () => {
+    const files = ['infra.yml', ...execFileSync('find', ['keys', 'inventories', '-type', 'f'], { cwd: ROOT }).toString().trim().split('\n')];
+    for (const rel of files) expect([rel, /PRIVATE KEY|PrivateKey\s*=/.test(readFileSync(join(ROOT, rel), 'utf8'))]).toEqual([rel, false]);
+  });
+
+  const withSshKeygen = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
+  withSshKeygen('ssh-keygen', () => {
+    it('weak-key: an active member has an RSA key below min_rsa_bits, as ssh-keygen -l counts bits', () => {
+      const weak = activeKeys.filter((k) => {
+        const out = execFileSync('ssh-keygen', ['-l', '-f', '-'], { input: `${k.key}\n` }).toString();
+        return /\(RSA\)$/.test(out.trim()) && Number(out.split(' ')[0]) < infra.policy.ssh.min_rsa_bits;
+      });
+      expect(weak.map((k) => `${k.handle}/${k.name}`)).not.toEqual([]);
+    });
+  });
+
+  const withGpg = requireTool('gpg', 'gnupg') ? describe : describe.skip;
+  withGpg('gpg', () => {
+    it.each(infra.admins as string[])('admin %s has a public OpenPGP key with an encryption subkey and their email', (admin) => {
+      const file = join(ROOT, 'keys', admin, 'pgp.asc');
+      expect(existsSync(file)).toBe(true);
+      const home = mkdtempSync(join(tmpdir(), 'infra-gpg-'));
+      try {
+        const r = spawnSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--show-keys', file], { encoding: 'utf8' });
+        expect(r.status).toBe(0);
+        const records = r.stdout.split('\n').map((l) => l.split(':'));
+        expect(records.filter((f) => f[0] === 'sec' || f[0] === 'ssb')).toEqual([]);
+        expect(records.some((f) => f[0] === 'sub' && f[11].includes('e'))).toBe(true);
+        const email = members.find((m) => m.handle === admin)!.email;
+        expect(records.filter((f) => f[0] === 'uid').map((f) => f[9]).join('\n')).toContain(`<${email}>`);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    });
+  });
+
+  const withAnsible = requireTool('ansible', 'ansible') ? describe : describe.skip;
+  withAnsible('ansible', () => {
+    /** host -> active members any grant lets in, with hosts resolved by `ansible --list-hosts`. */
+    function reach(): Map<string, Set<string>> {
+      const byHost = new Map<string, Set<string>>();
+      for (const [env, folder] of Object.entries(infra.environments as Record<string, string>)) {
+        const inventory = ['hosts.yml', 'hosts'].map((f) => join(ROOT, folder, f)).find(existsSync)!;
+        const all = listHosts(inventory, 'all');
+        for (const h of all) byHost.set(`${env}/${h}`, new Set());
+        for (const grant of infra.access) {
+          if (grant.environments && !grant.environments.includes(env)) continue;
+          const who = active.filter((m) => (m.groups ?? []).some((g: string) => grant.groups.includes(g)) && m.ssh_keys.length > 0);
+          for (const h of listHosts(inventory, grant.hosts)) for (const m of who) byHost.get(`${env}/${h}`)!.add(m.handle);
+        }
+      }
+      return byHost;
+    }
+    const listHosts = (inventory: string, pattern: string): string[] => {
+      const r = spawnSync('ansible', ['-i', inventory, pattern, '--list-hosts'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false' } });
+      if (r.status !== 0) throw new Error(`ansible --list-hosts ${pattern}: ${r.stderr}`);
+      return r.stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+    };
+
+    it('single-member-host: some host is reachable by fewer than min_members_per_host, the BBB hosts by more', () => {
+      const byHost = reach();
+      const min = infra.policy.audit.min_members_per_host;
+      expect([...byHost].filter(([, who]) => who.size < min).map(([h]) => h)).not.toEqual([]);
+      const bbb = [...byHost].filter(([h]) => /\/bbb/.test(h));
+      expect(bbb.length).toBeGreaterThanOrEqual(5);
+      for (const [, who] of bbb) expect(who.size).toBeGreaterThanOrEqual(min);
+    });
+  });
+});
