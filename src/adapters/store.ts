@@ -1,0 +1,398 @@
+/**
+ * The registry store: finds the registry, parses its YAML with positions, validates it as a whole,
+ * and applies edits in place (comments and order survive) under a lock, atomically, refusing to
+ * write over a file that changed on disk since it was read.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Document, isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { ExitCode, InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
+import type { InfraConfig, Member, Registry } from '../core/types.js';
+import { crossCheck, validateConfig, validateMember, type Located, type Path } from '../core/validate.js';
+
+export const CONFIG_FILE = 'infra.yml';
+/** How edited YAML is written back: no re-wrapping, `[a, b]` as people write it. */
+export const YAML_OUT = { lineWidth: 0, flowCollectionPadding: false } as const;
+export const LOCK_FILE = '.infra.lock';
+
+export interface FindOptions {
+  dir?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** --dir > INFRA_DIR > nearest folder upward holding infra.yml (SPEC §1). */
+export async function findRoot(opts: FindOptions = {}): Promise<string> {
+  const env = opts.env ?? process.env;
+  const explicit = opts.dir ?? env.INFRA_DIR;
+  if (explicit) {
+    const root = path.resolve(opts.cwd ?? process.cwd(), explicit);
+    if (!(await exists(path.join(root, CONFIG_FILE))))
+      throw new InfraError(ExitCode.invalid, `no registry at ${root}: it has no ${CONFIG_FILE} (from ${opts.dir ? '--dir' : 'INFRA_DIR'})`, {
+        hint: `create one with \`infra init --dir ${explicit}\`, or point --dir at the folder that holds ${CONFIG_FILE}`,
+      });
+    return root;
+  }
+  const start = path.resolve(opts.cwd ?? process.cwd());
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (await exists(path.join(dir, CONFIG_FILE))) return dir;
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new InfraError(ExitCode.invalid, `no registry found: no ${CONFIG_FILE} in ${start} or any folder above it, and neither --dir nor INFRA_DIR is set`, {
+    hint: 'run `infra init` to create one here, or pass --dir DIR',
+  });
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A parsed YAML file with what it takes to point at lines and to detect changes under us. */
+export interface YamlFile {
+  rel: string; // path relative to the registry root, with /
+  text: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+export function parseYamlFile(rel: string, text: string): { file: YamlFile; problems: Problem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = doc.errors.map((e) => ({
+    file: rel,
+    line: lines.linePos(e.pos[0]).line,
+    field: '(yaml)',
+    message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+  }));
+  return { file: { rel, text, doc, lines }, problems };
+}
+
+export function lineOf(file: YamlFile, p: Path): number | undefined {
+  const node = p.length === 0 ? file.doc.contents : (file.doc.getIn(p, true) as YamlNode | undefined);
+  // A scalar at a path: point at its key's line when the value sits on a later line.
+  if (node && typeof node === 'object' && 'range' in node && node.range) return file.lines.linePos(node.range[0]).line;
+  if (p.length) {
+    const parent = p.length === 1 ? file.doc.contents : (file.doc.getIn(p.slice(0, -1), true) as YamlNode | undefined);
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => (it.key as { value?: unknown })?.value === p[p.length - 1]);
+      const key = pair?.key as YamlNode | undefined;
+      if (key?.range) return file.lines.linePos(key.range[0]).line;
+    }
+  }
+  return undefined;
+}
+
+export interface Loaded {
+  registry: Registry;
+  files: Map<string, YamlFile>;
+  located: Located;
+}
+
+interface RawLoad {
+  config?: InfraConfig;
+  members: Member[];
+  files: Map<string, YamlFile>;
+  problems: Problem[];
+}
+
+const memberRel = (handle: string) => `keys/${handle}/member.yml`;
+
+async function readRaw(root: string, overrides: Map<string, string> = new Map()): Promise<RawLoad> {
+  const files = new Map<string, YamlFile>();
+  const problems: Problem[] = [];
+  const read = async (rel: string): Promise<string | undefined> => {
+    if (overrides.has(rel)) return overrides.get(rel);
+    try {
+      return await fs.readFile(path.join(root, rel), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  };
+  const load = async (rel: string) => {
+    const text = await read(rel);
+    if (text === undefined) return undefined;
+    const parsed = parseYamlFile(rel, text);
+    files.set(rel, parsed.file);
+    problems.push(...parsed.problems);
+    return parsed.problems.length ? undefined : parsed.file;
+  };
+
+  const configFile = await load(CONFIG_FILE);
+  let config: InfraConfig | undefined;
+  if (configFile) {
+    const r = validateConfig(configFile.doc.toJS(), CONFIG_FILE, (p) => lineOf(configFile, p));
+    problems.push(...r.problems);
+    config = r.config;
+  }
+
+  let entries: string[] = [];
+  try {
+    entries = (await fs.readdir(path.join(root, 'keys'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  for (const o of overrides.keys()) {
+    const m = /^keys\/([^/]+)\/member\.yml$/.exec(o);
+    if (m && !entries.includes(m[1])) entries.push(m[1]);
+  }
+  entries.sort();
+  const members: Member[] = [];
+  for (const handle of entries) {
+    if (handle.startsWith('.')) continue;
+    const rel = memberRel(handle);
+    const text = await read(rel);
+    if (text === undefined) {
+      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
+      continue;
+    }
+    const file = await load(rel);
+    if (!file) continue;
+    const hasPgp = (await read(`keys/${handle}/pgp.asc`)) !== undefined;
+    const r = validateMember(handle, file.doc.toJS(), rel, (p) => lineOf(file, p), hasPgp);
+    problems.push(...r.problems);
+    if (r.member) members.push(r.member);
+  }
+  return { config, members, files, problems };
+}
+
+function locatedFor(files: Map<string, YamlFile>): Located {
+  return {
+    configFile: CONFIG_FILE,
+    configLine: (p) => (files.get(CONFIG_FILE) ? lineOf(files.get(CONFIG_FILE)!, p) : undefined),
+    memberFile: memberRel,
+    memberLine: (h, p) => (files.get(memberRel(h)) ? lineOf(files.get(memberRel(h))!, p) : undefined),
+  };
+}
+
+/** Everything wrong with the registry, all at once (for `infra check`), plus the registry when it loaded. */
+export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; problems: Problem[] }> {
+  const raw = await readRaw(root);
+  if (!raw.config && !raw.files.has(CONFIG_FILE))
+    raw.problems.unshift({ file: CONFIG_FILE, field: '(file)', message: 'is missing' });
+  const located = locatedFor(raw.files);
+  if (raw.config && raw.problems.length === 0) raw.problems.push(...crossCheck(raw.config, raw.members, located));
+  if (raw.problems.length || !raw.config) return { problems: raw.problems };
+  return { loaded: { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located }, problems: [] };
+}
+
+export async function loadRegistry(root: string): Promise<Loaded> {
+  const { loaded, problems } = await inspectRegistry(root);
+  if (!loaded) throw invalidRegistry(problems);
+  return loaded;
+}
+
+// ---------------------------------------------------------------- lock
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  command: string;
+  started: string;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One writer per registry. The lock file is created exclusively; a lock left by a dead process on this
+ * host is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS, default 10 s), then refused.
+ */
+export async function withLock<T>(root: string, command: string, fn: () => Promise<T>, waitMs = Number(process.env.INFRA_LOCK_WAIT_MS ?? 10000)): Promise<T> {
+  const lockPath = path.join(root, LOCK_FILE);
+  const mine: LockInfo = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const handle = await fs.open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
+      await handle.writeFile(JSON.stringify(mine) + '\n');
+      await handle.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder: LockInfo | undefined;
+      try {
+        holder = JSON.parse(await fs.readFile(lockPath, 'utf8')) as LockInfo;
+      } catch {
+        holder = undefined; // being written right now, or garbage: wait and look again
+      }
+      if (holder && holder.host === mine.host && !pidAlive(holder.pid)) {
+        await fs.rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        const who = holder ? `process ${holder.pid} on ${holder.host} (\`infra ${holder.command}\`, since ${holder.started})` : 'another process';
+        throw new InfraError(ExitCode.invalid, `the registry is locked by ${who}: ${path.join(root, LOCK_FILE)}`, {
+          hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${path.join(root, LOCK_FILE)}`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lockPath, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- writes
+
+/** Write a file atomically: temporary file in the same folder, fsync, rename. Keeps an existing file's mode. */
+export async function writeFileAtomic(file: string, content: string | Uint8Array, mode?: number): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  let fileMode = mode;
+  if (fileMode === undefined) {
+    try {
+      fileMode = (await fs.stat(file)).mode & 0o777;
+    } catch {
+      fileMode = 0o644;
+    }
+  }
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx', fileMode);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.chmod(tmp, fileMode);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+const digest = (text: string | undefined) => (text === undefined ? 'absent' : createHash('sha256').update(text).digest('hex'));
+
+/**
+ * An edit of the registry. Commands change YAML documents (or stage whole files), then `commit`
+ * re-validates the result as a whole and writes every changed file, or nothing.
+ */
+export class Transaction {
+  private readonly staged = new Map<string, { content: string; mode?: number }>();
+  private readonly removed = new Set<string>();
+  private readonly touchedDocs = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    readonly loaded: Loaded,
+  ) {}
+
+  get registry(): Registry {
+    return this.loaded.registry;
+  }
+
+  /** The member.yml document for editing in place. */
+  memberDoc(handle: string): Document {
+    const rel = memberRel(handle);
+    const file = this.loaded.files.get(rel);
+    if (!file) throw new InfraError(ExitCode.invalid, `no member "${handle}"`, { hint: `see \`infra members list\`, or add one: infra members add ${handle}` });
+    this.touchedDocs.add(rel);
+    return file.doc;
+  }
+
+  configDoc(): Document {
+    this.touchedDocs.add(CONFIG_FILE);
+    return this.loaded.files.get(CONFIG_FILE)!.doc;
+  }
+
+  /** Stage a whole new file (relative path), e.g. a new member.yml or a pgp.asc. */
+  writeFile(rel: string, content: string, mode?: number): void {
+    this.staged.set(rel, { content, mode });
+  }
+
+  removeFile(rel: string): void {
+    this.removed.add(rel);
+  }
+
+  private async assertUnchanged(rel: string): Promise<void> {
+    const before = this.loaded.files.get(rel)?.text;
+    let now: string | undefined;
+    try {
+      now = await fs.readFile(path.join(this.root, rel), 'utf8');
+    } catch {
+      now = undefined;
+    }
+    if (digest(now) !== digest(before))
+      throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, {
+        hint: 'run the command again',
+      });
+  }
+
+  /** The new content of every changed file. */
+  pending(): Map<string, { content: string; mode?: number }> {
+    const out = new Map(this.staged);
+    for (const rel of this.touchedDocs) {
+      const file = this.loaded.files.get(rel)!;
+      const content = file.doc.toString(YAML_OUT);
+      if (content !== file.text) out.set(rel, { content });
+    }
+    return out;
+  }
+
+  async commit(): Promise<string[]> {
+    const pending = this.pending();
+    if (pending.size === 0 && this.removed.size === 0) return [];
+    // The result must be a valid registry: validate the new texts before anything touches the disk.
+    const yamlOverrides = new Map([...pending].filter(([rel]) => rel.endsWith('.yml')).map(([rel, v]) => [rel, v.content]));
+    const check = await readRaw(this.root, yamlOverrides);
+    const problems = check.problems.filter((p) => pending.has(p.file) || p.file === CONFIG_FILE);
+    if (!problems.length && check.config) problems.push(...crossCheck(check.config, check.members, locatedFor(check.files)));
+    if (problems.length) throw invalidRegistry(problems, 'nothing was written');
+    for (const rel of [...pending.keys(), ...this.removed]) if (this.loaded.files.has(rel)) await this.assertUnchanged(rel);
+    for (const [rel, { content, mode }] of pending) await writeFileAtomic(path.join(this.root, rel), content, mode);
+    for (const rel of this.removed) await fs.rm(path.join(this.root, rel), { force: true });
+    return [...pending.keys(), ...this.removed].sort();
+  }
+}
+
+/** Lock, load fresh, let `fn` edit, commit. The registry is re-read under the lock so no edit is lost. */
+export async function mutateRegistry<T>(root: string, command: string, fn: (tx: Transaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+  return withLock(root, command, async () => {
+    const tx = new Transaction(root, await loadRegistry(root));
+    const result = await fn(tx);
+    const written = await tx.commit();
+    return { result, written };
+  });
+}
+
+// ---------------------------------------------------------------- YAML editing helpers
+
+/** Append an item to a block sequence at `key`, creating it (block style) when absent or an empty flow `[]`. */
+export function appendToSeq(doc: Document, pathTo: Path, item: unknown): void {
+  const existing = doc.getIn(pathTo, true);
+  if (isSeq(existing)) {
+    if (existing.items.length === 0) existing.flow = false;
+    existing.items.push(doc.createNode(item));
+    return;
+  }
+  const seq = doc.createNode([item]);
+  (seq as { flow?: boolean }).flow = false;
+  doc.setIn(pathTo, seq);
+}
+
+/** Remove the item of a sequence at `pathTo` whose `pred` holds; returns whether one was removed. */
+export function removeFromSeq(doc: Document, pathTo: Path, index: number): void {
+  const seq = doc.getIn(pathTo, true);
+  if (!isSeq(seq)) throw new Error(`not a sequence: ${pathTo.join('.')}`);
+  seq.items.splice(index, 1);
+}
+
+export { memberRel };

@@ -1,0 +1,545 @@
+/**
+ * Validation of the registry's plain data. Pure: the store parses YAML and hands over the data plus a
+ * `locate` function (path -> line) so every problem can be printed as `file:line: field: problem`.
+ * Validation collects every problem instead of stopping at the first one.
+ */
+import type { Problem } from '../lib/errors.js';
+import { InfraError } from '../lib/errors.js';
+import { parsePublicKey, policyProblems } from './ssh-key.js';
+import { checkWgKey, validateNetwork } from './wireguard.js';
+import { parseCidr, cidrsOverlap } from './ip-alloc.js';
+import {
+  DEFAULT_POLICY,
+  HANDLE_RE,
+  NAME_RE,
+  type Grant,
+  type InfraConfig,
+  type Member,
+  type Policy,
+  type SshKeyEntry,
+  type TokenConsumer,
+  type TokenEntry,
+  type VpnNetwork,
+  type VpnPeer,
+} from './types.js';
+
+export type Path = ReadonlyArray<string | number>;
+export type Locate = (path: Path) => number | undefined;
+
+export const GROUP_RE = /^[a-z][a-z0-9_-]{0,63}$/;
+export const UNIX_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+export const ENV_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+export const TOKEN_KINDS = ['github', 'matrix', 'generic'] as const;
+export const KEY_FAMILIES = ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'] as const;
+const GITHUB_LOGIN_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const GITLAB_USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export function fieldName(path: Path): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part;
+  return out || '(document)';
+}
+
+/** Collects problems for one file; `at` resolves the nearest line for a path (falling back to its parents). */
+export class Problems {
+  readonly list: Problem[] = [];
+  constructor(
+    readonly file: string,
+    private readonly locate: Locate = () => undefined,
+  ) {}
+
+  at(path: Path): number | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const line = this.locate(path.slice(0, n));
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  }
+
+  add(path: Path, message: string): void {
+    this.list.push({ file: this.file, line: this.at(path), field: fieldName(path), message });
+  }
+}
+
+export function isIsoDate(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const d = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(value);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Printable, single-line text: what a name or comment may be. Shows the offending character class, never raw bytes. */
+export function textProblem(value: unknown, what = 'text'): string | undefined {
+  if (typeof value !== 'string') return `must be ${what}, got ${describeType(value)}`;
+  if (value.trim() === '') return 'must not be empty';
+  if (CONTROL_RE.test(value)) return 'must not contain newlines, tabs or control characters';
+  return undefined;
+}
+
+function describeType(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function unknownFields(p: Problems, path: Path, obj: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) p.add([...path, key], `unknown field (expected one of: ${allowed.join(', ')})`);
+  }
+}
+
+function str(p: Problems, obj: Record<string, unknown>, path: Path, key: string, opts: { required?: boolean; re?: RegExp; reText?: string } = {}): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (opts.required) p.add([...path, key], 'is required');
+    return undefined;
+  }
+  const problem = textProblem(v, 'a string');
+  if (problem) return void p.add([...path, key], problem);
+  if (opts.re && !opts.re.test(v as string)) return void p.add([...path, key], `must match ${opts.reText ?? opts.re.source}`);
+  return v as string;
+}
+
+function date(p: Problems, obj: Record<string, unknown>, path: Path, key: string, required = false): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (required) p.add([...path, key], 'is required (a date, YYYY-MM-DD)');
+    return undefined;
+  }
+  if (!isIsoDate(v)) return void p.add([...path, key], `must be a date YYYY-MM-DD, got ${describeType(v)}`);
+  return v;
+}
+
+function int(p: Problems, obj: Record<string, unknown>, path: Path, key: string, min: number, fallback?: number): number | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return void p.add([...path, key], `must be a whole number >= ${min}`), fallback;
+  return v;
+}
+
+function list(p: Problems, obj: Record<string, unknown>, path: Path, key: string, required = false): unknown[] {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (required) p.add([...path, key], 'is required (a list)');
+    return [];
+  }
+  if (!Array.isArray(v)) return p.add([...path, key], `must be a list, got ${describeType(v)}`), [];
+  return v;
+}
+
+function stringList(p: Problems, obj: Record<string, unknown>, path: Path, key: string, re?: RegExp, required = false): string[] {
+  const out: string[] = [];
+  list(p, obj, path, key, required).forEach((item, i) => {
+    const problem = textProblem(item, 'a string');
+    if (problem) p.add([...path, key, i], problem);
+    else if (re && !re.test(item as string)) p.add([...path, key, i], `must match ${re.source}`);
+    else out.push(item as string);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- infra.yml
+
+function validatePolicy(p: Problems, raw: unknown): Policy {
+  const policy: Policy = structuredClone(DEFAULT_POLICY);
+  if (raw === undefined || raw === null) return policy;
+  if (!isObject(raw)) return p.add(['policy'], 'must be a mapping'), policy;
+  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit']);
+  const section = (name: string, allowed: string[]): Record<string, unknown> => {
+    const s = raw[name];
+    if (s === undefined || s === null) return {};
+    if (!isObject(s)) return p.add(['policy', name], 'must be a mapping'), {};
+    unknownFields(p, ['policy', name], s, allowed);
+    return s;
+  };
+  const ssh = section('ssh', ['allowed_types', 'min_rsa_bits', 'max_age_days']);
+  if (ssh.allowed_types !== undefined) {
+    const types = stringList(p, ssh, ['policy', 'ssh'], 'allowed_types');
+    types.forEach((t, i) => {
+      if (t === 'dsa') p.add(['policy', 'ssh', 'allowed_types', i], 'dsa is never allowed (OpenSSH deprecated it as insecure)');
+      else if (!(KEY_FAMILIES as readonly string[]).includes(t)) p.add(['policy', 'ssh', 'allowed_types', i], `unknown key type "${t}" (known: ${KEY_FAMILIES.join(', ')})`);
+    });
+    policy.ssh.allowed_types = types.filter((t) => (KEY_FAMILIES as readonly string[]).includes(t));
+  }
+  policy.ssh.min_rsa_bits = int(p, ssh, ['policy', 'ssh'], 'min_rsa_bits', 1024, policy.ssh.min_rsa_bits)!;
+  policy.ssh.max_age_days = int(p, ssh, ['policy', 'ssh'], 'max_age_days', 1, policy.ssh.max_age_days)!;
+  const tokens = section('tokens', ['rotate_every_days']);
+  policy.tokens.rotate_every_days = int(p, tokens, ['policy', 'tokens'], 'rotate_every_days', 1, policy.tokens.rotate_every_days)!;
+  const audit = section('audit', ['min_members_per_host', 'horizon_days']);
+  policy.audit.min_members_per_host = int(p, audit, ['policy', 'audit'], 'min_members_per_host', 1, policy.audit.min_members_per_host)!;
+  policy.audit.horizon_days = int(p, audit, ['policy', 'audit'], 'horizon_days', 0, policy.audit.horizon_days)!;
+  return policy;
+}
+
+function validateGrant(p: Problems, raw: unknown, i: number, envNames: string[]): Grant | undefined {
+  const path = ['access', i];
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping with groups, hosts and user');
+  unknownFields(p, path, raw, ['groups', 'hosts', 'user', 'vpn_only', 'environments']);
+  const groups = stringList(p, raw, path, 'groups', GROUP_RE, true);
+  if (Array.isArray(raw.groups) && raw.groups.length === 0) p.add([...path, 'groups'], 'must name at least one group');
+  const hosts = str(p, raw, path, 'hosts', { required: true });
+  const user = str(p, raw, path, 'user', { required: true, re: UNIX_USER_RE, reText: 'a Unix user name (lowercase letters, digits, _ and -)' });
+  if (raw.vpn_only !== undefined && typeof raw.vpn_only !== 'boolean') p.add([...path, 'vpn_only'], 'must be true or false');
+  let environments: string[] | undefined;
+  if (raw.environments !== undefined) {
+    environments = stringList(p, raw, path, 'environments');
+    environments.forEach((e, j) => {
+      if (!envNames.includes(e)) p.add([...path, 'environments', j], `no environment "${e}" in environments (known: ${envNames.join(', ') || 'none'})`);
+    });
+  }
+  if (!hosts || !user) return undefined;
+  return { groups, hosts, user, ...(raw.vpn_only === true ? { vpn_only: true } : {}), ...(environments ? { environments } : {}) };
+}
+
+/** Shapes only; what the values mean (ranges, overlaps, endpoint, keys) is wireguard.validateNetwork's. */
+function shapeNetwork(p: Problems, name: string, raw: unknown): VpnNetwork | undefined {
+  const path = ['vpn', name];
+  if (!/^[a-z][a-z0-9_-]{0,14}$/.test(name)) p.add(path, 'network names are lowercase letters, digits, _ and -, at most 15 characters (they become interface names)');
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping');
+  unknownFields(p, path, raw, ['ipv4', 'ipv6', 'endpoint', 'server_public_key', 'reserved', 'dns', 'allowed_ips', 'keepalive', 'mtu', 'servers']);
+  const ipv4 = str(p, raw, path, 'ipv4');
+  const ipv6 = str(p, raw, path, 'ipv6');
+  const endpoint = str(p, raw, path, 'endpoint', { required: true });
+  const key = str(p, raw, path, 'server_public_key', { required: true });
+  const servers = str(p, raw, path, 'servers', { required: true });
+  const reserved = stringList(p, raw, path, 'reserved');
+  const dns = raw.dns === undefined ? undefined : stringList(p, raw, path, 'dns');
+  const allowed = raw.allowed_ips === undefined ? [ipv4, ipv6].filter((x): x is string => !!x) : stringList(p, raw, path, 'allowed_ips');
+  const keepalive = int(p, raw, path, 'keepalive', 0);
+  const mtu = int(p, raw, path, 'mtu', 576);
+  if (!endpoint || !key || !servers) return undefined;
+  return {
+    name,
+    ...(ipv4 ? { ipv4 } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
+    endpoint,
+    server_public_key: key,
+    reserved,
+    ...(dns ? { dns } : {}),
+    allowed_ips: allowed,
+    ...(keepalive !== undefined ? { keepalive } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    servers,
+  };
+}
+
+/** "vpn.meet.reserved[0]" -> ['vpn', 'meet', 'reserved', 0] */
+function pathOfField(field: string): Path {
+  return field.split('.').flatMap((part) => {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return [part];
+    const idx = [...m[2].matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
+    return [...(m[1] ? [m[1]] : []), ...idx];
+  });
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function validateConfig(raw: unknown, file: string, locate?: Locate): { config?: InfraConfig; problems: Problem[] } {
+  const p = new Problems(file, locate);
+  if (!isObject(raw)) {
+    p.add([], raw === null || raw === undefined ? 'the file is empty: it needs at least org, admins and environments' : 'must be a mapping');
+    return { problems: p.list };
+  }
+  unknownFields(p, [], raw, ['org', 'admins', 'environments', 'policy', 'access', 'vpn', 'render']);
+  const org = str(p, raw, [], 'org', { required: true });
+  const admins = stringList(p, raw, [], 'admins', HANDLE_RE);
+  const environments: Record<string, string> = {};
+  if (raw.environments === undefined || raw.environments === null) p.add(['environments'], 'is required (environment name -> inventory folder)');
+  else if (!isObject(raw.environments)) p.add(['environments'], 'must be a mapping of environment name -> inventory folder');
+  else {
+    for (const [name, folder] of Object.entries(raw.environments)) {
+      if (!ENV_RE.test(name)) p.add(['environments', name], 'environment names are lowercase letters, digits, _ and -');
+      const problem = textProblem(folder, 'a folder path');
+      if (problem) p.add(['environments', name], problem);
+      else if ((folder as string).startsWith('/') || (folder as string).split(/[\\/]/).includes('..'))
+        p.add(['environments', name], 'must be a folder inside the registry (relative, without ..)');
+      else environments[name] = (folder as string).replace(/\/+$/, '');
+    }
+  }
+  const policy = validatePolicy(p, raw.policy);
+  const access = list(p, raw, [], 'access')
+    .map((g, i) => validateGrant(p, g, i, Object.keys(environments)))
+    .filter((g): g is Grant => !!g);
+  const vpn: Record<string, VpnNetwork> = {};
+  if (raw.vpn !== undefined && raw.vpn !== null) {
+    if (!isObject(raw.vpn)) p.add(['vpn'], 'must be a mapping of network name -> network');
+    else
+      for (const [name, net] of Object.entries(raw.vpn)) {
+        const n = shapeNetwork(p, name, net);
+        if (n) vpn[name] = n;
+      }
+  }
+  for (const net of Object.values(vpn))
+    for (const problem of validateNetwork(net, Object.values(vpn))) p.add(pathOfField(problem.field), problem.message);
+  let render: InfraConfig['render'];
+  if (raw.render !== undefined && raw.render !== null) {
+    if (!isObject(raw.render)) p.add(['render'], 'must be a mapping');
+    else {
+      unknownFields(p, ['render'], raw.render, ['compat']);
+      if (raw.render.compat !== undefined && raw.render.compat !== 'provision_ssh_keys') p.add(['render', 'compat'], 'the only compatibility shape is provision_ssh_keys');
+      else if (raw.render.compat) render = { compat: 'provision_ssh_keys' };
+    }
+  }
+  if (p.list.length || !org) return { problems: p.list };
+  return { config: { org, admins, environments, policy, access, vpn, ...(render ? { render } : {}) }, problems: p.list };
+}
+
+// ---------------------------------------------------------------- member.yml
+
+const MEMBER_FIELDS = ['name', 'kind', 'org', 'email', 'github', 'gitlab', 'status', 'departed', 'groups', 'ssh_keys', 'vpn_peers', 'tokens'];
+
+function validateKey(p: Problems, raw: unknown, path: Path): SshKeyEntry | undefined {
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping with name, key and added');
+  unknownFields(p, path, raw, ['name', 'key', 'added', 'expires', 'source']);
+  const name = str(p, raw, path, 'name', { required: true, re: NAME_RE, reText: 'letters, digits, . _ - (at most 64)' });
+  const added = date(p, raw, path, 'added', true);
+  const expires = date(p, raw, path, 'expires');
+  const source = str(p, raw, path, 'source');
+  let key: string | undefined;
+  if (raw.key === undefined || raw.key === null) p.add([...path, 'key'], 'is required');
+  else if (typeof raw.key !== 'string') p.add([...path, 'key'], 'must be one public key line: type base64 [comment]');
+  else {
+    try {
+      parsePublicKey(raw.key);
+      key = raw.key.trim();
+    } catch (e) {
+      p.add([...path, 'key'], errorText(e));
+    }
+  }
+  if (!name || !key || !added) return undefined;
+  return { name, key, added, ...(expires ? { expires } : {}), ...(source ? { source } : {}) };
+}
+
+function validatePeer(p: Problems, raw: unknown, path: Path): VpnPeer | undefined {
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping with device, network, public_key, addresses and added');
+  unknownFields(p, path, raw, ['device', 'network', 'public_key', 'addresses', 'added']);
+  const device = str(p, raw, path, 'device', { required: true, re: NAME_RE, reText: 'letters, digits, . _ - (no spaces or /)' });
+  const network = str(p, raw, path, 'network', { required: true });
+  const publicKey = str(p, raw, path, 'public_key', { required: true });
+  if (publicKey !== undefined) {
+    try {
+      checkWgKey(publicKey, 'public_key');
+    } catch (e) {
+      p.add([...path, 'public_key'], errorText(e));
+    }
+  }
+  const addresses = stringList(p, raw, path, 'addresses', undefined, true);
+  addresses.forEach((a, i) => {
+    try {
+      const c = parseCidr(a);
+      if (c.prefix !== c.bits) p.add([...path, 'addresses', i], `a peer address is a single host (/${c.bits}), got ${a}`);
+    } catch (e) {
+      p.add([...path, 'addresses', i], errorText(e));
+    }
+  });
+  const added = date(p, raw, path, 'added', true);
+  if (!device || !network || !publicKey || !added) return undefined;
+  return { device, network, public_key: publicKey, addresses, added };
+}
+
+function validateConsumer(p: Problems, raw: unknown, path: Path): TokenConsumer | undefined {
+  if (!isObject(raw)) return void p.add(path, 'must be {github_secret: {repo, name}} or {ansible_vault_var: {environment, group, var}}');
+  const keys = Object.keys(raw);
+  if (keys.length !== 1 || !['github_secret', 'ansible_vault_var'].includes(keys[0]))
+    return void p.add(path, 'must have exactly one of github_secret or ansible_vault_var');
+  const inner = raw[keys[0]];
+  const ipath = [...path, keys[0]];
+  if (!isObject(inner)) return void p.add(ipath, 'must be a mapping');
+  if (keys[0] === 'github_secret') {
+    unknownFields(p, ipath, inner, ['repo', 'name']);
+    const repo = str(p, inner, ipath, 'repo', { required: true, re: /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, reText: 'owner/repository' });
+    const name = str(p, inner, ipath, 'name', { required: true, re: /^[A-Za-z_][A-Za-z0-9_]*$/, reText: 'a GitHub secret name (letters, digits, _)' });
+    return repo && name ? { github_secret: { repo, name } } : undefined;
+  }
+  unknownFields(p, ipath, inner, ['environment', 'group', 'var']);
+  const environment = str(p, inner, ipath, 'environment', { required: true });
+  const group = str(p, inner, ipath, 'group', { required: true, re: /^[A-Za-z_][A-Za-z0-9_-]*$/ });
+  const v = str(p, inner, ipath, 'var', { required: true, re: /^[A-Za-z_][A-Za-z0-9_]*$/, reText: 'an Ansible variable name' });
+  return environment && group && v ? { ansible_vault_var: { environment, group, var: v } } : undefined;
+}
+
+function validateToken(p: Problems, raw: unknown, path: Path): TokenEntry | undefined {
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping with name, kind and consumers');
+  unknownFields(p, path, raw, ['name', 'kind', 'rotate_every_days', 'rotated_at', 'rotated_by', 'consumers']);
+  const name = str(p, raw, path, 'name', { required: true, re: NAME_RE });
+  const kind = str(p, raw, path, 'kind', { required: true });
+  if (kind && !(TOKEN_KINDS as readonly string[]).includes(kind)) p.add([...path, 'kind'], `must be one of ${TOKEN_KINDS.join(', ')}`);
+  const every = int(p, raw, path, 'rotate_every_days', 1);
+  const rotatedAt = date(p, raw, path, 'rotated_at');
+  const rotatedBy = str(p, raw, path, 'rotated_by', { re: HANDLE_RE });
+  const consumers = list(p, raw, path, 'consumers')
+    .map((c, i) => validateConsumer(p, c, [...path, 'consumers', i]))
+    .filter((c): c is TokenConsumer => !!c);
+  if (!name || !kind || !(TOKEN_KINDS as readonly string[]).includes(kind)) return undefined;
+  return {
+    name,
+    kind: kind as TokenEntry['kind'],
+    ...(every !== undefined ? { rotate_every_days: every } : {}),
+    ...(rotatedAt ? { rotated_at: rotatedAt } : {}),
+    ...(rotatedBy ? { rotated_by: rotatedBy } : {}),
+    consumers,
+  };
+}
+
+export function validateMember(handle: string, raw: unknown, file: string, locate?: Locate, hasPgp = false): { member?: Member; problems: Problem[] } {
+  const p = new Problems(file, locate);
+  if (!HANDLE_RE.test(handle)) p.add([], `the folder name "${handle}" is not a valid handle (lowercase letter first, then a-z 0-9 -, at most 32)`);
+  if (!isObject(raw)) {
+    p.add([], raw === null || raw === undefined ? 'the file is empty: it needs at least name, kind, org and status' : 'must be a mapping');
+    return { problems: p.list };
+  }
+  unknownFields(p, [], raw, MEMBER_FIELDS);
+  const name = str(p, raw, [], 'name', { required: true });
+  const kind = str(p, raw, [], 'kind', { required: true });
+  if (kind && kind !== 'human' && kind !== 'bot') p.add(['kind'], 'must be human or bot');
+  const org = str(p, raw, [], 'org', { required: true, re: /^[a-z0-9][a-z0-9._-]{0,63}$/, reText: 'a short lowercase organisation id' });
+  const email = str(p, raw, [], 'email', { re: /^[^\s@]+@[^\s@]+$/, reText: 'an email address' });
+  const github = str(p, raw, [], 'github', { re: GITHUB_LOGIN_RE, reText: 'a GitHub login' });
+  const gitlab = str(p, raw, [], 'gitlab', { re: GITLAB_USER_RE, reText: 'a GitLab username' });
+  const status = str(p, raw, [], 'status', { required: true });
+  if (status && status !== 'active' && status !== 'departed') p.add(['status'], 'must be active or departed');
+  const departed = date(p, raw, [], 'departed');
+  if (status === 'departed' && !departed) p.add(['status'], `a departed member needs a departed date: run \`infra members offboard ${handle} --date YYYY-MM-DD\``);
+  if (status === 'active' && departed) p.add(['departed'], 'is set but status is active');
+  const groups = stringList(p, raw, [], 'groups', GROUP_RE);
+
+  const ssh_keys = list(p, raw, [], 'ssh_keys')
+    .map((k, i) => validateKey(p, k, ['ssh_keys', i]))
+    .filter((k): k is SshKeyEntry => !!k);
+  duplicates(ssh_keys.map((k) => k.name)).forEach((i) => p.add(['ssh_keys', i, 'name'], `another key of ${handle} is already named "${ssh_keys[i].name}"`));
+  const vpn_peers = list(p, raw, [], 'vpn_peers')
+    .map((v, i) => validatePeer(p, v, ['vpn_peers', i]))
+    .filter((v): v is VpnPeer => !!v);
+  duplicates(vpn_peers.map((v) => `${v.network}/${v.device}`)).forEach((i) =>
+    p.add(['vpn_peers', i, 'device'], `device "${vpn_peers[i].device}" is enrolled twice in network ${vpn_peers[i].network}`),
+  );
+  const tokens = list(p, raw, [], 'tokens')
+    .map((t, i) => validateToken(p, t, ['tokens', i]))
+    .filter((t): t is TokenEntry => !!t);
+  if (kind === 'human' && tokens.length) p.add(['tokens'], 'only bots hold tokens (kind: bot)');
+  duplicates(tokens.map((t) => t.name)).forEach((i) => p.add(['tokens', i, 'name'], `token "${tokens[i].name}" is listed twice`));
+
+  if (p.list.length || !name || !org) return { problems: p.list };
+  return {
+    member: {
+      handle,
+      name,
+      kind: kind as Member['kind'],
+      org,
+      ...(email ? { email } : {}),
+      ...(github ? { github } : {}),
+      ...(gitlab ? { gitlab } : {}),
+      status: status as Member['status'],
+      ...(departed ? { departed } : {}),
+      groups,
+      ssh_keys,
+      vpn_peers,
+      tokens,
+      has_pgp: hasPgp,
+    },
+    problems: [],
+  };
+}
+
+/** Indexes of the second and later occurrences. */
+function duplicates(values: string[]): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  values.forEach((v, i) => (seen.has(v) ? out.push(i) : seen.add(v)));
+  return out;
+}
+
+// ---------------------------------------------------------------- across files
+
+export interface Located {
+  memberFile(handle: string): string;
+  memberLine(handle: string, path: Path): number | undefined;
+  configFile: string;
+  configLine(path: Path): number | undefined;
+}
+
+/** Problems that need the whole registry: admins that do not exist, one key under two principals, peers in unknown networks, shared addresses. */
+export function crossCheck(config: InfraConfig, members: Member[], at: Located): Problem[] {
+  const out: Problem[] = [];
+  const byHandle = new Map(members.map((m) => [m.handle, m]));
+  const push = (handle: string | undefined, path: Path, message: string) =>
+    out.push(
+      handle === undefined
+        ? { file: at.configFile, line: at.configLine(path), field: fieldName(path), message }
+        : { file: at.memberFile(handle), line: at.memberLine(handle, path), field: fieldName(path), message },
+    );
+  config.admins.forEach((a, i) => {
+    const m = byHandle.get(a);
+    if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${a}\``);
+    else if (m.kind !== 'human') push(undefined, ['admins', i], `${a} is a bot; admins are people who can decrypt tokens`);
+  });
+  const keyOwner = new Map<string, string>();
+  const wgOwner = new Map<string, string>();
+  const addressOwner = new Map<string, string>();
+  for (const m of members) {
+    m.ssh_keys.forEach((k, i) => {
+      const blob = k.key.trim().split(/\s+/)[1];
+      const other = keyOwner.get(blob);
+      if (other && other.split('/')[0] !== m.handle)
+        push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);
+      else if (!other) keyOwner.set(blob, `${m.handle}/${k.name}`);
+    });
+    m.vpn_peers.forEach((v, i) => {
+      const net = config.vpn[v.network];
+      if (!net) {
+        push(m.handle, ['vpn_peers', i, 'network'], `no VPN network "${v.network}" in infra.yml (known: ${Object.keys(config.vpn).join(', ') || 'none'})`);
+        return;
+      }
+      const other = wgOwner.get(v.public_key);
+      if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
+      else wgOwner.set(v.public_key, `${m.handle}/${v.device}`);
+      v.addresses.forEach((a, j) => {
+        const c = parseCidr(a);
+        const range = c.family === 4 ? net.ipv4 : net.ipv6;
+        if (!range || !cidrsOverlap(c, parseCidr(range)))
+          push(m.handle, ['vpn_peers', i, 'addresses', j], `${a} is outside network ${v.network} (${range ?? `no IPv${c.family} range`})`);
+        const key = `${v.network}:${a}`;
+        const holder = addressOwner.get(key);
+        if (holder) push(m.handle, ['vpn_peers', i, 'addresses', j], `${a} is also held by ${holder}`);
+        else addressOwner.set(key, `${m.handle}/${v.device}`);
+      });
+    });
+  }
+  return out;
+}
+
+/** Policy verdicts on registered keys (type and size); age and expiry are the audit's, judged against a date. */
+export function policyCheck(config: InfraConfig, members: Member[], at: Located): Problem[] {
+  const out: Problem[] = [];
+  for (const m of members)
+    m.ssh_keys.forEach((k, i) => {
+      for (const problem of policyProblems(parsePublicKey(k.key), config.policy.ssh))
+        out.push({
+          file: at.memberFile(m.handle),
+          line: at.memberLine(m.handle, ['ssh_keys', i, 'key']),
+          field: fieldName(['ssh_keys', i, 'key']),
+          message: `${problem}: replace it (\`infra keys add ${m.handle} NEWKEY.pub\`) and remove this one (\`infra keys remove ${m.handle} ${k.name}\`)`,
+        });
+    });
+  return out;
+}
+
+export function assertHandle(handle: string): void {
+  if (!HANDLE_RE.test(handle))
+    throw new InfraError(3, `handle "${printable(handle)}" is not valid: a lowercase letter first, then a-z, 0-9 or -, at most 32 characters`, {
+      hint: 'for example: infra members add alice-m --name "Alice Moreau" ...',
+    });
+}
+
+/** A short, single-line, escape-free rendering of user input for error messages. */
+export function printable(value: string, max = 40): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}

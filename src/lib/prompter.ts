@@ -1,0 +1,67 @@
+/**
+ * Prompts, only on a terminal (SPEC §2, like `gh`): every prompt has a flag, and when stdin or stdout is
+ * not a terminal, or --json / --no-input is given, a missing value is an error naming the flag.
+ * @inquirer/prompts is imported lazily: most runs never prompt. Tests swap in a fake with `usePrompter`.
+ */
+import { InfraError } from './errors.js';
+
+export interface Choice<T> {
+  name: string;
+  value: T;
+  checked?: boolean;
+  description?: string;
+}
+
+export interface Prompter {
+  input(opts: { message: string; default?: string; validate?: (value: string) => true | string }): Promise<string>;
+  password(opts: { message: string }): Promise<string>;
+  confirm(opts: { message: string; default?: boolean }): Promise<boolean>;
+  checkbox<T>(opts: { message: string; choices: Choice<T>[] }): Promise<T[]>;
+  select<T>(opts: { message: string; choices: Choice<T>[] }): Promise<T>;
+}
+
+let injected: { prompter: Prompter; terminal: boolean } | undefined;
+
+/** For tests: a fake prompter, and whether to behave as if on a terminal. `undefined` restores the real ones. */
+export function usePrompter(prompter: Prompter | undefined, terminal = true): void {
+  injected = prompter ? { prompter, terminal } : undefined;
+}
+
+export function onTerminal(): boolean {
+  if (injected) return injected.terminal;
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+}
+
+/** inquirer throws ExitPromptError on Ctrl+C: that is a cancel (exit 130), not a failure. */
+function cancelled(e: unknown): never {
+  if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError'))
+    throw new InfraError(130, 'cancelled');
+  throw e;
+}
+
+const inquirer: Prompter = {
+  async input(opts) {
+    const { input } = await import('@inquirer/prompts');
+    return input({ message: opts.message, default: opts.default, validate: opts.validate, theme: {} }, { output: process.stderr }).catch(cancelled);
+  },
+  async password(opts) {
+    const { password } = await import('@inquirer/prompts');
+    return password({ message: opts.message, mask: false }, { output: process.stderr }).catch(cancelled);
+  },
+  async confirm(opts) {
+    const { confirm } = await import('@inquirer/prompts');
+    return confirm(opts, { output: process.stderr }).catch(cancelled);
+  },
+  async checkbox(opts) {
+    const { checkbox } = await import('@inquirer/prompts');
+    return checkbox(opts, { output: process.stderr }).catch(cancelled);
+  },
+  async select(opts) {
+    const { select } = await import('@inquirer/prompts');
+    return select(opts, { output: process.stderr }).catch(cancelled);
+  },
+};
+
+export function prompter(): Prompter {
+  return injected?.prompter ?? inquirer;
+}

@@ -1,0 +1,26 @@
+/**
+ * What goes to the terminal (the rule, as in age's README):
+ *  - stdout carries only data and artifacts: tables, JSON, configs, reports. Nothing else.
+ *  - stderr carries talk: progress, notes, warnings, errors, and each error's `hint:` line.
+ *  - colour only when stderr is a terminal, NO_COLOR is unset and TERM is not "dumb".
+ *  - nothing a member wrote is printed raw: control characters are replaced first (see `clean`).
+ */
+const colourOn = () => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const wrap = (open: number, close: number) => (s: string) => (colourOn() ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+
+export const bold = wrap(1, 22);
+export const dim = wrap(2, 22);
+export const red = wrap(31, 39);
+export const yellow = wrap(33, 39);
+export const green = wrap(32, 39);
+
+/** Replace control characters (terminal escapes, newlines) in text that came from a file or a member. */
+// eslint-disable-next-line no-control-regex
+export const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
+
+/** A plain text table: columns padded, no borders, stable for diffs and screen readers. */
+export function table(headers: string[], rows: string[][]): string {
+  const all = [headers, ...rows].map((r) => r.map((c) => clean(c)));
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+}
