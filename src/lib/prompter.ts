@@ -20,14 +20,18 @@ export interface Prompter {
   select<T>(opts: { message: string; choices: Choice<T>[] }): Promise<T>;
 }
 
-let injected: { prompter: Prompter; terminal: boolean } | undefined;
+// Kept on globalThis: tests import src/ while the commands they run are loaded from dist/.
+const SLOT = Symbol.for('infra.prompter');
+type Injected = { prompter: Prompter; terminal: boolean } | undefined;
+const slot = globalThis as unknown as Record<symbol, Injected>;
 
 /** For tests: a fake prompter, and whether to behave as if on a terminal. `undefined` restores the real ones. */
 export function usePrompter(prompter: Prompter | undefined, terminal = true): void {
-  injected = prompter ? { prompter, terminal } : undefined;
+  slot[SLOT] = prompter ? { prompter, terminal } : undefined;
 }
 
 export function onTerminal(): boolean {
+  const injected = slot[SLOT];
   if (injected) return injected.terminal;
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
 }
@@ -63,5 +67,5 @@ const inquirer: Prompter = {
 };
 
 export function prompter(): Prompter {
-  return injected?.prompter ?? inquirer;
+  return slot[SLOT]?.prompter ?? inquirer;
 }

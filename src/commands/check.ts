@@ -1,0 +1,40 @@
+import { inspectRegistry } from '../adapters/store.js';
+import { policyCheck } from '../core/validate.js';
+import { InfraCommand } from '../lib/base-command.js';
+import { ExitCode, formatProblem, type Problem } from '../lib/errors.js';
+import { clean, green } from '../lib/style.js';
+import { inventoryProblems } from '../adapters/inventories.js';
+
+export interface CheckResult {
+  ok: boolean;
+  members: number;
+  problems: Problem[];
+}
+
+export default class Check extends InfraCommand<CheckResult> {
+  static override summary = 'Validate the whole registry against the schema and the policy.';
+  static override description =
+    'Reports every problem at once as file:line: field: problem, and exits 3 when there is any: YAML syntax, unknown or missing fields, handles, dates, keys that fail policy (type, RSA size), one key under two members, VPN addresses, admins without a member file, grants whose host patterns name nothing in the inventories. Use it as a CI gate.';
+  static override examples = ['<%= config.bin %> check', '<%= config.bin %> check --json'];
+
+  async run(): Promise<CheckResult> {
+    await this.parseWith(Check);
+    const root = await this.root();
+    const { loaded, problems } = await inspectRegistry(root);
+    const all = [...problems];
+    if (loaded) {
+      all.push(...policyCheck(loaded.registry.config, loaded.registry.members, loaded.located));
+      all.push(...(await inventoryProblems(loaded)));
+    }
+    const result: CheckResult = { ok: all.length === 0, members: loaded?.registry.members.length ?? 0, problems: all };
+    if (!this.jsonEnabled()) {
+      if (all.length) this.out(all.map((p) => clean(formatProblem(p))).join('\n'));
+      else this.say(green(`registry is valid: ${result.members} members`));
+    }
+    if (all.length) {
+      this.say(`${all.length} problem${all.length === 1 ? '' : 's'}; fix them and run \`infra check\` again`);
+      return this.finishWith(ExitCode.invalid, result);
+    }
+    return result;
+  }
+}
