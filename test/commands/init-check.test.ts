@@ -1,0 +1,64 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
+import { run } from '../helpers/cli.js';
+
+describe('infra init', () => {
+  it('scaffolds a registry that validates, with schemas for editors', async () => {
+    const dir = path.join(await tempDir(), 'access');
+    const r = await run(['init', '--dir', dir, '--org', 'Test Co-op', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).created.sort()).toEqual(['infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
+    const check = await run(['check', '--dir', dir, '--json']);
+    expect(JSON.parse(check.stdout)).toEqual({ ok: true, members: 0, problems: [] });
+    const add = await run(['members', 'add', 'ana', '--dir', dir, '--name', 'Ana', '--org', 'test', '--email', 'ana@test.example']);
+    expect(add.code).toBe(0);
+  });
+
+  it('refuses to scaffold over an existing registry, and asks for --org under --no-input', async () => {
+    const dir = await copyExample();
+    const digest = await treeDigest(dir);
+    const again = await run(['init', '--dir', dir, '--org', 'X']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('already exists');
+    expect(await treeDigest(dir)).toBe(digest);
+    const noOrg = await run(['init', '--dir', await tempDir(), '--no-input']);
+    expect(noOrg.code).toBe(2);
+    expect(noOrg.stderr).toContain('--org');
+  });
+});
+
+describe('infra check', () => {
+  it("reports the example's weak key with file, line and field (exit 3)", async () => {
+    const dir = await copyExample();
+    const r = await run(['check', '--dir', dir]);
+    expect(r.code).toBe(3);
+    const erin = (await fs.readFile(path.join(dir, 'keys/erin/member.yml'), 'utf8')).split('\n');
+    const keyLine = erin.findIndex((l) => l.includes('ssh-rsa')) + 1;
+    expect(r.stdout.trim()).toMatch(new RegExp(`^keys/erin/member\\.yml:${keyLine}: ssh_keys\\[\\d\\]\\.key: RSA key of 2048 bits`));
+  });
+
+  it('reports every problem in every file at once', async () => {
+    const dir = await copyExample();
+    await fs.writeFile(path.join(dir, 'keys/bob/member.yml'), 'name: Bob\nkind: human\norg: webarchitects\nstatus: active\ncolour: blue\n');
+    await fs.writeFile(path.join(dir, 'keys/dana/member.yml'), 'name: Dana\n\tkind: human\n');
+    const cfg = path.join(dir, 'infra.yml');
+    await fs.writeFile(cfg, (await fs.readFile(cfg, 'utf8')).replace('min_rsa_bits: 3072', 'min_rsa_bits: lots'));
+    const r = await run(['check', '--dir', dir, '--json']);
+    expect(r.code).toBe(3);
+    const files = JSON.parse(r.stdout).problems.map((p: { file: string; field: string }) => `${p.file} ${p.field}`);
+    expect(files).toEqual(expect.arrayContaining(['infra.yml policy.ssh.min_rsa_bits', 'keys/bob/member.yml colour', 'keys/dana/member.yml (yaml)']));
+  });
+
+  it('a grant naming a group no inventory has: the error lists the closest existing names', async () => {
+    const dir = await copyExample();
+    const cfg = path.join(dir, 'infra.yml');
+    await fs.writeFile(cfg, (await fs.readFile(cfg, 'utf8')).replace('hosts: monitoring', 'hosts: monitorin'));
+    const r = await run(['check', '--dir', dir, '--json']);
+    expect(r.code).toBe(3);
+    const problem = JSON.parse(r.stdout).problems.find((p: { field: string }) => /^access\[3\]/.test(p.field));
+    expect(problem.file).toBe('infra.yml');
+    expect(problem.line).toBe((await fs.readFile(cfg, 'utf8')).split('\n').findIndex((l) => l.includes('hosts: monitorin')) + 1);
+    expect(problem.message).toContain('monitoring');
+  });
+});
