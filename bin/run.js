@@ -1,4 +1,11 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
+import { flush, handle, run } from '@oclif/core';
 
-await execute({ dir: import.meta.url });
+try {
+  await run(process.argv.slice(2), import.meta.url);
+  await flush();
+} catch (error) {
+  // An unknown command is a usage error (exit 2) like an unknown flag; plugin-not-found says 127.
+  if (error?.oclif?.exit === 127) error.oclif.exit = 2;
+  await handle(error);
+}
