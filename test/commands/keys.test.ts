@@ -143,6 +143,27 @@ describe('infra keys add', () => {
       }
     });
 
+    it('prompted: a terminal user picks which of the new keys to add', async () => {
+      const dir = await copyExample();
+      const keys = [ed25519Line(), ed25519Line(), ed25519Line()];
+      const forge = await startFakeForge({ github: { 'frank-o': keys.map((key, i) => ({ id: 100 + i, key })) } });
+      const offered: string[][] = [];
+      usePrompter({ checkbox: async ({ choices }: { choices: Array<{ value: string }> }) => (offered.push(choices.map((c) => c.value)), [choices[1].value]) } as unknown as Prompter, true);
+      const saved = process.env.INFRA_GITHUB_API_URL;
+      process.env.INFRA_GITHUB_API_URL = forge.url;
+      try {
+        const r = await run(['keys', 'add', 'frank', '--github', 'frank-o', '--dir', dir]);
+        expect(r.code).toBe(0);
+        expect(offered).toEqual([keys.map((k) => k.split(' ')[1])]);
+        const stored = (await memberDoc(dir, 'frank')).ssh_keys;
+        expect(stored.map((k: { source?: string }) => k.source)).toEqual([undefined, 'github:frank-o/101']);
+      } finally {
+        if (saved === undefined) delete process.env.INFRA_GITHUB_API_URL;
+        else process.env.INFRA_GITHUB_API_URL = saved;
+        await forge.close();
+      }
+    });
+
     it('several new keys without --all and without a terminal: asks for --all, writes nothing', async () => {
       const dir = await copyExample();
       const forge = await startFakeForge({ github: { 'frank-o': [{ id: 1, key: ed25519Line() }, { id: 2, key: ed25519Line() }] } });

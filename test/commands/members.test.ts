@@ -128,6 +128,24 @@ describe('infra members list / show', () => {
     expect(json.members.find((m: { handle: string }) => m.handle === 'alice')).toMatchObject({ groups: ['infra', 'meet-tech'], admin: true });
   });
 
+  it('show: where a member gets in, per environment, host and user; a departed member reaches nothing', async () => {
+    const dir = await copyExample();
+    const frank = JSON.parse((await run(['members', 'show', 'frank', '--dir', dir, '--json'])).stdout);
+    // frank is only in meet-tech: production bbb hosts from the VPN only (grant 2), staging bbb hosts from anywhere (grant 3)
+    expect(frank.reaches.map((r: { environment: string; host: string; user: string; vpnOnly: boolean }) => `${r.environment}/${r.host}/${r.user}/${r.vpnOnly}`).sort()).toEqual([
+      'production/bbb1/sysadmin/true',
+      'production/bbb2/sysadmin/true',
+      'production/bbb3/sysadmin/true',
+      'staging/bbb-staging1/sysadmin/false',
+      'staging/bbb-staging2/sysadmin/false',
+    ]);
+    expect(frank.keys[0]).toMatchObject({ name: 'laptop', type: 'ecdsa-sha2-nistp521', bits: 521 });
+    const carol = JSON.parse((await run(['members', 'show', 'carol', '--dir', dir, '--json'])).stdout);
+    expect(carol.reaches).toEqual([]);
+    const human = await run(['members', 'show', 'carol', '--dir', dir]);
+    expect(human.stdout).toContain('nothing (departed)');
+  });
+
   it('exits 3 with a one-line error outside any registry', async () => {
     const r = await spawnCli(['members', 'list'], { cwd: '/', env: { INFRA_DIR: '' } });
     expect(r.code).toBe(3);
