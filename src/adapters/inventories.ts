@@ -1,0 +1,126 @@
+/**
+ * The registry's inventories on disk: loading every environment's inventory, reading what the last
+ * render wrote, and the problems `infra check` and `infra render` refuse to go on with (missing or
+ * unparsable inventories, host patterns that select nothing anywhere, host names that would leave host_vars/).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { environmentNames, grantCoversEnvironment } from '../core/grants.js';
+import { resolvePattern } from '../core/host-pattern.js';
+import { mergeInventories, unsafeHostNameReason, type Inventory } from '../core/inventory.js';
+import { GENERATED_FILE, hostVarsPrefix, vpnRangesOf } from '../core/render.js';
+import { fieldName, type Path } from '../core/validate.js';
+import { InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
+import { loadInventory } from './inventory-files.js';
+import { CONFIG_FILE, type Loaded } from './store.js';
+
+/** Each environment's inventory (all of them, or the ones named), or an error listing every problem. */
+export async function loadInventories(loaded: Loaded, environments?: readonly string[]): Promise<Record<string, Inventory>> {
+  const { inventories, problems } = await readInventories(loaded, environments ?? environmentNames(loaded.registry.config));
+  if (problems.length) throw invalidRegistry(problems, 'fix the inventory, then run `infra check`');
+  return inventories;
+}
+
+async function readInventories(loaded: Loaded, environments: readonly string[]): Promise<{ inventories: Record<string, Inventory>; problems: Problem[] }> {
+  const { root, config } = loaded.registry;
+  const inventories: Record<string, Inventory> = {};
+  const problems: Problem[] = [];
+  for (const env of environments) {
+    const folder = config.environments[env];
+    try {
+      inventories[env] = await loadInventory(path.join(root, folder), folder, env);
+    } catch (e) {
+      if (!(e instanceof InfraError)) throw e;
+      if (e.problems.length)
+        problems.push(...e.problems.map((p) => (p.file === CONFIG_FILE && p.line === undefined ? { ...p, line: loaded.located.configLine(['environments', env]) } : p)));
+      else problems.push({ file: folder, field: 'inventory', message: e.hint ? `${e.message} (${e.hint})` : e.message });
+    }
+  }
+  return { inventories, problems };
+}
+
+/** Every problem between infra.yml and the inventories, all at once (for `infra check` and before `infra render`). */
+export async function inventoryProblems(loaded: Loaded): Promise<Problem[]> {
+  return (await inspectInventories(loaded)).problems;
+}
+
+/** Every environment's inventory that loads, and every problem between infra.yml and the inventories. */
+export async function inspectInventories(loaded: Loaded): Promise<{ inventories: Record<string, Inventory>; problems: Problem[] }> {
+  const { config } = loaded.registry;
+  const envs = environmentNames(config);
+  const { inventories, problems } = await readInventories(loaded, envs);
+  const at = (p: Path, message: string): Problem => ({ file: CONFIG_FILE, line: loaded.located.configLine(p), field: fieldName(p), message });
+
+  for (const env of envs) {
+    const inv = inventories[env];
+    if (!inv) continue;
+    for (const host of inv.hosts.keys()) {
+      const unsafe = unsafeHostNameReason(host) ?? (host === '..' || host === '.' ? `host name '${host}' would escape host_vars/` : undefined);
+      if (unsafe) problems.push({ file: config.environments[env], field: 'inventory', message: unsafe });
+    }
+  }
+
+  // A pattern must name something in at least one environment it covers: a typo must not grant nothing in silence.
+  const patternProblem = (pattern: string, covered: string[]): string | undefined => {
+    const loadedEnvs = covered.filter((e) => inventories[e]);
+    if (loadedEnvs.length === 0) return undefined; // the inventory's own problem is reported already
+    const errors: string[] = [];
+    for (const env of loadedEnvs) {
+      try {
+        resolvePattern(pattern, inventories[env], { strict: true, inventoryPath: config.environments[env] });
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof InfraError)) throw e;
+        errors.push(e.message);
+      }
+    }
+    if (errors.length === 1) return errors[0];
+    // One message over everything the grant covers, with the closest names from all those inventories.
+    try {
+      resolvePattern(pattern, mergeInventories(loadedEnvs.map((e) => inventories[e])), { strict: true, inventoryPath: loadedEnvs.map((e) => config.environments[e]).join(', ') });
+    } catch (e) {
+      if (e instanceof InfraError) return e.message;
+      throw e;
+    }
+    return errors[0];
+  };
+  config.access.forEach((grant, i) => {
+    const covered = envs.filter((e) => grantCoversEnvironment(grant, e));
+    const problem = patternProblem(grant.hosts, covered);
+    if (problem) problems.push(at(['access', i, 'hosts'], problem));
+    if (grant.vpn_only && vpnRangesOf(config.vpn).length === 0)
+      problems.push(at(['access', i, 'vpn_only'], 'is true, but infra.yml has no VPN network (vpn:) whose ranges from= could name'));
+  });
+  for (const name of Object.keys(config.vpn).sort()) {
+    const problem = patternProblem(config.vpn[name].servers, [...envs]);
+    if (problem) problems.push(at(['vpn', name, 'servers'], problem));
+  }
+  return { inventories, problems };
+}
+
+/**
+ * The generated files that exist now under the given inventory folders: relative path -> text.
+ * Only `host_vars/<host>/infra.generated.yml`; hand-written files beside them are never read.
+ */
+export async function previousRenders(root: string, inventoryFolders: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const folder of inventoryFolders) {
+    const prefix = hostVarsPrefix(folder);
+    let entries;
+    try {
+      entries = await fs.readdir(path.join(root, prefix), { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      throw e;
+    }
+    for (const entry of entries.filter((d) => d.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const rel = `${prefix}${entry.name}/${GENERATED_FILE}`;
+      try {
+        out.set(rel, await fs.readFile(path.join(root, rel), 'utf8'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,215 @@
+/**
+ * Who reaches which host as which remote user: infra.yml's grants resolved over the inventories.
+ * Pure: the inventories come in parsed, the clock never matters (expiry is sshd's job, via expiry-time).
+ *
+ * A member's key reaches host/user when the member is active, is in one of a grant's groups, the grant
+ * covers the environment, its host pattern selects the host, and the key passes the SSH policy.
+ * Keys that would reach a host but may not (departed member, failing policy) are the host's revoked keys.
+ */
+import { ExitCode, InfraError } from '../lib/errors.js';
+import { resolvePattern } from './host-pattern.js';
+import type { Inventory } from './inventory.js';
+import { parsePublicKey, policyProblems, type PublicKey } from './ssh-key.js';
+import type { Grant, InfraConfig, Member, SshKeyEntry } from './types.js';
+
+export interface AccessEntry {
+  environment: string;
+  host: string;
+  user: string;
+  member: string; // handle
+  keyName: string;
+  key: SshKeyEntry;
+  /** Every grant giving this key here is vpn_only: the line gets from="<VPN ranges>". */
+  vpnOnly: boolean;
+}
+
+/** Why a key that a grant selects grants nothing. */
+export type RevokeReason = 'departed' | 'policy';
+
+export interface KeyRef {
+  member: string;
+  keyName: string;
+  key: SshKeyEntry;
+  parsed: PublicKey;
+}
+
+export interface GrantedKey extends KeyRef {
+  vpnOnly: boolean;
+}
+
+export interface RevokedRef extends KeyRef {
+  reason: RevokeReason;
+}
+
+/** One remote user on one host: the keys granted there and the keys that would be but may not. */
+export interface UserAccess {
+  granted: GrantedKey[]; // sorted by member, keyName; one per key blob
+  revoked: RevokedRef[]; // sorted by member, keyName; never a blob that is granted here
+}
+
+/** environment -> host -> remote user -> access. Hosts and users appear when some grant selects them, even with no member. */
+export type AccessPlan = Map<string, Map<string, Map<string, UserAccess>>>;
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The environments in a stable order: the names sorted. */
+export function environmentNames(config: InfraConfig): string[] {
+  return Object.keys(config.environments).sort(byText);
+}
+
+export function grantCoversEnvironment(grant: Grant, environment: string): boolean {
+  return !grant.environments || grant.environments.includes(environment);
+}
+
+/** Hosts a pattern selects in one inventory; names the inventory does not have select nothing (check reports them). */
+export function hostsOf(pattern: string, inventory: Inventory): string[] {
+  return resolvePattern(pattern, inventory, { strict: false });
+}
+
+function inventoryOf(inventories: Record<string, Inventory>, environment: string): Inventory {
+  const inv = inventories[environment];
+  if (!inv)
+    throw new InfraError(ExitCode.invalid, `no inventory loaded for environment "${environment}"`, {
+      hint: 'run `infra check` to see which inventory folder is missing or broken',
+    });
+  return inv;
+}
+
+interface Candidate extends KeyRef {
+  verdict: 'ok' | RevokeReason;
+}
+
+/** Each grant's member keys, parsed and judged once. */
+function candidatesOf(config: InfraConfig, members: readonly Member[]): Candidate[][] {
+  const parsedCache = new Map<SshKeyEntry, { parsed: PublicKey; passes: boolean }>();
+  const judge = (k: SshKeyEntry) => {
+    let hit = parsedCache.get(k);
+    if (!hit) {
+      const parsed = parsePublicKey(k.key);
+      hit = { parsed, passes: policyProblems(parsed, config.policy.ssh).length === 0 };
+      parsedCache.set(k, hit);
+    }
+    return hit;
+  };
+  return config.access.map((grant) => {
+    const groups = new Set(grant.groups);
+    const out: Candidate[] = [];
+    for (const m of members) {
+      if (!m.groups.some((g) => groups.has(g))) continue;
+      for (const k of m.ssh_keys) {
+        const { parsed, passes } = judge(k);
+        const verdict = m.status !== 'active' ? 'departed' : passes ? 'ok' : 'policy';
+        out.push({ member: m.handle, keyName: k.name, key: k, parsed, verdict });
+      }
+    }
+    return out;
+  });
+}
+
+const refOrder = (a: KeyRef, b: KeyRef) => byText(a.member, b.member) || byText(a.keyName, b.keyName);
+
+/**
+ * The whole access picture, per environment, host and remote user. Only the environments that
+ * `inventories` holds are resolved (so `render --env E` needs only E's inventory).
+ */
+export function planAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>, environments?: readonly string[]): AccessPlan {
+  const candidates = candidatesOf(config, members);
+  const plan: AccessPlan = new Map();
+  for (const environment of environments ?? environmentNames(config)) {
+    const inventory = inventoryOf(inventories, environment);
+    // host -> user -> indexes of the grants that select it
+    const targets = new Map<string, Map<string, number[]>>();
+    config.access.forEach((grant, index) => {
+      if (!grantCoversEnvironment(grant, environment)) return;
+      for (const host of hostsOf(grant.hosts, inventory)) {
+        let users = targets.get(host);
+        if (!users) targets.set(host, (users = new Map()));
+        const list = users.get(grant.user);
+        if (list) list.push(index);
+        else users.set(grant.user, [index]);
+      }
+    });
+    const hosts = new Map<string, Map<string, UserAccess>>();
+    for (const host of [...targets.keys()].sort(byText)) {
+      const users = new Map<string, UserAccess>();
+      const byUser = targets.get(host)!;
+      for (const user of [...byUser.keys()].sort(byText)) users.set(user, userAccess(config, byUser.get(user)!, candidates));
+      hosts.set(host, users);
+    }
+    plan.set(environment, hosts);
+  }
+  return plan;
+}
+
+function userAccess(config: InfraConfig, grantIndexes: number[], candidates: Candidate[][]): UserAccess {
+  const granted = new Map<string, GrantedKey>(); // by blob
+  const revoked = new Map<string, RevokedRef>();
+  for (const index of grantIndexes) {
+    const vpnOnly = config.access[index].vpn_only === true;
+    for (const c of candidates[index]) {
+      const blob = c.parsed.base64;
+      if (c.verdict !== 'ok') {
+        const seen = revoked.get(blob);
+        if (!seen || refOrder(c, seen) < 0) revoked.set(blob, { member: c.member, keyName: c.keyName, key: c.key, parsed: c.parsed, reason: c.verdict });
+        continue;
+      }
+      const seen = granted.get(blob);
+      if (!seen) granted.set(blob, { member: c.member, keyName: c.keyName, key: c.key, parsed: c.parsed, vpnOnly });
+      else {
+        // Restricted only when every grant giving the key here is vpn_only.
+        seen.vpnOnly = seen.vpnOnly && vpnOnly;
+        if (refOrder(c, seen) < 0) Object.assign(seen, { member: c.member, keyName: c.keyName, key: c.key, parsed: c.parsed });
+      }
+    }
+  }
+  for (const blob of granted.keys()) revoked.delete(blob);
+  return { granted: [...granted.values()].sort(refOrder), revoked: [...revoked.values()].sort(refOrder) };
+}
+
+/** Every key line a member gets, sorted by environment, host, user, member, key name. */
+export function resolveAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>): AccessEntry[] {
+  const out: AccessEntry[] = [];
+  for (const [environment, hosts] of planAccess(config, members, inventories))
+    for (const [host, users] of hosts)
+      for (const [user, access] of users)
+        for (const g of access.granted) out.push({ environment, host, user, member: g.member, keyName: g.keyName, key: g.key, vpnOnly: g.vpnOnly });
+  return out;
+}
+
+export interface AccessRow {
+  environment: string;
+  host: string;
+  user: string;
+  members: string[]; // handles, sorted; empty when a grant selects the host but nobody holds a usable key
+}
+
+/** Hosts x remote users x members, for the audit's access matrix and bus-factor finding. */
+export function accessMatrix(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>): AccessRow[] {
+  const rows: AccessRow[] = [];
+  for (const [environment, hosts] of planAccess(config, members, inventories))
+    for (const [host, users] of hosts)
+      for (const [user, access] of users) rows.push({ environment, host, user, members: [...new Set(access.granted.map((g) => g.member))].sort(byText) });
+  return rows;
+}
+
+export interface Reach {
+  environment: string;
+  host: string;
+  user: string;
+  keys: string[]; // key names, sorted
+  vpnOnly: boolean; // every key reaches it only from the VPN
+}
+
+/** Where one member gets in, for `infra members show`. A departed member reaches nothing. */
+export function hostsReachedBy(handle: string, config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>): Reach[] {
+  const member = members.find((m) => m.handle === handle);
+  if (!member) return [];
+  const out: Reach[] = [];
+  for (const [environment, hosts] of planAccess(config, [member], inventories))
+    for (const [host, users] of hosts)
+      for (const [user, access] of users) {
+        if (!access.granted.length) continue;
+        out.push({ environment, host, user, keys: access.granted.map((g) => g.keyName).sort(byText), vpnOnly: access.granted.every((g) => g.vpnOnly) });
+      }
+  return out;
+}

@@ -1,0 +1,140 @@
+/** `infra render` through oclif (needs `npm run build`): flags, --json, --check, --dry-run, bad input. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCommand } from '@oclif/test';
+import { baseConfig, ed25519Line, makeRegistry, memberData, type RegistryFixture } from '../helpers/registry-fixture.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const run = (args: string[]) => runCommand(args, { root: REPO });
+const exitOf = (r: { error?: { oclif?: { exit?: number } } }) => (r.error ? (r.error.oclif?.exit ?? 1) : 0);
+
+const HOSTS_YML = 'all:\n  children:\n    bbb:\n      hosts:\n        bbb1:\n        bbb2:\n    web:\n      hosts:\n        web1:\n';
+const fixture = (over: Partial<RegistryFixture> = {}, configOver: Record<string, unknown> = {}): RegistryFixture => ({
+  config: baseConfig({
+    environments: { production: 'inventories/production', staging: 'inventories/staging' },
+    access: [
+      { groups: ['infra'], hosts: 'all', user: 'sysadmin' },
+      { groups: ['meet-tech'], hosts: 'bbb', user: 'sysadmin' },
+    ],
+    ...configOver,
+  }),
+  members: {
+    alice: memberData('alice', { groups: ['infra'], ssh_keys: [{ name: 'laptop', key: ed25519Line('alice'), added: '2026-01-01' }] }),
+    bob: memberData('bob', { groups: ['meet-tech'], ssh_keys: [{ name: 'laptop', key: ed25519Line('bob'), added: '2026-01-01' }] }),
+  },
+  files: { 'inventories/production/hosts.yml': HOSTS_YML, 'inventories/staging/hosts': '[bbb]\nbbb-s1\n' },
+  ...over,
+});
+const gen = (env: string, host: string) => `inventories/${env}/host_vars/${host}/infra.generated.yml`;
+const ALL = [gen('production', 'bbb1'), gen('production', 'bbb2'), gen('production', 'web1'), gen('staging', 'bbb-s1')];
+
+async function listFiles(root: string, under = 'inventories'): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(r);
+      else out.push(r);
+    }
+  };
+  await walk(under);
+  return out.sort();
+}
+
+describe('infra render', () => {
+  it('writes every host file, reports it as JSON, and a second run changes no byte and no mtime', async () => {
+    const root = await makeRegistry(fixture());
+    const first = await run(['render', '--dir', root, '--json']);
+    expect(exitOf(first)).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ written: ALL, removed: [], unchanged: 0 });
+    const mtimes = await Promise.all(ALL.map(async (f) => (await fs.stat(path.join(root, f))).mtimeMs));
+    const texts = await Promise.all(ALL.map((f) => fs.readFile(path.join(root, f), 'utf8')));
+
+    const second = await run(['render', '--dir', root, '--json']);
+    expect(JSON.parse(second.stdout)).toEqual({ written: [], removed: [], unchanged: 4 });
+    expect(await Promise.all(ALL.map(async (f) => (await fs.stat(path.join(root, f))).mtimeMs))).toEqual(mtimes);
+    expect(await Promise.all(ALL.map((f) => fs.readFile(path.join(root, f), 'utf8')))).toEqual(texts);
+    expect(await fs.readdir(root)).not.toContain('.infra.lock');
+  });
+
+  it('--check exits 4 on drift, lists the files and writes nothing; 0 once rendered', async () => {
+    const root = await makeRegistry(fixture());
+    const drift = await run(['render', '--dir', root, '--check', '--json']);
+    expect(exitOf(drift)).toBe(4);
+    expect(JSON.parse(drift.stdout)).toEqual({ written: ALL, removed: [], unchanged: 0 });
+    expect(await listFiles(root)).toEqual(['inventories/production/hosts.yml', 'inventories/staging/hosts']);
+
+    await run(['render', '--dir', root]);
+    const clean = await run(['render', '--dir', root, '--check']);
+    expect(exitOf(clean)).toBe(0);
+    expect(clean.stderr).toMatch(/up to date/);
+
+    // a hand edit of a generated file is drift too
+    await fs.appendFile(path.join(root, ALL[0]), '# edited\n');
+    const edited = await run(['render', '--dir', root, '--check']);
+    expect(exitOf(edited)).toBe(4);
+    expect(edited.stdout).toContain(ALL[0]);
+  });
+
+  it('--dry-run prints the plan and writes nothing', async () => {
+    const root = await makeRegistry(fixture());
+    const r = await run(['render', '--dir', root, '--dry-run']);
+    expect(exitOf(r)).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(ALL.map((f) => `write  ${f}`));
+    expect(r.stderr).toMatch(/nothing was written/);
+    expect(await listFiles(root)).toEqual(['inventories/production/hosts.yml', 'inventories/staging/hosts']);
+  });
+
+  it('--env renders one environment; an unknown one is refused with the known names', async () => {
+    const root = await makeRegistry(fixture());
+    const r = await run(['render', '--dir', root, '--env', 'staging', '--json']);
+    expect(JSON.parse(r.stdout).written).toEqual([gen('staging', 'bbb-s1')]);
+    const bad = await run(['render', '--dir', root, '--env', 'prod', '--json']);
+    expect(exitOf(bad)).toBe(3);
+    expect(JSON.parse(bad.stdout).error.message).toMatch(/no environment "prod".*production, staging/);
+  });
+
+  it('removes files of hosts no longer reached, never hand-written files beside them', async () => {
+    const root = await makeRegistry(fixture());
+    await run(['render', '--dir', root]);
+    await fs.writeFile(path.join(root, 'inventories/production/host_vars/bbb2/custom.yml'), 'mine: true\n');
+    await fs.writeFile(path.join(root, 'inventories/production/hosts.yml'), 'all:\n  children:\n    web:\n      hosts:\n        web1:\n');
+    const r = await run(['render', '--dir', root, '--json']);
+    // bbb still exists in staging, so the grant is fine; bbb1 and bbb2 are gone from production
+    expect(JSON.parse(r.stdout)).toEqual({ written: [], removed: [gen('production', 'bbb1'), gen('production', 'bbb2')], unchanged: 2 });
+    expect(await fs.readFile(path.join(root, 'inventories/production/host_vars/bbb2/custom.yml'), 'utf8')).toBe('mine: true\n');
+    await expect(fs.stat(path.join(root, 'inventories/production/host_vars/bbb1'))).rejects.toThrow(/ENOENT/);
+  });
+
+  describe('bad input: exit 3, the problem named, nothing written', () => {
+    const cases: [string, RegistryFixture, RegExp][] = [
+      ['a grant naming a group no inventory has', fixture({}, { access: [{ groups: ['infra'], hosts: 'bbbb', user: 'sysadmin' }] }), /infra\.yml:\d+: access\[0\]\.hosts: .*'bbbb' matches no host or group.*closest: bbb, bbb1, bbb2/],
+      ['a host pattern with a syntax error', fixture({}, { access: [{ groups: ['infra'], hosts: 'bbb:&', user: 'sysadmin' }] }), /access\[0\]\.hosts: .*not valid/],
+      [
+        'an inventory that does not parse',
+        fixture({ files: { 'inventories/production/hosts.yml': 'all:\n  hosts:\n    bbb1:\n   bad: [\n', 'inventories/staging/hosts': '[bbb]\nbbb-s1\n' } }),
+        /inventories\/production\/hosts\.yml:\d+: inventory: YAML syntax error/,
+      ],
+      ['a host name that would escape host_vars/', fixture({ files: { 'inventories/production/hosts': '[bbb]\n../x\n', 'inventories/staging/hosts': '[bbb]\nbbb-s1\n' } }), /inventories\/production\/hosts:2: .*escape/],
+      ['a missing environment folder', fixture({ files: { 'inventories/production/hosts.yml': HOSTS_YML } }), /infra\.yml:\d+: environments\.staging: inventories\/staging does not exist/],
+      [
+        'a member key whose comment carries a second line',
+        fixture({
+          members: {
+            alice: memberData('alice', { groups: ['infra'], ssh_keys: [{ name: 'laptop', key: `${ed25519Line('alice')}\n${ed25519Line('mallory')}`, added: '2026-01-01' }] }),
+          },
+        }),
+        /keys\/alice\/member\.yml:\d+: ssh_keys\[0\]\.key: .*line break/,
+      ],
+    ];
+    it.each(cases)('%s', async (_why, fx, message) => {
+      const root = await makeRegistry(fx);
+      const r = await run(['render', '--dir', root]);
+      expect(exitOf(r)).toBe(3);
+      expect(r.stderr).toMatch(message);
+      const written = (await listFiles(root)).filter((f) => f.includes('host_vars'));
+      expect(written).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * A real OpenSSH server for tests: /usr/sbin/sshd on 127.0.0.1 and a free high port, with its own host
+ * key, config and pid file in a temporary folder; plus a throwaway Unix user and an `ssh` login probe.
+ * Everything started here is stopped by `stop()` / `removeUser()`; call them in afterAll.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Sshd {
+  port: number;
+  dir: string;
+  /** Everything sshd has logged so far (it runs with -e, logging to stderr). */
+  log(): string;
+  /** Waits (up to timeoutMs) until the log matches; resolves to whether it did. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}:\n${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms:\n${log()}`);
+}
+
+/** Starts sshd for `allowUsers`, reading each user's default ~/.ssh/authorized_keys. */
+export async function startSshd(allowUsers: string[]): Promise<Sshd> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-sshd-'));
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation folder
+  const port = await freePort();
+  const config = path.join(dir, 'sshd_config');
+  await fs.writeFile(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'AuthorizedKeysFile .ssh/authorized_keys',
+      `AllowUsers ${allowUsers.join(' ')}`,
+      'LogLevel DEBUG1', // key expiry is reported at debug level only
+      'MaxStartups 50',
+      '',
+    ].join('\n'),
+  );
+  let output = '';
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const log = () => output;
+  await waitForPort(port, child, log);
+  return {
+    port,
+    dir,
+    log,
+    async waitForLog(re: RegExp, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(output)) {
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50)); // lets the pipe's data events run
+      }
+      return true;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+        clearTimeout(timer);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A throwaway login user with a home folder; its password field is `*` (no password, not "locked", so sshd without PAM lets keys in). */
+export function createUser(name: string): string {
+  const add = spawnSync('useradd', ['-m', '-s', '/bin/sh', name], { encoding: 'utf8' });
+  if (add.status !== 0) throw new Error(`useradd ${name} failed: ${add.stderr}`);
+  const mod = spawnSync('usermod', ['-p', '*', name], { encoding: 'utf8' });
+  if (mod.status !== 0) throw new Error(`usermod ${name} failed: ${mod.stderr}`);
+  const home = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.split(':')[5];
+  return home;
+}
+
+export function removeUser(name: string): void {
+  spawnSync('userdel', ['-r', '-f', name], { encoding: 'utf8' });
+}
+
+/** A key pair made by the real ssh-keygen: [private key path, public key line]. */
+export async function sshKeygen(dir: string, name: string): Promise<{ privateKey: string; publicLine: string }> {
+  const file = path.join(dir, name);
+  const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  return { privateKey: file, publicLine: (await fs.readFile(`${file}.pub`, 'utf8')).trim() };
+}
+
+/** Tries a login with one private key only; true when sshd let it in and `true` ran. */
+export function canLogin(user: string, port: number, privateKey: string): { ok: boolean; stderr: string } {
+  const r = spawnSync(
+    'ssh',
+    [
+      '-F', '/dev/null',
+      '-i', privateKey,
+      '-p', String(port),
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'BatchMode=yes',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'PreferredAuthentications=publickey',
+      '-o', 'ConnectTimeout=10',
+      `${user}@127.0.0.1`,
+      'true',
+    ],
+    { encoding: 'utf8', timeout: 30000 },
+  );
+  return { ok: r.status === 0, stderr: r.stderr };
+}
