@@ -32,7 +32,7 @@ export default class Check extends InfraCommand<CheckResult> {
       else this.say(green(`registry is valid: ${result.members} members`));
     }
     if (all.length) {
-      this.say(`${all.length} problem${all.length === 1 ? '' : 's'}; fix them and run \`infra check\` again`);
+      this.say(all.length === 1 ? '1 problem; fix it and run `infra check` again' : `${all.length} problems; fix them and run \`infra check\` again`);
       return this.finishWith(ExitCode.invalid, result);
     }
     return result;
