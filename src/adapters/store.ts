@@ -45,6 +45,20 @@ export async function findRoot(opts: FindOptions = {}): Promise<string> {
   });
 }
 
+/** `fn` over `items` with at most `limit` at once; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
     await fs.access(p);
@@ -104,11 +118,10 @@ interface RawLoad {
 
 const memberRel = (handle: string) => `keys/${handle}/member.yml`;
 
-async function readRaw(root: string, overrides: Map<string, string> = new Map()): Promise<RawLoad> {
+async function readRaw(root: string): Promise<RawLoad> {
   const files = new Map<string, YamlFile>();
   const problems: Problem[] = [];
   const read = async (rel: string): Promise<string | undefined> => {
-    if (overrides.has(rel)) return overrides.get(rel);
     try {
       return await fs.readFile(path.join(root, rel), 'utf8');
     } catch (e) {
@@ -139,27 +152,28 @@ async function readRaw(root: string, overrides: Map<string, string> = new Map())
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  for (const o of overrides.keys()) {
-    const m = /^keys\/([^/]+)\/member\.yml$/.exec(o);
-    if (m && !entries.includes(m[1])) entries.push(m[1]);
-  }
-  entries.sort();
+  entries = entries.filter((h) => !h.startsWith('.')).sort();
+  // Reads overlap (a registry can hold thousands of members); parsing and validation stay in order.
+  const texts = await mapLimit(entries, 64, async (handle) => ({
+    text: await read(memberRel(handle)),
+    hasPgp: await exists(path.join(root, `keys/${handle}/pgp.asc`)),
+  }));
   const members: Member[] = [];
-  for (const handle of entries) {
-    if (handle.startsWith('.')) continue;
+  entries.forEach((handle, i) => {
     const rel = memberRel(handle);
-    const text = await read(rel);
+    const { text, hasPgp } = texts[i];
     if (text === undefined) {
       problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
-      continue;
+      return;
     }
-    const file = await load(rel);
-    if (!file) continue;
-    const hasPgp = (await read(`keys/${handle}/pgp.asc`)) !== undefined;
-    const r = validateMember(handle, file.doc.toJS(), rel, (p) => lineOf(file, p), hasPgp);
+    const parsed = parseYamlFile(rel, text);
+    files.set(rel, parsed.file);
+    problems.push(...parsed.problems);
+    if (parsed.problems.length) return;
+    const r = validateMember(handle, parsed.file.doc.toJS(), rel, (p) => lineOf(parsed.file, p), hasPgp);
     problems.push(...r.problems);
     if (r.member) members.push(r.member);
-  }
+  });
   return { config, members, files, problems };
 }
 
@@ -347,14 +361,50 @@ export class Transaction {
     return out;
   }
 
+  /**
+   * Problems in the registry as it would be after this transaction. What was loaded already validated,
+   * so only the changed files are parsed and validated again, then the cross-file checks run over the result.
+   */
+  private async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
+    const problems: Problem[] = [];
+    const files = new Map(this.loaded.files);
+    let config = this.loaded.registry.config;
+    const members = new Map(this.loaded.registry.members.map((m) => [m.handle, m]));
+    for (const rel of this.removed) {
+      const m = /^keys\/([^/]+)\/member\.yml$/.exec(rel);
+      if (m) members.delete(m[1]);
+    }
+    for (const [rel, { content }] of pending) {
+      if (!rel.endsWith('.yml')) continue;
+      const parsed = parseYamlFile(rel, content);
+      files.set(rel, parsed.file);
+      problems.push(...parsed.problems);
+      if (parsed.problems.length) continue;
+      const locate = (p: Path) => lineOf(parsed.file, p);
+      if (rel === CONFIG_FILE) {
+        const r = validateConfig(parsed.file.doc.toJS(), rel, locate);
+        problems.push(...r.problems);
+        if (r.config) config = r.config;
+        continue;
+      }
+      const handle = /^keys\/([^/]+)\/member\.yml$/.exec(rel)?.[1];
+      if (!handle) continue;
+      const pgp = `keys/${handle}/pgp.asc`;
+      const hasPgp = pending.has(pgp) || (!this.removed.has(pgp) && (await exists(path.join(this.root, pgp))));
+      const r = validateMember(handle, parsed.file.doc.toJS(), rel, locate, hasPgp);
+      problems.push(...r.problems);
+      if (r.member) members.set(handle, r.member);
+    }
+    if (problems.length) return problems;
+    const sorted = [...members.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1));
+    return crossCheck(config, sorted, locatedFor(files));
+  }
+
   async commit(): Promise<string[]> {
     const pending = this.pending();
     if (pending.size === 0 && this.removed.size === 0) return [];
     // The result must be a valid registry: validate the new texts before anything touches the disk.
-    const yamlOverrides = new Map([...pending].filter(([rel]) => rel.endsWith('.yml')).map(([rel, v]) => [rel, v.content]));
-    const check = await readRaw(this.root, yamlOverrides);
-    const problems = check.problems.filter((p) => pending.has(p.file) || p.file === CONFIG_FILE);
-    if (!problems.length && check.config) problems.push(...crossCheck(check.config, check.members, locatedFor(check.files)));
+    const problems = await this.validateResult(pending);
     if (problems.length) throw invalidRegistry(problems, 'nothing was written');
     for (const rel of [...pending.keys(), ...this.removed]) if (this.loaded.files.has(rel)) await this.assertUnchanged(rel);
     for (const [rel, { content, mode }] of pending) await writeFileAtomic(path.join(this.root, rel), content, mode);
