@@ -121,10 +121,18 @@ export function excerpt(text: string, max = 24): string {
 
 const BASE64_LINE_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Describes an unparseable line without echoing what might be secret (bare base64 may be a private key's body). */
+const HARMLESS_WORD_RE = /^[A-Za-z][A-Za-z-]{0,19}$/; // short, letters only: a word, not a token
+
+/**
+ * Describes an unparseable line without echoing what might be secret: a line that is not a key may be
+ * a pasted token, a WireGuard `PrivateKey = ...` or a private key's body. Only a leading word that
+ * looks like a name (no digits-and-symbols soup, no `=`) is shown.
+ */
 function describeNonKey(text: string): string {
   if (text.length >= 16 && BASE64_LINE_RE.test(text)) return 'a line of bare base64 (not shown: it may be part of a private key)';
-  return `starts with ${excerpt(text)}`;
+  const first = text.trim().split(/\s+/)[0] ?? '';
+  const shown = HARMLESS_WORD_RE.test(first) ? `starts with "${first}", ` : '';
+  return `${shown}${text.length} characters (the rest is not shown: it may be secret)`;
 }
 
 /** What of a comment may appear in a rendered line: one line, no controls, no quotes or backslashes, single spaces. */

@@ -133,7 +133,7 @@ describe('parseAuthorizedKeyLine: line syntax', () => {
     ['unsupported key type', 'ssh-foo AAAAB3NzaC1yc2EAAAADAQAB x', /unsupported key type "ssh-foo"/],
     ['unsupported key type after options', 'no-pty ssh-foo AAAAB3NzaC1yc2EAAAADAQAB x', /unsupported key type "ssh-foo"/],
     ['type only', 'ssh-ed25519', /no key data/],
-    ['not a key at all', 'hello world', /not an SSH public key: starts with "hello world"/],
+    ['not a key at all', 'hello world', /^not an SSH public key: starts with "hello", 11 characters \(the rest is not shown/],
     ['empty', '  \r\n', /empty/],
     ['two lines', `${ED25519}\n${ECDSA256}`, /one line/],
     ['NUL', `${ED25519}\0evil`, /NUL/],
@@ -388,8 +388,20 @@ describe('checkAuthorizedKeys', () => {
       [10, 'sk-ssh-ed25519@openssh.com', 256, true],
     ]);
     expect(report.keys[1].problems).toEqual(['RSA key of 2048 bits is below the policy minimum of 3072 bits']);
-    expect(report.errors).toEqual([{ line: 7, problem: 'not an SSH public key: starts with "this is not a key"' }]);
+    expect(report.errors).toEqual([{ line: 7, problem: 'not an SSH public key: starts with "this", 17 characters (the rest is not shown: it may be secret)' }]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it.each([
+    ['a WireGuard private key line', 'PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=', 'yAnz5TF'],
+    ['a GitHub token', 'export GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'ghp_16C7'],
+    ['a bare token', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'ghp_16C7'],
+    ['a GitLab token', 'glpat-xYzzyPlughAbcdEfghIjkl', 'xYzzy'],
+    ['a password after a word', 'password hunter2-correct-horse', 'hunter2'],
+  ])('never echoes the rest of a non-key line: %s', (_label, line, secret) => {
+    const report = checkAuthorizedKeys(`${line}\n`, DEFAULT_POLICY.ssh);
+    expect(report.errors).toHaveLength(1);
+    expect(JSON.stringify(report)).not.toContain(secret);
   });
 
   it('does not echo bare base64 lines (they may be private key material)', () => {
