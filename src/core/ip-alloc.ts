@@ -2,7 +2,7 @@
  * IPv4/IPv6 address math and peer address allocation. Both families are handled as BigInt
  * so one code path serves /24 and /64 networks alike; no dependency.
  */
-import { ExitCode, InfraError } from '../lib/errors.js';
+import { invalid } from '../lib/errors.js';
 
 export type Family = 4 | 6;
 
@@ -20,7 +20,6 @@ export interface Cidr {
 
 const bitsOf = (family: Family): 32 | 128 => (family === 4 ? 32 : 128);
 
-const invalidInput = (message: string, hint?: string) => new InfraError(ExitCode.invalid, message, { hint });
 
 const IPV4_RE = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/;
 
@@ -66,7 +65,7 @@ export function parseAddress(s: string): Address {
   if (v4 !== undefined) return { family: 4, value: v4 };
   const v6 = s.includes(':') ? parseIpv6(s) : undefined;
   if (v6 !== undefined) return { family: 6, value: v6 };
-  throw invalidInput(`not an IP address: ${JSON.stringify(s)}`, 'write an IPv4 address like 10.77.0.1 or an IPv6 address like fd77:77::1');
+  throw invalid(`not an IP address: ${JSON.stringify(s)}`, 'write an IPv4 address like 10.77.0.1 or an IPv6 address like fd77:77::1');
 }
 
 export function isIpAddress(s: string): boolean {
@@ -84,7 +83,7 @@ export function parseCidr(s: string, options: ParseCidrOptions = {}): Cidr {
   const { strict = true, allowBareAddress = false } = options;
   const slash = s.indexOf('/');
   if (slash < 0 && !allowBareAddress) {
-    throw invalidInput(`not a CIDR range: ${JSON.stringify(s)} has no /prefix`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
+    throw invalid(`not a CIDR range: ${JSON.stringify(s)} has no /prefix`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
   }
   const addressText = slash < 0 ? s : s.slice(0, slash);
   const prefixText = slash < 0 ? undefined : s.slice(slash + 1);
@@ -92,20 +91,20 @@ export function parseCidr(s: string, options: ParseCidrOptions = {}): Cidr {
   try {
     address = parseAddress(addressText);
   } catch {
-    throw invalidInput(`not a CIDR range: ${JSON.stringify(s)}`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
+    throw invalid(`not a CIDR range: ${JSON.stringify(s)}`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
   }
   const bits = bitsOf(address.family);
   let prefix: number = bits;
   if (prefixText !== undefined) {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > bits) {
-      throw invalidInput(`not a CIDR range: ${JSON.stringify(s)} (the prefix must be 0 to ${bits})`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
+      throw invalid(`not a CIDR range: ${JSON.stringify(s)} (the prefix must be 0 to ${bits})`, 'write a range like 10.77.0.0/24 or fd77:77::/64');
     }
     prefix = Number(prefixText);
   }
   const network = address.value & prefixMask(bits, prefix);
   if (strict && network !== address.value) {
     const suggestion = `${formatAddress(address.family, network)}/${prefix}`;
-    throw invalidInput(`${s} has host bits set; the network is ${suggestion}`, `write ${suggestion}`);
+    throw invalid(`${s} has host bits set; the network is ${suggestion}`, `write ${suggestion}`);
   }
   return { family: address.family, network, prefix, bits };
 }
@@ -205,7 +204,7 @@ export function allocate(networkCidr: string, taken: Iterable<string>, options: 
     try {
       c = parseCidr(entry, { strict: false, allowBareAddress: true });
     } catch {
-      throw invalidInput(`an address in use is not an IP address or range: ${JSON.stringify(entry)}`, 'run `infra check` to find and fix it');
+      throw invalid(`an address in use is not an IP address or range: ${JSON.stringify(entry)}`, 'run `infra check` to find and fix it');
     }
     if (c.family !== net.family) continue;
     if (c.prefix === c.bits) singles.add(c.network);
@@ -233,7 +232,7 @@ export function allocate(networkCidr: string, taken: Iterable<string>, options: 
   const label = name ? `network ${name} (${formatCidr(net)})` : `network ${formatCidr(net)}`;
   const field = net.family === 4 ? 'ipv4' : 'ipv6';
   const listCommand = name ? `infra vpn list --network ${name}` : 'infra vpn list';
-  throw invalidInput(
+  throw invalid(
     `${label} is full: ${usable} of ${usable} addresses in use`,
     `remove unused peers (see \`${listCommand}\`, then \`infra vpn leave HANDLE --device D\` and \`infra render\`), or widen ${field}${name ? ` of vpn.${name}` : ''} in infra.yml`,
   );

@@ -3,12 +3,11 @@
  * Deterministic: randomness is passed in, nothing touches fs, network or clock.
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
+import { invalid, type Problem } from '../lib/errors.js';
 import { NAME_RE, type Member, type VpnNetwork } from './types.js';
 import { cidrContains, cidrsOverlap, isIpAddress, parseAddress, parseCidr, type Cidr } from './ip-alloc.js';
 
 const KEY_BYTES = 32;
-const invalidInput = (message: string, hint?: string) => new InfraError(ExitCode.invalid, message, { hint });
 
 /** A key as `wg genkey` makes it: 32 random bytes clamped for X25519 (RFC 7748), canonical base64. */
 export function generatePrivateKey(randomBytes: (n: number) => Buffer): string {
@@ -31,7 +30,7 @@ export function isWgKey(b64: string): boolean {
 export function checkWgKey(b64: string, field: string): void {
   if (isWgKey(b64)) return;
   const what = typeof b64 !== 'string' ? 'not text' : b64.length !== 44 ? `${b64.length} characters long` : 'not canonical base64 of 32 bytes';
-  throw invalidInput(
+  throw invalid(
     `${field}: not a WireGuard key (${what}; a key is 44 characters of base64 ending in "=", as \`wg genkey\` and \`wg pubkey\` print)`,
     'copy the key again from `wg pubkey < privatekey` on the device',
   );
@@ -63,7 +62,7 @@ const ENDPOINT_HINT = 'write the endpoint as host:port, e.g. vpn.example.org:518
 
 /** `host:port` or `[ipv6]:port`, as wg-quick's Endpoint takes it. Throws InfraError 3 on anything else. */
 export function parseEndpoint(s: string): { host: string; port: number } {
-  const bad = (why: string) => invalidInput(`endpoint ${JSON.stringify(s)}: ${why}`, ENDPOINT_HINT);
+  const bad = (why: string) => invalid(`endpoint ${JSON.stringify(s)}: ${why}`, ENDPOINT_HINT);
   if (typeof s !== 'string' || s.length === 0) throw bad('empty');
   let host: string;
   let portText: string;
@@ -107,7 +106,7 @@ export interface DeviceConfigInput {
 /** Keeps anything a value holds from starting a new line or a new key in the config. */
 function configValue(value: string, field: string): string {
   if (/[\x00-\x1f\x7f#=]/.test(value) || value.trim() !== value || value === '') {
-    throw invalidInput(`${field}: ${JSON.stringify(value)} cannot be written into a WireGuard config`, 'fix the value in infra.yml, then run `infra check`');
+    throw invalid(`${field}: ${JSON.stringify(value)} cannot be written into a WireGuard config`, 'fix the value in infra.yml, then run `infra check`');
   }
   return value;
 }
@@ -116,7 +115,7 @@ const commentLine = (text: string) => `# ${text.replace(/[\x00-\x1f\x7f]+/g, ' '
 
 function checkInteger(value: number, field: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidInput(`${field}: ${value} is not a whole number from ${min} to ${max}`, 'fix the value in infra.yml, then run `infra check`');
+    throw invalid(`${field}: ${value} is not a whole number from ${min} to ${max}`, 'fix the value in infra.yml, then run `infra check`');
   }
   return value;
 }
@@ -124,7 +123,7 @@ function checkInteger(value: number, field: string, min: number, max: number): n
 /** A wg-quick config for a device: `wg-quick strip` accepts it and `wg setconf` loads the result. */
 export function renderDeviceConfig(c: DeviceConfigInput): string {
   checkWgKey(c.serverPublicKey, 'server_public_key');
-  if (c.addresses.length === 0) throw invalidInput('a device config needs at least one address', 'allocate an address with `infra vpn join`');
+  if (c.addresses.length === 0) throw invalid('a device config needs at least one address', 'allocate an address with `infra vpn join`');
   const endpoint = parseEndpoint(c.endpoint);
   const lines: string[] = [];
   if (c.comment) lines.push(commentLine(c.comment));

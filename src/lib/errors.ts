@@ -39,12 +39,16 @@ export class InfraError extends Error {
   }
 }
 
+/** Invalid input (exit 3) with the fix as hint. */
 export const invalid = (message: string, hint?: string) => new InfraError(ExitCode.invalid, message, { hint });
-export const usage = (message: string, hint?: string) => new InfraError(ExitCode.usage, message, { hint });
-export const remote = (message: string, hint?: string, cause?: unknown) => new InfraError(ExitCode.remote, message, { hint, cause });
+
+/** Several problems at once, exit 3: one is the message itself; more are listed under a summary. */
+export function invalidInput(summary: string, problems: Problem[], hint?: string): InfraError {
+  const head = problems.length === 1 ? formatProblem(problems[0]) : `${summary}: ${problems.length} problems`;
+  return new InfraError(ExitCode.invalid, head, { hint, problems });
+}
 
 /** The registry failed validation: every problem at once, exit 3. */
 export function invalidRegistry(problems: Problem[], hint = 'fix the lines above, then run `infra check`'): InfraError {
-  const head = problems.length === 1 ? formatProblem(problems[0]) : `the registry has ${problems.length} problems`;
-  return new InfraError(ExitCode.invalid, head, { hint, problems });
+  return invalidInput('the registry is invalid', problems, hint);
 }

@@ -79,6 +79,18 @@ describe('infra keys add', () => {
     expect(await treeDigest(dir)).toBe(digest);
   });
 
+  it('lists every bad line of a file on a line of its own', async () => {
+    const dir = await copyExample();
+    const file = await writeTemp(`${ed25519Line('ok')}\nnot a key\nssh-ed25519 AAAA\n`);
+    const r = await run(['keys', 'add', 'frank', file, '--dir', dir]);
+    expect(r.code).toBe(3);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`infra: ${file} holds lines that are not public keys: 2 problems:`);
+    expect(lines[1]).toMatch(new RegExp(`^  ${file}:2: key: not an SSH public key`));
+    expect(lines[2]).toMatch(new RegExp(`^  ${file}:3: key: `));
+    expect(lines[3]).toMatch(/^hint: /);
+  });
+
   it('refuses a pasted private key without echoing any of it', async () => {
     const dir = await copyExample();
     const digest = await treeDigest(dir);

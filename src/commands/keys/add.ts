@@ -7,7 +7,7 @@ import { looksLikePrivateKey, parsePublicKey, splitKeyText, sshKeygenLine } from
 import { NAME_RE } from '../../core/types.js';
 import { assertHandle, isIsoDate } from '../../core/validate.js';
 import { InfraCommand } from '../../lib/base-command.js';
-import { ExitCode, InfraError } from '../../lib/errors.js';
+import { ExitCode, InfraError, invalidInput } from '../../lib/errors.js';
 import { clean } from '../../lib/style.js';
 
 export interface KeysAddResult {
@@ -52,6 +52,7 @@ export default class KeysAdd extends InfraCommand<KeysAddResult> {
     if (!member) throw new InfraError(ExitCode.invalid, `no member "${args.handle}"`, { hint: `add them first: infra members add ${args.handle} --name ... --org ... --email ...` });
 
     const fromForge = flags.github !== undefined || flags.gitlab !== undefined;
+    const origin = flags.github !== undefined ? `github:${flags.github}` : flags.gitlab !== undefined ? `gitlab:${flags.gitlab}` : args.file === '-' ? 'stdin' : (args.file ?? 'the pasted text');
     let candidates = fromForge ? await this.forgeCandidates(flags) : await this.inputCandidates(args.file);
     if (flags.expires) candidates = candidates.map((c) => ({ ...c, expires: flags.expires }));
     const today = localDate(new Date());
@@ -76,10 +77,10 @@ export default class KeysAdd extends InfraCommand<KeysAddResult> {
       const verdicts = planKeyAdds(current, tx.registry.members, candidates, tx.registry.config.policy.ssh, today, flags.name);
       const refused = verdicts.filter((v) => v.kind === 'refused');
       if (refused.length)
-        throw new InfraError(
-          ExitCode.invalid,
-          refused.map((v) => `${v.key.fingerprint} (${v.key.type}, ${v.key.bits} bits): ${(v as { problems: string[] }).problems.join('; ')}`).join('\n'),
-          { hint: 'nothing was added; generate an accepted key with `ssh-keygen -t ed25519` and add its .pub file' },
+        throw invalidInput(
+          'keys refused',
+          refused.map((v) => ({ file: origin, field: `${v.key.type} ${v.key.fingerprint}`, message: (v as { problems: string[] }).problems.join('; ') })),
+          'nothing was added; generate an accepted key with `ssh-keygen -t ed25519` and add its .pub file',
         );
       const doc = tx.memberDoc(args.handle);
       const out: KeysAddResult = { member: args.handle, added: [], skipped: [] };
@@ -114,7 +115,11 @@ export default class KeysAdd extends InfraCommand<KeysAddResult> {
     const items = splitKeyText(text);
     const bad = items.filter((i) => i.problem);
     if (bad.length)
-      throw new InfraError(ExitCode.invalid, bad.map((i) => `${origin}:${i.line}: ${i.problem}`).join('\n'), { hint: bad.find((b) => b.hint)?.hint ?? 'nothing was added; fix the file and run the command again' });
+      throw invalidInput(
+        `${origin} holds lines that are not public keys`,
+        bad.map((i) => ({ file: origin, line: i.line, field: 'key', message: i.problem! })),
+        bad.find((b) => b.hint)?.hint ?? 'nothing was added; fix the file and run the command again',
+      );
     if (!items.length) throw new InfraError(ExitCode.invalid, `${origin}: no public key in it`, { hint: 'a public key line looks like: ssh-ed25519 AAAAC3Nza... you@laptop' });
     return items.map((i) => ({ key: i.key! }));
   }
