@@ -112,6 +112,8 @@ export interface Loaded {
 interface RawLoad {
   config?: InfraConfig;
   members: Member[];
+  /** handles whose member.yml is missing, unparsable or invalid */
+  unreadable: string[];
   files: Map<string, YamlFile>;
   problems: Problem[];
 }
@@ -174,7 +176,8 @@ async function readRaw(root: string): Promise<RawLoad> {
     problems.push(...r.problems);
     if (r.member) members.push(r.member);
   });
-  return { config, members, files, problems };
+  const ok = new Set(members.map((m) => m.handle));
+  return { config, members, unreadable: entries.filter((h) => !ok.has(h)), files, problems };
 }
 
 function locatedFor(files: Map<string, YamlFile>): Located {
@@ -186,15 +189,22 @@ function locatedFor(files: Map<string, YamlFile>): Located {
   };
 }
 
-/** Everything wrong with the registry, all at once (for `infra check`), plus the registry when it loaded. */
-export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; problems: Problem[] }> {
+/**
+ * Everything wrong with the registry, all at once (for `infra check`). `loaded` is there when nothing is
+ * wrong; `partial` whenever infra.yml itself is valid: the members that validated, so that cross-file,
+ * policy and inventory checks still run while another file has a syntax error.
+ */
+export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[] }> {
   const raw = await readRaw(root);
   if (!raw.config && !raw.files.has(CONFIG_FILE))
     raw.problems.unshift({ file: CONFIG_FILE, field: '(file)', message: 'is missing' });
+  if (!raw.config) return { problems: raw.problems };
   const located = locatedFor(raw.files);
-  if (raw.config && raw.problems.length === 0) raw.problems.push(...crossCheck(raw.config, raw.members, located));
-  if (raw.problems.length || !raw.config) return { problems: raw.problems };
-  return { loaded: { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located }, problems: [] };
+  const valid = new Set(raw.members.map((m) => m.handle));
+  const unreadable = new Set(raw.unreadable.filter((h) => !valid.has(h)));
+  const partial: Loaded = { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located };
+  const problems = [...raw.problems, ...crossCheck(raw.config, raw.members, located, unreadable)];
+  return problems.length ? { partial, problems } : { loaded: partial, partial, problems };
 }
 
 export async function loadRegistry(root: string): Promise<Loaded> {

@@ -20,13 +20,13 @@ export default class Check extends InfraCommand<CheckResult> {
   async run(): Promise<CheckResult> {
     await this.parseWith(Check);
     const root = await this.root();
-    const { loaded, problems } = await inspectRegistry(root);
+    const { partial, problems } = await inspectRegistry(root);
     const all = [...problems];
-    if (loaded) {
-      all.push(...policyCheck(loaded.registry.config, loaded.registry.members, loaded.located));
-      all.push(...(await inventoryProblems(loaded)));
+    if (partial) {
+      all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located));
+      all.push(...(await inventoryProblems(partial)));
     }
-    const result: CheckResult = { ok: all.length === 0, members: loaded?.registry.members.length ?? 0, problems: all };
+    const result: CheckResult = { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
     if (!this.jsonEnabled()) {
       if (all.length) this.out(all.map((p) => clean(formatProblem(p))).join('\n'));
       else this.say(green(`registry is valid: ${result.members} members`));

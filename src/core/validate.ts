@@ -465,7 +465,7 @@ export interface Located {
 }
 
 /** Problems that need the whole registry: admins that do not exist, one key under two principals, peers in unknown networks, shared addresses. */
-export function crossCheck(config: InfraConfig, members: Member[], at: Located): Problem[] {
+export function crossCheck(config: InfraConfig, members: Member[], at: Located, unreadable: ReadonlySet<string> = new Set()): Problem[] {
   const out: Problem[] = [];
   const byHandle = new Map(members.map((m) => [m.handle, m]));
   const push = (handle: string | undefined, path: Path, message: string) =>
@@ -476,6 +476,7 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located):
     );
   config.admins.forEach((a, i) => {
     const m = byHandle.get(a);
+    if (!m && unreadable.has(a)) return; // its member.yml has problems of its own, reported already
     if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${a}\``);
     else if (m.kind !== 'human') push(undefined, ['admins', i], `${a} is a bot; admins are people who can decrypt tokens`);
   });

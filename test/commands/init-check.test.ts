@@ -50,6 +50,21 @@ describe('infra check', () => {
     expect(files).toEqual(expect.arrayContaining(['infra.yml policy.ssh.min_rsa_bits', 'keys/bob/member.yml colour', 'keys/dana/member.yml (yaml)']));
   });
 
+  it('a syntax error in one member file does not hide the policy, cross-file and inventory problems elsewhere', async () => {
+    const dir = await copyExample();
+    await fs.writeFile(path.join(dir, 'keys/alice/member.yml'), 'name: Alice\nkind: human\nkind: bot\n');
+    const cfg = path.join(dir, 'infra.yml');
+    await fs.writeFile(cfg, (await fs.readFile(cfg, 'utf8')).replace('hosts: monitoring', 'hosts: monitorin'));
+    const r = await run(['check', '--dir', dir, '--json']);
+    expect(r.code).toBe(3);
+    const problems = JSON.parse(r.stdout).problems as Array<{ file: string; field: string; message: string }>;
+    expect(problems.map((p) => `${p.file} ${p.field}`)).toEqual(
+      expect.arrayContaining(['keys/alice/member.yml (yaml)', 'keys/erin/member.yml ssh_keys[0].key', 'infra.yml access[3].hosts']),
+    );
+    // alice is an admin whose file is broken: that is one problem, not also "no member alice"
+    expect(problems.filter((p) => p.field.startsWith('admins'))).toEqual([]);
+  });
+
   it('a grant naming a group no inventory has: the error lists the closest existing names', async () => {
     const dir = await copyExample();
     const cfg = path.join(dir, 'infra.yml');
