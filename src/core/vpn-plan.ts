@@ -10,6 +10,9 @@ import { checkWgKey, type DeviceConfigInput } from './wireguard.js';
 import { describeHandshake, type WgDump } from './wg-dump.js';
 import { printable } from './validate.js';
 
+/** Plain code-unit order (what Array#sort does by default): the same on every machine, unlike localeCompare. */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 const invalidInput = (message: string, hint?: string) => new InfraError(ExitCode.invalid, message, { hint });
 
 /** Device names go into YAML, peer names (`handle/device`) and config comments: no spaces, no `/`. */
@@ -229,7 +232,7 @@ export function listPeers(registry: Registry, network?: string): PeerRow[] {
     for (const p of m.vpn_peers)
       if (network === undefined || p.network === network)
         rows.push({ member: m.handle, device: p.device, network: p.network, addresses: p.addresses, public_key: p.public_key, added: p.added, member_status: m.status });
-  return rows.sort((a, b) => a.network.localeCompare(b.network) || a.member.localeCompare(b.member) || a.device.localeCompare(b.device));
+  return rows.sort((a, b) => byCodeUnits(a.network, b.network) || byCodeUnits(a.member, b.member) || byCodeUnits(a.device, b.device));
 }
 
 // ------------------------------------------------------------------ status
@@ -325,9 +328,9 @@ export function vpnStatus(dump: WgDump, registry: Registry, nowSeconds: number):
     for (const p of m.vpn_peers) if (!seen.has(p.public_key)) absent.push({ member: m.handle, device: p.device, network: p.network });
   }
   const order = (a: { member: string; device: string; network: string }, b: { member: string; device: string; network: string }) =>
-    a.network.localeCompare(b.network) || a.member.localeCompare(b.member) || a.device.localeCompare(b.device);
+    byCodeUnits(a.network, b.network) || byCodeUnits(a.member, b.member) || byCodeUnits(a.device, b.device);
   peers.sort(order);
   absent.sort(order);
-  unknown.sort((a, b) => a.interface.localeCompare(b.interface) || a.public_key.localeCompare(b.public_key));
+  unknown.sort((a, b) => byCodeUnits(a.interface, b.interface) || byCodeUnits(a.public_key, b.public_key));
   return { peers, unknown, absent, findings };
 }

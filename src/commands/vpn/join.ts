@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { previousRenders } from '../../adapters/inventories.js';
+import { readPublicKey } from '../../adapters/pgp.js';
 import { appendToSeq, writeFileAtomic } from '../../adapters/store.js';
 import { localDate } from '../../core/dates.js';
 import type { Registry } from '../../core/types.js';
@@ -52,7 +53,7 @@ export async function renderedAddresses(registry: Registry): Promise<string[]> {
 
 /**
  * Everything about the delivery that can fail is checked before the registry changes:
- * a key that is not a key, --out over an existing file, --encrypt without a member key.
+ * a key that is not a key, --out over an existing file, --encrypt without a member key that can encrypt.
  */
 export interface CommandIo {
   say(message: string): void;
@@ -75,18 +76,35 @@ export async function checkDelivery(cmd: CommandIo, root: string, handle: string
   }
   if (!flags.encrypt) return {};
   const rel = `keys/${handle}/pgp.asc`;
+  let data: Buffer | undefined;
   try {
-    return { pgpArmored: await fs.readFile(path.join(root, rel), 'utf8') };
+    data = await fs.readFile(path.join(root, rel));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  // (The registry is not loaded for this check: with tens of thousands of peers a load takes seconds.)
+  // (The registry is not loaded for these checks: with tens of thousands of peers a load takes seconds.)
   const memberText = await fs.readFile(path.join(root, `keys/${handle}/member.yml`), 'utf8').catch(() => undefined);
-  if (memberText === undefined) return {}; // no such member: planning says so, with its own hint
-  const email = /^email:\s*(\S+)\s*$/m.exec(memberText)?.[1]?.replace(/^['"]|['"]$/g, '');
-  throw new InfraError(ExitCode.invalid, `--encrypt: ${handle} has no OpenPGP key (${rel}); nothing was changed`, {
-    hint: `add it: gpg --export --armor ${email ?? 'EMAIL'} > ${rel} (or \`infra members add ... --pgp FILE\`), then run this again`,
-  });
+  const email = /^email:\s*(\S+)\s*$/m.exec(memberText ?? '')?.[1]?.replace(/^['"]|['"]$/g, '') ?? 'EMAIL';
+  const exportHint = `gpg --export --armor ${email} > ${rel}`;
+  if (data === undefined) {
+    if (memberText === undefined) return {}; // no such member: planning says so, with its own hint
+    throw new InfraError(ExitCode.invalid, `--encrypt: ${handle} has no OpenPGP key (${rel}); nothing was changed`, {
+      hint: `add it: ${exportHint} (or \`infra members add ... --pgp FILE\`), then run this again`,
+    });
+  }
+  // Parsed in full here, not after the peer is recorded: a key that cannot encrypt would otherwise leave a peer with no config.
+  let key;
+  try {
+    key = await readPublicKey(data, rel);
+  } catch (e) {
+    if (!(e instanceof InfraError)) throw e;
+    throw new InfraError(ExitCode.invalid, `--encrypt: ${e.message}; nothing was changed`, { hint: `replace it with ${handle}'s public key: ${exportHint}, then run this again` });
+  }
+  if (!key.canEncrypt)
+    throw new InfraError(ExitCode.invalid, `--encrypt: ${rel} (${key.fingerprint}) has no usable encryption subkey (expired, revoked or signing-only); nothing was changed`, {
+      hint: `${handle} adds an encryption subkey (gpg --quick-add-key ${key.fingerprint} default encr), then: ${exportHint}`,
+    });
+  return { pgpArmored: key.armored };
 }
 
 /** Writes or prints the device's config as asked, and returns what --json reports about it. */
@@ -131,7 +149,14 @@ export async function deliverConfig(
   return { config: flags.out !== undefined ? null : artifact, encrypted: Boolean(flags.encrypt), ...(flags.out !== undefined ? { out: flags.out } : {}) };
 }
 
-export default class VpnJoin extends InfraCommand<VpnConfigResult> {
+/** `vpn join` and `vpn rekey`: commands that deliver a device config through `checkDelivery` / `deliverConfig`. */
+export abstract class DeliveringCommand extends InfraCommand<VpnConfigResult> {
+  protected io(): CommandIo {
+    return { say: (m) => this.say(m), out: (t) => this.out(t), jsonOn: () => this.jsonEnabled() };
+  }
+}
+
+export default class VpnJoin extends DeliveringCommand {
   static override summary = "Enrol a member's device in a VPN network and emit its wg-quick config.";
   static override description = `Allocates the lowest free address of each family the network has, records the peer in keys/HANDLE/member.yml, and emits the device's wg-quick config: to stdout, to --out FILE (mode 0600), as a terminal QR code (--qr), or encrypted to the member's OpenPGP key (--encrypt).
 The device's private key is made here and written only into that config, never into the registry. With --public-key the device made its own key pair, and no private key exists anywhere else.
@@ -148,10 +173,6 @@ The server learns the peer at the next \`infra render\` and apply (ansible/wireg
     network: Flags.string({ description: 'the VPN network (may be left out when infra.yml has one)' }),
     ...deliveryFlags,
   };
-
-  private io(): CommandIo {
-    return { say: (m) => this.say(m), out: (t) => this.out(t), jsonOn: () => this.jsonEnabled() };
-  }
 
   async run(): Promise<VpnConfigResult> {
     const { args, flags } = await this.parseWith(VpnJoin);

@@ -4,11 +4,10 @@ import { isMap } from 'yaml';
 import { assertHandle } from '../../core/validate.js';
 import { checkDeviceName, deviceConfigInput, planRekey } from '../../core/vpn-plan.js';
 import { generatePrivateKey, publicKeyOf, renderDeviceConfig } from '../../core/wireguard.js';
-import { InfraCommand } from '../../lib/base-command.js';
 import { ExitCode, InfraError } from '../../lib/errors.js';
-import { checkDelivery, deliverConfig, deliveryFlags, type CommandIo, type VpnConfigResult } from './join.js';
+import { checkDelivery, deliverConfig, DeliveringCommand, deliveryFlags, type VpnConfigResult } from './join.js';
 
-export default class VpnRekey extends InfraCommand<VpnConfigResult> {
+export default class VpnRekey extends DeliveringCommand {
   static override summary = 'Give a device a new WireGuard key pair; it keeps its addresses.';
   static override description = `Replaces the peer's public key in keys/HANDLE/member.yml and emits the device's new config, like \`infra vpn join\` (stdout, --out, --qr, --encrypt). With --public-key the device made the new pair itself.
 The old key keeps working on the servers until the next \`infra render\` and apply (ansible/wireguard.yml).`;
@@ -23,10 +22,6 @@ The old key keeps working on the servers until the next \`infra render\` and app
     network: Flags.string({ description: 'the VPN network (needed only when the device is in more than one)' }),
     ...deliveryFlags,
   };
-
-  private io(): CommandIo {
-    return { say: (m) => this.say(m), out: (t) => this.out(t), jsonOn: () => this.jsonEnabled() };
-  }
 
   async run(): Promise<VpnConfigResult> {
     const { args, flags } = await this.parseWith(VpnRekey);

@@ -4,7 +4,7 @@ import { wgShowDump } from '../../adapters/wg.js';
 import { parseWgDump } from '../../core/wg-dump.js';
 import { vpnStatus, type VpnStatus } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
-import { red, table } from '../../lib/style.js';
+import { clean, red, table } from '../../lib/style.js';
 
 export type VpnStatusResult = VpnStatus;
 
@@ -48,8 +48,8 @@ Reads the dump from FILE, or stdin with -; with neither, runs \`wg show all dump
         this.out('\nUnknown peers (not in the registry):');
         this.out(table(['INTERFACE', 'PUBLIC KEY', 'ALLOWED IPS', 'HANDSHAKE', 'ENDPOINT'], status.unknown.map((u) => [u.interface, u.public_key, u.allowed_ips.join(', ') || '-', u.handshake, u.endpoint ?? '-'])));
       }
-      if (status.absent.length) this.say(`not on these interfaces: ${status.absent.map((a) => `${a.member}/${a.device} (${a.network})`).join(', ')}`);
-      for (const f of status.findings) this.say(`${red(f.severity)} ${f.code} ${f.subject}: ${f.detail}\n  fix: ${f.fix}`);
+      if (status.absent.length) this.say(`not on these interfaces: ${status.absent.map((a) => clean(`${a.member}/${a.device} (${a.network})`)).join(', ')}`);
+      for (const f of status.findings) this.say(`${red(f.severity)} ${f.code} ${clean(f.subject)}: ${clean(f.detail)}\n  fix: ${clean(f.fix)}`);
     }
     return status;
   }
