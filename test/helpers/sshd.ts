@@ -108,10 +108,15 @@ export async function startSshd(allowUsers: string[]): Promise<Sshd> {
   };
 }
 
-/** A throwaway login user with a home folder; its password field is `*` (no password, not "locked", so sshd without PAM lets keys in). */
-export function createUser(name: string): string {
+/**
+ * A throwaway login user with a home folder; its password field is `*` (no password, not "locked", so sshd
+ * without PAM lets keys in). `onCreated` runs as soon as useradd succeeded, so the caller's cleanup removes
+ * the user even when a later step here throws.
+ */
+export function createUser(name: string, onCreated: () => void = () => {}): string {
   const add = spawnSync('useradd', ['-m', '-s', '/bin/sh', name], { encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`useradd ${name} failed: ${add.stderr}`);
+  onCreated();
   const mod = spawnSync('usermod', ['-p', '*', name], { encoding: 'utf8' });
   if (mod.status !== 0) throw new Error(`usermod ${name} failed: ${mod.stderr}`);
   const home = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.split(':')[5];

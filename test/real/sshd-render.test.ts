@@ -4,6 +4,9 @@
  * authorized_keys, and a real sshd on 127.0.0.1 decides who gets in:
  * members in, a departed member out after offboard + render + playbook, a vpn_only key refused from
  * outside the VPN ranges (from= honoured), a key past `expires` refused by sshd itself (expiry-time).
+ * A second user that exactly one member reaches: after that member is offboarded its list is empty, and
+ * the playbook still succeeds, removes the departed key and leaves a key added by hand alone (unless
+ * -e infra_allow_empty_users=true, which empties the file).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
@@ -46,15 +49,17 @@ const ansibleEnv = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WAR
 
 d('render + apply-access.yml + a real sshd', () => {
   const user = `infra-e2e-${randomBytes(3).toString('hex')}`;
+  const soloUser = `infra-solo-${randomBytes(3).toString('hex')}`; // only dave is granted it
   let tmp: string;
   let root: string;
   let home: string;
+  let soloHome: string;
   let sshd: Sshd | undefined;
-  let userCreated = false;
+  const createdUsers: string[] = [];
   const keys: Record<string, { privateKey: string; publicLine: string }> = {};
 
-  const applyPlaybook = () => {
-    const r = spawnSync('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, '--limit', 'testhost', '-e', 'infra_become=false'], {
+  const applyPlaybook = (...extra: string[]) => {
+    const r = spawnSync('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, '--limit', 'testhost', '-e', 'infra_become=false', ...extra], {
       encoding: 'utf8',
       env: ansibleEnv,
       cwd: tmp,
@@ -63,12 +68,14 @@ d('render + apply-access.yml + a real sshd', () => {
     return r.stdout;
   };
   const login = (who: string) => canLogin(user, sshd!.port, keys[who].privateKey);
+  const soloLogin = (who: string) => canLogin(soloUser, sshd!.port, keys[who].privateKey);
+  const soloKeysFile = () => path.join(soloHome, '.ssh', 'authorized_keys');
 
   beforeAll(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-e2e-'));
-    home = createUser(user);
-    userCreated = true;
-    for (const name of ['alice', 'bob', 'bob-old', 'carol']) keys[name] = await sshKeygen(tmp, name);
+    home = createUser(user, () => createdUsers.push(user));
+    soloHome = createUser(soloUser, () => createdUsers.push(soloUser));
+    for (const name of ['alice', 'bob', 'bob-old', 'carol', 'dave', 'by-hand']) keys[name] = await sshKeygen(tmp, name);
     const wgServerKey = Buffer.from(generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString('base64');
     root = await makeRegistry(
       {
@@ -77,6 +84,7 @@ d('render + apply-access.yml + a real sshd', () => {
           access: [
             { groups: ['infra'], hosts: 'all', user },
             { groups: ['meet-tech'], hosts: 'testhost', user, vpn_only: true },
+            { groups: ['solo'], hosts: 'testhost', user: soloUser },
           ],
           vpn: {
             meet: {
@@ -100,6 +108,7 @@ d('render + apply-access.yml + a real sshd', () => {
             ],
           }),
           carol: memberData('carol', { groups: ['meet-tech'], ssh_keys: [{ name: 'laptop', key: keys.carol.publicLine, added: '2026-01-01' }] }),
+          dave: memberData('dave', { groups: ['solo'], ssh_keys: [{ name: 'laptop', key: keys.dave.publicLine, added: '2026-01-01' }] }),
         },
         files: {
           'inventories/test/hosts.yml': [
@@ -116,14 +125,14 @@ d('render + apply-access.yml + a real sshd', () => {
       },
       path.join(tmp, 'registry'),
     );
-    sshd = await startSshd([user]);
+    sshd = await startSshd([user, soloUser]);
     const rendered = infra(root, 'render', '--json');
     if (rendered.code !== 0) throw new Error(`infra render failed (${rendered.code}): ${rendered.stdout}${rendered.stderr}`);
   }, 120000);
 
   afterAll(async () => {
     await sshd?.stop();
-    if (userCreated) removeUser(user);
+    for (const name of createdUsers) removeUser(name);
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 
@@ -139,7 +148,7 @@ d('render + apply-access.yml + a real sshd', () => {
     const r = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { encoding: 'utf8', env: ansibleEnv });
     expect(r.status).toBe(0);
     const hostvars = JSON.parse(r.stdout)._meta.hostvars;
-    expect(hostvars.testhost.infra_authorized_keys).toEqual({ [user]: expectedLines() });
+    expect(hostvars.testhost.infra_authorized_keys).toEqual({ [user]: expectedLines(), [soloUser]: [`${keyBody(keys.dave.publicLine)} dave/laptop`] });
     expect(hostvars.testhost.infra_revoked_keys).toEqual({});
     expect(hostvars.testhost.ansible_connection).toBe('local'); // hand-written vars are still there
     expect(hostvars.vpnhost.infra_wireguard_peers).toEqual({ meet: [] });
@@ -153,6 +162,8 @@ d('render + apply-access.yml + a real sshd', () => {
     expect(written.find((l) => l.includes(keyBody(keys['bob-old'].publicLine)))).toMatch(/^expiry-time="20200101" /);
     expect(login('alice')).toMatchObject({ ok: true });
     expect(login('bob')).toMatchObject({ ok: true });
+    expect((await fs.readFile(soloKeysFile(), 'utf8')).split('\n').filter(Boolean)).toEqual([`${keyBody(keys.dave.publicLine)} dave/laptop`]);
+    expect(soloLogin('dave')).toMatchObject({ ok: true });
   }, 180000);
 
   it('a vpn_only key is refused from 127.0.0.1: sshd honours from=', async () => {
@@ -186,5 +197,35 @@ d('render + apply-access.yml + a real sshd', () => {
     expect(login('bob').ok).toBe(true);
     const inv = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { encoding: 'utf8', env: ansibleEnv });
     expect(JSON.parse(inv.stdout).infra_revoked_keys).toEqual({ [user]: [`${keyBody(keys.alice.publicLine)} alice/laptop`] });
+  }, 180000);
+
+  it("offboarding a user's only member: the playbook succeeds, the departed key goes, a key added by hand stays", async () => {
+    // Someone put a key there by hand since the last run; an exclusive call would wipe it.
+    const byHandLine = keys['by-hand'].publicLine;
+    await fs.appendFile(soloKeysFile(), `${byHandLine}\n`);
+    expect(soloLogin('by-hand').ok).toBe(true);
+
+    const off = infra(root, 'members', 'offboard', 'dave', '--date', '2026-06-01', '--no-input', '--json');
+    expect(off.code).toBe(0);
+    expect(infra(root, 'render', '--json').code).toBe(0);
+    const inv = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { encoding: 'utf8', env: ansibleEnv });
+    const vars = JSON.parse(inv.stdout);
+    expect(vars.infra_authorized_keys[soloUser]).toEqual([]);
+    expect(vars.infra_revoked_keys[soloUser]).toEqual([`${keyBody(keys.dave.publicLine)} dave/laptop`]);
+
+    applyPlaybook(); // throws with ansible's output when the run fails
+
+    const written = (await fs.readFile(soloKeysFile(), 'utf8')).split('\n').filter(Boolean);
+    expect(written).toEqual([byHandLine]);
+    expect(soloLogin('dave').ok).toBe(false);
+    expect(soloLogin('by-hand').ok).toBe(true);
+    expect(login('bob').ok).toBe(true); // the other user's file was still written as before
+  }, 180000);
+
+  it('with -e infra_allow_empty_users=true, the empty list empties that authorized_keys', async () => {
+    applyPlaybook('-e', 'infra_allow_empty_users=true');
+    expect((await fs.readFile(soloKeysFile(), 'utf8')).trim()).toBe('');
+    expect(soloLogin('by-hand').ok).toBe(false);
+    expect(login('bob').ok).toBe(true);
   }, 180000);
 });
