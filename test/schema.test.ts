@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
-import { HANDLE_RE, NAME_RE } from '../src/core/types.js';
+import { GITHUB_LOGIN_RE, GITLAB_USERNAME_RE, HANDLE_RE, NAME_RE } from '../src/core/types.js';
 import { ENV_RE, GROUP_RE, UNIX_USER_RE } from '../src/core/validate.js';
 import { inspectRegistry } from '../src/adapters/store.js';
 import { requireTool } from './helpers/real-tools.js';
@@ -89,6 +89,8 @@ describe('JSON Schemas', () => {
     expect(memberSchema.properties.groups.items.pattern).toBe(GROUP_RE.source);
     expect(infraSchema.$defs.environmentName.pattern).toBe(ENV_RE.source);
     expect(infraSchema.$defs.unixUser.pattern).toBe(UNIX_USER_RE.source);
+    expect(memberSchema.properties.github.pattern).toBe(GITHUB_LOGIN_RE.source);
+    expect(memberSchema.properties.gitlab.pattern).toBe(GITLAB_USERNAME_RE.source);
     expect(memberSchema.$defs.vpnPeer.properties.public_key.pattern).toBe(infraSchema.$defs.wireguardKey.pattern);
   });
 });

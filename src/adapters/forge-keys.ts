@@ -5,7 +5,7 @@
  * Keys are returned as the forge sends them; the caller validates them against policy.
  */
 import { ExitCode, InfraError } from '../lib/errors.js';
-import type { IsoDate } from '../core/types.js';
+import { GITHUB_LOGIN_RE, GITLAB_USERNAME_RE, type IsoDate } from '../core/types.js';
 
 export interface ForgeKey {
   id: number | string;
@@ -31,10 +31,7 @@ const USER_AGENT = 'infra-cli';
 // A forge that keeps answering "next page" must not keep us looping: 100 pages of 100 keys is plenty.
 const MAX_PAGES = 100;
 
-/** GitHub logins: alphanumerics and single inner hyphens, at most 39 characters. */
-export const GITHUB_LOGIN_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-/** GitLab usernames: letters, digits, `_`, `-`, `.`; not starting with `-` or `.`, not ending with `.`. */
-export const GITLAB_USERNAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9_-])?$/;
+export { GITHUB_LOGIN_RE, GITLAB_USERNAME_RE };
 
 const FILE_HINT = 'check the username, or pass the key as a file: infra keys add HANDLE FILE';
 

@@ -109,6 +109,10 @@ export interface Registry {
 }
 
 export const HANDLE_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/** GitHub logins: alphanumerics and single inner hyphens, at most 39 characters. */
+export const GITHUB_LOGIN_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+/** GitLab usernames: letters, digits, `_`, `-`, `.`; not starting with `-` or `.`, not ending with `.`. */
+export const GITLAB_USERNAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9_-])?$/;
 /** Names of keys, devices, tokens: safe in paths, YAML and authorized_keys comments. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -10,6 +10,8 @@ import { checkWgKey, validateNetwork } from './wireguard.js';
 import { parseCidr, cidrsOverlap } from './ip-alloc.js';
 import {
   DEFAULT_POLICY,
+  GITHUB_LOGIN_RE,
+  GITLAB_USERNAME_RE,
   HANDLE_RE,
   NAME_RE,
   type Grant,
@@ -31,8 +33,6 @@ export const UNIX_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const ENV_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 export const TOKEN_KINDS = ['github', 'matrix', 'generic'] as const;
 export const KEY_FAMILIES = ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'] as const;
-const GITHUB_LOGIN_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const GITLAB_USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -401,7 +401,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   const org = str(p, raw, [], 'org', { required: true, re: /^[a-z0-9][a-z0-9._-]{0,63}$/, reText: 'a short lowercase organisation id' });
   const email = str(p, raw, [], 'email', { re: /^[^\s@]+@[^\s@]+$/, reText: 'an email address' });
   const github = str(p, raw, [], 'github', { re: GITHUB_LOGIN_RE, reText: 'a GitHub login' });
-  const gitlab = str(p, raw, [], 'gitlab', { re: GITLAB_USER_RE, reText: 'a GitLab username' });
+  const gitlab = str(p, raw, [], 'gitlab', { re: GITLAB_USERNAME_RE, reText: 'a GitLab username' });
   const status = str(p, raw, [], 'status', { required: true });
   if (status && status !== 'active' && status !== 'departed') p.add(['status'], 'must be active or departed');
   const departed = date(p, raw, [], 'departed');
