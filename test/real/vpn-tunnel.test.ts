@@ -179,8 +179,7 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
     sh(inNs(SERVER_NS, ['ip', 'link', 'set', SERVER_IF, 'up']));
 
     // The login user, alice's SSH key, and sshd listening on every address of the server namespace.
-    loginHome = createUser(LOGIN);
-    userCreated = true;
+    loginHome = createUser(LOGIN, () => (userCreated = true));
     aliceKey = (await sshKeygen(work, 'alice')).privateKey;
     const alicePub = (await fs.readFile(`${aliceKey}.pub`, 'utf8')).trim();
     const bobPub = (await sshKeygen(work, 'bob')).publicLine;
