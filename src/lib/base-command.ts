@@ -9,7 +9,7 @@ type ArgOutput = { [name: string]: unknown };
 import { findRoot, loadRegistry, mutateRegistry, type Loaded, type Transaction } from '../adapters/store.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter, type Prompter } from './prompter.js';
-import { bold, clean, red } from './style.js';
+import { boldErr, clean, red } from './style.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 
@@ -110,7 +110,7 @@ export abstract class InfraCommand<T> extends Command {
     } else {
       const lines = problems.length > 1 ? problems.map((p) => `  ${clean(formatProblem(p))}`) : [];
       const head = problems.length > 1 ? `infra: ${clean(message)}:` : `infra: ${clean(message)}`;
-      process.stderr.write([red(bold(head)), ...lines, ...(hint ? [`hint: ${clean(hint)}`] : [])].join('\n') + '\n');
+      process.stderr.write([red(boldErr(head)), ...lines, ...(hint ? [`hint: ${clean(hint)}`] : [])].join('\n') + '\n');
     }
     this.exit(code);
   }

@@ -2,17 +2,20 @@
  * What goes to the terminal (the rule, as in age's README):
  *  - stdout carries only data and artifacts: tables, JSON, configs, reports. Nothing else.
  *  - stderr carries talk: progress, notes, warnings, errors, and each error's `hint:` line.
- *  - colour only when stderr is a terminal, NO_COLOR is unset and TERM is not "dumb".
+ *  - colour only on a stream that is a terminal, when NO_COLOR is unset and TERM is not "dumb".
  *  - nothing a member wrote is printed raw: control characters are replaced first (see `clean`).
  */
-const colourOn = () => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-const wrap = (open: number, close: number) => (s: string) => (colourOn() ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+const colourOn = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const wrap = (open: number, close: number, stream: () => NodeJS.WriteStream) => (s: string) =>
+  colourOn(stream()) ? `\u001b[${open}m${s}\u001b[${close}m` : s;
 
-export const bold = wrap(1, 22);
-export const dim = wrap(2, 22);
-export const red = wrap(31, 39);
-export const yellow = wrap(33, 39);
-export const green = wrap(32, 39);
+// Talk (stderr) and data (stdout) are coloured each by whether its own stream is a terminal.
+export const red = wrap(31, 39, () => process.stderr);
+export const yellow = wrap(33, 39, () => process.stderr);
+export const green = wrap(32, 39, () => process.stderr);
+/** Headings in data written to stdout (`members show`, checklists). */
+export const bold = wrap(1, 22, () => process.stdout);
+export const boldErr = wrap(1, 22, () => process.stderr);
 
 /** Replace control characters (terminal escapes, newlines) in text that came from a file or a member. */
 // eslint-disable-next-line no-control-regex

@@ -4,11 +4,14 @@ import { spawnSync } from 'node:child_process';
  * Tests of real programs run whenever the program exists. Missing: in CI that is a failure
  * (the suite must prove the real thing); on a developer machine the tests skip with how to install it.
  */
+/** CI=true (or 1, or any value but false/0/empty), as CI systems set it. */
+export const inCI = () => !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
+
 export function requireTool(cmd: string, aptPackage: string): boolean {
   const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
   if (found) return true;
   const message = `${cmd} not found: install it with \`apt-get install ${aptPackage}\``;
-  if (process.env.CI) throw new Error(`${message} (CI is set, so tests that need it must not skip)`);
+  if (inCI()) throw new Error(`${message} (CI is set, so tests that need it must not skip)`);
   console.warn(`skipping tests that need ${message}`);
   return false;
 }
