@@ -21,14 +21,23 @@ export async function loadInventories(loaded: Loaded, environments?: readonly st
   return inventories;
 }
 
-async function readInventories(loaded: Loaded, environments: readonly string[]): Promise<{ inventories: Record<string, Inventory>; problems: Problem[] }> {
+interface Inspected {
+  inventories: Record<string, Inventory>;
+  /** Environment -> the folder its host_vars/ sits in (see inventoryFolder), for every environment that loads. */
+  folders: Record<string, string>;
+  problems: Problem[];
+}
+
+async function readInventories(loaded: Loaded, environments: readonly string[]): Promise<Inspected> {
   const { root, config } = loaded.registry;
   const inventories: Record<string, Inventory> = {};
+  const folders: Record<string, string> = {};
   const problems: Problem[] = [];
   for (const env of environments) {
     const folder = config.environments[env];
     try {
       inventories[env] = await loadInventory(path.join(root, folder), folder, env);
+      folders[env] = await inventoryFolder(root, folder);
     } catch (e) {
       if (!(e instanceof InfraError)) throw e;
       if (e.problems.length)
@@ -36,7 +45,23 @@ async function readInventories(loaded: Loaded, environments: readonly string[]):
       else problems.push({ file: folder, field: 'inventory', message: e.hint ? `${e.message} (${e.hint})` : e.message });
     }
   }
-  return { inventories, problems };
+  return { inventories, folders, problems };
+}
+
+/**
+ * Where an environment's host_vars/ sits, relative to the registry root: its path in infra.yml when that
+ * is a folder, or the folder holding it when it names an inventory file, as Ansible reads
+ * `-i inventories/staging/hosts` with inventories/staging/host_vars/. A path that does not exist stays as it is.
+ */
+export async function inventoryFolder(root: string, environmentPath: string): Promise<string> {
+  const normalized = path.posix.normalize(environmentPath.replace(/\\/g, '/')).replace(/(.)\/+$/, '$1');
+  try {
+    if ((await fs.stat(path.join(root, normalized))).isFile()) return path.posix.dirname(normalized);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+  }
+  return normalized;
 }
 
 /** Every problem between infra.yml and the inventories, all at once (for `infra check` and before `infra render`). */
@@ -44,12 +69,24 @@ export async function inventoryProblems(loaded: Loaded): Promise<Problem[]> {
   return (await inspectInventories(loaded)).problems;
 }
 
-/** Every environment's inventory that loads, and every problem between infra.yml and the inventories. */
-export async function inspectInventories(loaded: Loaded): Promise<{ inventories: Record<string, Inventory>; problems: Problem[] }> {
+/**
+ * Every environment's inventory that loads, where its host_vars/ sits, and every problem between
+ * infra.yml and the inventories.
+ */
+export async function inspectInventories(loaded: Loaded): Promise<Inspected> {
   const { config } = loaded.registry;
   const envs = environmentNames(config);
-  const { inventories, problems } = await readInventories(loaded, envs);
+  const { inventories, folders, problems } = await readInventories(loaded, envs);
   const at = (p: Path, message: string): Problem => ({ file: CONFIG_FILE, line: loaded.located.configLine(p), field: fieldName(p), message });
+
+  // Two environments sharing one host_vars/ would write, and remove, each other's generated files.
+  const envsByFolder = new Map<string, string[]>();
+  for (const env of envs) if (folders[env] !== undefined) envsByFolder.set(folders[env], [...(envsByFolder.get(folders[env]) ?? []), env]);
+  for (const [folder, sharing] of envsByFolder)
+    for (const env of sharing.slice(1))
+      problems.push(
+        at(['environments', env], `${config.environments[env]} keeps its host_vars/ in ${folder}/, as environments.${sharing[0]} does: give each environment its own inventory folder`),
+      );
 
   for (const env of envs) {
     const inv = inventories[env];
@@ -95,16 +132,19 @@ export async function inspectInventories(loaded: Loaded): Promise<{ inventories:
     const problem = patternProblem(config.vpn[name].servers, [...envs]);
     if (problem) problems.push(at(['vpn', name, 'servers'], problem));
   }
-  return { inventories, problems };
+  return { inventories, folders, problems };
 }
 
 /**
- * The generated files that exist now under the given inventory folders: relative path -> text.
+ * The generated files that exist now for the given environment paths (as in infra.yml: folders, or
+ * inventory files whose folder holds host_vars/): relative path -> text.
  * Only `host_vars/<host>/infra.generated.yml`; hand-written files beside them are never read.
  */
-export async function previousRenders(root: string, inventoryFolders: readonly string[]): Promise<Map<string, string>> {
+export async function previousRenders(root: string, environmentPaths: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const folder of inventoryFolders) {
+  const folders = new Set<string>();
+  for (const p of environmentPaths) folders.add(await inventoryFolder(root, p)); // a folder resolves to itself
+  for (const folder of folders) {
     const prefix = hostVarsPrefix(folder);
     let entries;
     try {

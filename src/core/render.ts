@@ -294,6 +294,12 @@ export interface RenderPlan {
 export interface PlanOptions {
   /** Only these environments (default: all in infra.yml). */
   environments?: readonly string[];
+  /**
+   * Environment -> the folder its host_vars/ sits in, relative to the registry root: the environment's path
+   * when that is a folder, the folder holding it when it names an inventory file (where Ansible looks).
+   * The adapter resolves it (see inventoryFolders in adapters/inventories.ts); default: the path in infra.yml.
+   */
+  inventoryFolders?: Readonly<Record<string, string>>;
 }
 
 /** The relative path of a host's generated file. Host names that would leave host_vars/ are refused. */
@@ -337,10 +343,11 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const peersOf = new Map(networks.map((n) => [n, serverPeers(members, n)]));
   const compat = config.render?.compat;
 
+  const folderOf = (env: string) => options.inventoryFolders?.[env] ?? config.environments[env];
   const files = new Map<string, string>();
   let unchanged = 0;
   for (const environment of environments) {
-    const folder = config.environments[environment];
+    const folder = folderOf(environment);
     const hostAccess = access.get(environment) ?? new Map<string, Map<string, UserAccess>>();
     const serverOf = new Map<string, string[]>(); // host -> networks it serves
     for (const net of networks)
@@ -375,7 +382,12 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
       if (prevText === content) unchanged++;
     }
   }
-  const prefixes = environments.map((e) => hostVarsPrefix(config.environments[e]));
+  const prefixes = environments.map((e) => hostVarsPrefix(folderOf(e)));
+  // A host no grant (and no VPN network) reaches any more loses its whole file, as SPEC §4 says ("gets no
+  // file"), and with it the infra_revoked_keys it carried: from then on the playbook removes nothing there,
+  // so a revoked key survives on that host if the last render was never applied or the key is put back by
+  // hand. Keeping a file with only infra_revoked_keys would close that gap, but carried revocations never
+  // run out, so that file would never go away: a change to the contract, left to the SPEC's owner.
   const remove = [...previous.keys()].filter((rel) => !files.has(rel) && prefixes.some((p) => rel.startsWith(p))).sort(byText);
   return { files, remove, unchanged };
 }

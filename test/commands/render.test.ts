@@ -3,7 +3,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '@oclif/test';
-import { baseConfig, ed25519Line, makeRegistry, memberData, type RegistryFixture } from '../helpers/registry-fixture.js';
+import { writeFileAtomic } from '../../src/adapters/store.js';
+import { applyRender } from '../../src/commands/render.js';
+import { InfraError } from '../../src/lib/errors.js';
+import { baseConfig, ed25519Line, makeRegistry, memberData, updateMember, type RegistryFixture } from '../helpers/registry-fixture.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const run = (args: string[]) => runCommand(args, { root: REPO });
@@ -107,6 +110,72 @@ describe('infra render', () => {
     await expect(fs.stat(path.join(root, 'inventories/production/host_vars/bbb1'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('an environment naming an INI hosts file renders into host_vars/ beside it, stably, and cleans up there', async () => {
+    const root = await makeRegistry(fixture({}, { environments: { production: 'inventories/production', staging: 'inventories/staging/hosts' } }));
+    const first = await run(['render', '--dir', root, '--json']);
+    expect(exitOf(first)).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ written: ALL, removed: [], unchanged: 0 });
+    expect(await listFiles(root, 'inventories/staging')).toEqual(['inventories/staging/host_vars/bbb-s1/infra.generated.yml', 'inventories/staging/hosts']);
+
+    const second = await run(['render', '--dir', root, '--json']);
+    expect(JSON.parse(second.stdout)).toEqual({ written: [], removed: [], unchanged: 4 });
+    expect(exitOf(await run(['render', '--dir', root, '--check']))).toBe(0);
+
+    // the previous render is found there too: a host leaving the INI file loses its file
+    await fs.writeFile(path.join(root, 'inventories/staging/hosts'), '[bbb]\nbbb-s2\n');
+    const third = await run(['render', '--dir', root, '--env', 'staging', '--json']);
+    expect(JSON.parse(third.stdout)).toEqual({ written: [gen('staging', 'bbb-s2')], removed: [gen('staging', 'bbb-s1')], unchanged: 0 });
+  });
+
+  it('a target it cannot write fails with exit 3 naming it, before any file of the tree changes', async () => {
+    const root = await makeRegistry(fixture());
+    await run(['render', '--dir', root]);
+    // every file changes (a new key for alice), and host_vars/bbb1 is now a file where a folder must be
+    await updateMember(root, 'alice', { ssh_keys: [{ name: 'laptop', key: ed25519Line('alice'), added: '2026-01-01' }, { name: 'phone', key: ed25519Line('alice-phone'), added: '2026-01-01' }] });
+    const blocker = 'inventories/production/host_vars/bbb1';
+    await fs.rm(path.join(root, blocker), { recursive: true });
+    await fs.writeFile(path.join(root, blocker), 'not a folder\n');
+    const others = ALL.filter((f) => !f.startsWith(`${blocker}/`));
+    const before = await Promise.all(others.map((f) => fs.readFile(path.join(root, f), 'utf8')));
+
+    const r = await run(['render', '--dir', root]);
+    expect(exitOf(r)).toBe(3);
+    expect(r.stderr).toContain(`${blocker} is a file, not a folder`);
+    expect(r.stderr).toMatch(/hint: move inventories\/production\/host_vars\/bbb1 out of the way.*nothing was written/);
+    expect(r.stderr).not.toMatch(/this is a bug/);
+    expect(await Promise.all(others.map((f) => fs.readFile(path.join(root, f), 'utf8')))).toEqual(before);
+    const json = await run(['render', '--dir', root, '--json']);
+    expect(JSON.parse(json.stdout).error.problems).toEqual([{ file: gen('production', 'bbb1'), field: 'render', message: `${blocker} is a file, not a folder` }]);
+
+    // once it is out of the way, the same command finishes the job
+    await fs.rm(path.join(root, blocker));
+    expect(exitOf(await run(['render', '--dir', root]))).toBe(0);
+    expect(exitOf(await run(['render', '--dir', root, '--check']))).toBe(0);
+  });
+
+  it('a write failing part-way is exit 3 naming the path and listing what was already written', async () => {
+    const root = await makeRegistry({ files: {} });
+    const [a, b, c] = ['a', 'b', 'c'].map((h) => `inventories/production/host_vars/${h}/infra.generated.yml`);
+    const failing = {
+      write: async (file: string, content: string) => {
+        if (file.endsWith(`${path.sep}b${path.sep}infra.generated.yml`)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        await writeFileAtomic(file, content);
+      },
+      remove: async () => undefined,
+    };
+    const error = await applyRender(root, [[a, 'A\n'], [b, 'B\n'], [c, 'C\n']], [], failing).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InfraError);
+    const infra = error as InfraError;
+    expect(infra.exitCode).toBe(3);
+    expect(infra.message).toMatch(new RegExp(`^could not write ${b} \\(ENOSPC: no space left on device\\); 1 of 3 changes were made before it`));
+    expect(infra.problems.map((p) => p.file)).toEqual([b, a]);
+    expect(await fs.readFile(path.join(root, a), 'utf8')).toBe('A\n');
+    await expect(fs.stat(path.join(root, c))).rejects.toThrow(/ENOENT/);
+  });
+
   describe('bad input: exit 3, the problem named, nothing written', () => {
     const cases: [string, RegistryFixture, RegExp][] = [
       ['a grant naming a group no inventory has', fixture({}, { access: [{ groups: ['infra'], hosts: 'bbbb', user: 'sysadmin' }] }), /infra\.yml:\d+: access\[0\]\.hosts: .*'bbbb' matches no host or group.*closest: bbb, bbb1, bbb2/],
@@ -117,6 +186,11 @@ describe('infra render', () => {
         /inventories\/production\/hosts\.yml:\d+: inventory: YAML syntax error/,
       ],
       ['a host name that would escape host_vars/', fixture({ files: { 'inventories/production/hosts': '[bbb]\n../x\n', 'inventories/staging/hosts': '[bbb]\nbbb-s1\n' } }), /inventories\/production\/hosts:2: .*escape/],
+      [
+        'two environments sharing one host_vars/ (a folder, and an inventory file inside it)',
+        fixture({}, { environments: { production: 'inventories/production', staging: 'inventories/production/hosts.yml' } }),
+        /infra\.yml:\d+: environments\.staging: inventories\/production\/hosts\.yml keeps its host_vars\/ in inventories\/production\/, as environments\.production does/,
+      ],
       ['a missing environment folder', fixture({ files: { 'inventories/production/hosts.yml': HOSTS_YML } }), /infra\.yml:\d+: environments\.staging: inventories\/staging does not exist/],
       [
         'a member key whose comment carries a second line',

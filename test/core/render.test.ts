@@ -122,6 +122,16 @@ describe('planRender', () => {
     expect(again.files).toEqual(plan.files);
   });
 
+  it('writes and removes under the inventory folder it is given when the environment names an inventory file', () => {
+    const fileEnv = { ...registry, config: { ...config, environments: { production: 'inventories/production/hosts.yml' } } };
+    const gone = 'inventories/production/host_vars/old-host/infra.generated.yml';
+    const outside = 'inventories/production/hosts.yml/host_vars/old-host/infra.generated.yml';
+    const viaFile = planRender(fileEnv, inventories, new Map([[gone, expectedBbb1], [outside, expectedBbb1]]), { inventoryFolders: { production: 'inventories/production' } });
+    expect([...viaFile.files.keys()]).toEqual([BBB1, VPN1]);
+    expect(viaFile.files).toEqual(plan.files);
+    expect(viaFile.remove).toEqual([gone]); // only generated files under the folder's host_vars/
+  });
+
   it('revokes keys the previous file granted that are no longer granted, and keeps them revoked', () => {
     const D = keyBody(ed25519Line('dave'));
     const previousBbb1 = expectedBbb1.replace("    - 'expiry-time", `    - 'from="10.0.0.0/8" ${D} dave/removed'\n    - 'expiry-time`);

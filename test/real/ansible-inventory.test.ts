@@ -27,9 +27,9 @@ d('ansible-inventory reads rendered inventories', () => {
     // start from nothing generated, whatever the checkout holds
     for (const env of ['production', 'staging']) await fs.rm(path.join(root, 'inventories', env, 'host_vars'), { recursive: true, force: true });
     const loaded = await loadRegistry(root);
-    const { inventories, problems } = await inspectInventories(loaded);
+    const { inventories, folders, problems } = await inspectInventories(loaded);
     expect(problems).toEqual([]);
-    const plan = planRender(loaded.registry, inventories, await previousRenders(root, Object.values(loaded.registry.config.environments)));
+    const plan = planRender(loaded.registry, inventories, await previousRenders(root, Object.values(loaded.registry.config.environments)), { inventoryFolders: folders });
     for (const [rel, text] of plan.files) await writeFileAtomic(path.join(root, rel), text);
     files = plan.files;
   });
@@ -76,5 +76,41 @@ d('ansible-inventory reads rendered inventories', () => {
       expect(lines.filter((l) => l.endsWith(' bob/laptop'))).toEqual([expect.stringMatching(/^ssh-/)]);
     }
     expect((hostvars['vpn-staging'] as any).ansible_host).toBe('192.0.2.102');
+  });
+
+  it('staging named by its INI file (environments.staging: inventories/staging/hosts): `-i` that file sees the same variables', async () => {
+    const fileRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-ansinv-file-'));
+    try {
+      for (const part of ['infra.yml', 'keys', 'inventories']) await fs.cp(path.join(root, part), path.join(fileRoot, part), { recursive: true });
+      await fs.rm(path.join(fileRoot, 'inventories', 'staging', 'host_vars'), { recursive: true, force: true });
+      const yml = await fs.readFile(path.join(fileRoot, 'infra.yml'), 'utf8');
+      const pointed = yml.replace(/^( {2}staging: )inventories\/staging\b/m, '$1inventories/staging/hosts');
+      expect(pointed).not.toBe(yml);
+      await fs.writeFile(path.join(fileRoot, 'infra.yml'), pointed);
+
+      const loaded = await loadRegistry(fileRoot);
+      const { inventories, folders, problems } = await inspectInventories(loaded);
+      expect(problems).toEqual([]);
+      expect(folders.staging).toBe('inventories/staging');
+      const plan = planRender(loaded.registry, inventories, await previousRenders(fileRoot, ['inventories/staging/hosts']), { environments: ['staging'], inventoryFolders: folders });
+      for (const [rel, text] of plan.files) await writeFileAtomic(path.join(fileRoot, rel), text);
+      // the same files as when staging names its folder
+      const viaFolder = [...files].filter(([rel]) => rel.startsWith('inventories/staging/'));
+      expect([...plan.files]).toEqual(viaFolder);
+
+      const r = spawnSync('ansible-inventory', ['-i', path.join(fileRoot, 'inventories/staging/hosts'), '--list'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
+      expect(r.status).toBe(0);
+      const hostvars = JSON.parse(r.stdout)._meta.hostvars as Record<string, Record<string, unknown>>;
+      for (const [rel, text] of plan.files) {
+        const host = rel.split('/')[3];
+        for (const [k, v] of Object.entries(parse(text))) expect([host, k, hostvars[host]?.[k]]).toEqual([host, k, v]);
+      }
+      // re-rendering over what was written changes nothing
+      const again = planRender(loaded.registry, inventories, await previousRenders(fileRoot, ['inventories/staging/hosts']), { environments: ['staging'], inventoryFolders: folders });
+      expect(again.unchanged).toBe(plan.files.size);
+      expect(again.remove).toEqual([]);
+    } finally {
+      await fs.rm(fileRoot, { recursive: true, force: true });
+    }
   });
 });
