@@ -43,6 +43,7 @@ export async function fetchGithubKeys(user: string, opts: ForgeOptions = {}): Pr
   }
   const baseUrl = parseBaseUrl(opts.baseUrl ?? process.env.INFRA_GITHUB_API_URL ?? 'https://api.github.com', 'INFRA_GITHUB_API_URL');
   const token = opts.token ?? (process.env.GITHUB_TOKEN || undefined);
+  assertTokenTransport(baseUrl, token, 'GITHUB_TOKEN');
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { Octokit } = await import('@octokit/rest');
   const octokit = new Octokit({
@@ -75,6 +76,7 @@ export async function fetchGitlabKeys(user: string, opts: ForgeOptions = {}): Pr
   }
   const baseUrl = parseBaseUrl(opts.baseUrl ?? process.env.INFRA_GITLAB_URL ?? 'https://gitlab.com', '--gitlab-url');
   const token = opts.token ?? (process.env.GITLAB_TOKEN || undefined);
+  assertTokenTransport(baseUrl, token, 'GITLAB_TOKEN');
   const host = new URL(baseUrl).host;
   const client = new GitlabClient(baseUrl, token, opts.fetch ?? globalThis.fetch, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 
@@ -253,6 +255,16 @@ function requireKeyShape(entry: unknown, forge: string, baseUrl: string): { id: 
     throw unexpected(forge, baseUrl, 'a key entry without id and key');
   }
   return { id: entry.id, key: entry.key.trim() };
+}
+
+/** A token never travels in clear text: over plain http only to this machine (tests, an SSH tunnel). */
+function assertTokenTransport(baseUrl: string, token: string | undefined, tokenVar: string): void {
+  const url = new URL(baseUrl);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (token && url.protocol === 'http:' && !loopback)
+    throw new InfraError(ExitCode.invalid, `refusing to send ${tokenVar} over plain http to ${url.host}`, {
+      hint: `use an https:// URL, or unset ${tokenVar} for this command`,
+    });
 }
 
 function parseBaseUrl(raw: string, setting: string): string {

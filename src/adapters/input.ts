@@ -27,5 +27,12 @@ export async function readInput(file: string): Promise<string> {
   }
   if (stat.isDirectory()) throw new InfraError(ExitCode.invalid, `${file}: is a folder, not a file`);
   if (stat.size > MAX_BYTES) throw new InfraError(ExitCode.invalid, `${file}: larger than ${MAX_BYTES / 1048576} MB`);
-  return fs.readFile(file, 'utf8');
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InfraError(ExitCode.invalid, `${file}: cannot be read (${code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)})`, {
+      hint: code === 'EACCES' ? `check the file's permissions: ls -l ${file}` : undefined,
+    });
+  }
 }

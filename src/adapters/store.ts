@@ -232,6 +232,33 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
+ * Remove a dead holder's lock without racing another process doing the same: the lock is renamed away
+ * (atomic, so only one process gets that file) and put back if it turns out to be a fresh lock that
+ * someone took in the meantime.
+ */
+async function breakStaleLock(lockPath: string, staleHolder: string): Promise<void> {
+  const aside = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await fs.rename(lockPath, aside);
+  } catch {
+    return; // someone else moved it first
+  }
+  let content = '';
+  try {
+    content = (await fs.readFile(aside, 'utf8')).trim();
+  } catch {
+    content = '';
+  }
+  try {
+    if (content && JSON.stringify(JSON.parse(content)) !== staleHolder) await fs.link(aside, lockPath).catch(() => undefined);
+  } catch {
+    // unreadable: it was not a lock we could judge; leave it removed
+  } finally {
+    await fs.rm(aside, { force: true });
+  }
+}
+
+/**
  * One writer per registry. The lock file is created exclusively; a lock left by a dead process on this
  * host is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS, default 10 s), then refused.
  */
@@ -254,7 +281,7 @@ export async function withLock<T>(root: string, command: string, fn: () => Promi
         holder = undefined; // being written right now, or garbage: wait and look again
       }
       if (holder && holder.host === mine.host && !pidAlive(holder.pid)) {
-        await fs.rm(lockPath, { force: true });
+        await breakStaleLock(lockPath, JSON.stringify(holder));
         continue;
       }
       if (Date.now() >= deadline) {
@@ -448,7 +475,7 @@ export function appendToSeq(doc: Document, pathTo: Path, item: unknown): void {
   doc.setIn(pathTo, seq);
 }
 
-/** Remove the item of a sequence at `pathTo` whose `pred` holds; returns whether one was removed. */
+/** Remove the item at `index` of the sequence at `pathTo`. */
 export function removeFromSeq(doc: Document, pathTo: Path, index: number): void {
   const seq = doc.getIn(pathTo, true);
   if (!isSeq(seq)) throw new Error(`not a sequence: ${pathTo.join('.')}`);

@@ -327,3 +327,15 @@ describe('fetchGitlabKeys', () => {
     expect(error.exitCode).toBe(3);
   });
 });
+
+describe('tokens never travel in clear text', () => {
+  it.each([
+    ['GitHub', () => fetchGithubKeys('alice', { baseUrl: 'http://api.example.test', token: 'ghp_secret' })],
+    ['GitLab', () => fetchGitlabKeys('alice', { baseUrl: 'http://git.example.test', token: 'glpat-secret' })],
+  ])('%s: a token with a plain-http URL to another host is refused before any request (exit 3)', async (_forge, call) => {
+    const err = await call().catch((e) => e);
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/refusing to send (GITHUB|GITLAB)_TOKEN over plain http/);
+    expect(err.message).not.toContain('secret');
+  });
+});

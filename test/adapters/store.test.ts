@@ -132,6 +132,24 @@ describe('lock', () => {
     await expect(fs.access(path.join(dir, LOCK_FILE))).rejects.toThrow();
   });
 
+  it('two processes finding the same dead lock never both hold it', async () => {
+    const dir = await copyExample();
+    const gone = spawn('true');
+    await new Promise((r) => gone.on('exit', r));
+    await fs.writeFile(path.join(dir, LOCK_FILE), JSON.stringify({ pid: gone.pid, host: (await import('node:os')).hostname(), command: 'x', started: 'then' }));
+    let inside = 0;
+    let overlapped = false;
+    const critical = async () => {
+      inside++;
+      if (inside > 1) overlapped = true;
+      await new Promise((r) => setTimeout(r, 100));
+      inside--;
+    };
+    await Promise.all([withLock(dir, 'a', critical, 5000), withLock(dir, 'b', critical, 5000), withLock(dir, 'c', critical, 5000)]);
+    expect(overlapped).toBe(false);
+    expect((await fs.readdir(dir)).filter((f) => f.startsWith(LOCK_FILE))).toEqual([]);
+  });
+
   it('serialises writers: the second waits and sees the first one\'s edit', async () => {
     const dir = await copyExample();
     const order: string[] = [];

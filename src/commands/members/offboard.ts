@@ -13,7 +13,7 @@ export interface OffboardResult {
   already_departed: boolean;
   removed_from_admins: boolean;
   revoked_keys: string[];
-  removed_peers: string[];
+  peers_removed_at_render: string[];
   tokens_to_rotate: string[];
   checklist: string[];
   written: string[];
@@ -77,7 +77,7 @@ export default class MembersOffboard extends InfraCommand<OffboardResult> {
         already_departed: already,
         removed_from_admins: wasAdmin,
         revoked_keys: member.ssh_keys.map((k) => `${member.handle}/${k.name}`),
-        removed_peers: member.vpn_peers.map((p) => `${p.network}/${p.device}`),
+        peers_removed_at_render: member.vpn_peers.map((p) => `${p.network}/${p.device}`),
         tokens_to_rotate: tokensToRotate,
         checklist,
       };
