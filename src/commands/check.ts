@@ -1,7 +1,11 @@
 import { inspectRegistry } from '../adapters/store.js';
 import { policyCheck } from '../core/validate.js';
 import { InfraCommand } from '../lib/base-command.js';
-import { ExitCode, formatProblem, type Problem } from '../lib/errors.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readPublicKey } from '../adapters/pgp.js';
+import type { Member } from '../core/types.js';
+import { ExitCode, formatProblem, InfraError, type Problem } from '../lib/errors.js';
 import { clean, green } from '../lib/style.js';
 import { inventoryProblems } from '../adapters/inventories.js';
 
@@ -9,6 +13,21 @@ export interface CheckResult {
   ok: boolean;
   members: number;
   problems: Problem[];
+}
+
+/** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */
+async function pgpProblems(root: string, members: readonly Member[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const m of members.filter((x) => x.has_pgp)) {
+    const rel = `keys/${m.handle}/pgp.asc`;
+    try {
+      const key = await readPublicKey(await fs.readFile(path.join(root, rel)), rel);
+      if (!key.canEncrypt) problems.push({ file: rel, field: '(key)', message: `${key.fingerprint} has no encryption subkey, so tokens cannot be encrypted to it` });
+    } catch (e) {
+      problems.push({ file: rel, field: '(key)', message: e instanceof InfraError ? e.message.replace(`${rel}: `, '') : String(e) });
+    }
+  }
+  return problems;
 }
 
 export default class Check extends InfraCommand<CheckResult> {
@@ -25,6 +44,7 @@ export default class Check extends InfraCommand<CheckResult> {
     if (partial) {
       all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located));
       all.push(...(await inventoryProblems(partial)));
+      all.push(...(await pgpProblems(root, partial.registry.members)));
     }
     const result: CheckResult = { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
     if (!this.jsonEnabled()) {

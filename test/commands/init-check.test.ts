@@ -65,6 +65,19 @@ describe('infra check', () => {
     expect(problems.filter((p) => p.field.startsWith('admins'))).toEqual([]);
   });
 
+  it('refuses a pgp.asc that is not a usable public key, without echoing a private one', async () => {
+    const dir = await copyExample();
+    const secret = 'bm90LWEtcmVhbC1rZXktYnV0LXNlY3JldC1sb29raW5n';
+    await fs.writeFile(path.join(dir, 'keys/bob/pgp.asc'), `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${secret}\n-----END PGP PRIVATE KEY BLOCK-----\n`);
+    await fs.writeFile(path.join(dir, 'keys/alice/pgp.asc'), 'garbage\n');
+    const r = await run(['check', '--dir', dir, '--json']);
+    expect(r.code).toBe(3);
+    const problems = JSON.parse(r.stdout).problems as Array<{ file: string; message: string }>;
+    expect(problems.find((p) => p.file === 'keys/bob/pgp.asc')?.message).toContain('PRIVATE key');
+    expect(problems.find((p) => p.file === 'keys/alice/pgp.asc')?.message).toContain('not an OpenPGP public key');
+    expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+
   it('a grant naming a group no inventory has: the error lists the closest existing names', async () => {
     const dir = await copyExample();
     const cfg = path.join(dir, 'infra.yml');
