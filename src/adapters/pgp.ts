@@ -12,7 +12,7 @@ export interface PgpKeyInfo {
 export async function readPublicKey(data: Uint8Array, file: string): Promise<PgpKeyInfo> {
   const openpgp = await import('openpgp');
   const text = Buffer.from(data).toString('utf8');
-  if (/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text))
+  if (/PGP PRIVATE KEY BLOCK-----/.test(text)) // the armor header of a secret key
     throw new InfraError(ExitCode.invalid, `${file}: this is a PRIVATE key; infra only takes public keys (nothing of it was stored or printed)`, {
       hint: 'export the public half: gpg --export --armor YOUR@EMAIL > pub.asc',
     });

@@ -1,16 +1,7 @@
+import { thrown } from '../helpers/thrown.js';
 import { isIPv4, isIPv6 } from 'node:net';
-import { InfraError } from '../../src/lib/errors.js';
 import { allocate, cidrContains, cidrsOverlap, formatAddress, hostRange, parseAddress, parseCidr } from '../../src/core/ip-alloc.js';
 
-function thrown(fn: () => unknown): InfraError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InfraError) return e;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('parseAddress', () => {
   it.each([

@@ -1,15 +1,6 @@
-import { InfraError } from '../../src/lib/errors.js';
+import { thrown } from '../helpers/thrown.js';
 import { describeHandshake, parseWgDump } from '../../src/core/wg-dump.js';
 
-function thrown(fn: () => unknown): InfraError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InfraError) return e;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 // Captured from `wg show all dump` (wireguard-tools v1.0.20210914) on a wireguard-go interface,
 // plus a second interface and peers written in the same format.

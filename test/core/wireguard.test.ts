@@ -1,4 +1,4 @@
-import { InfraError } from '../../src/lib/errors.js';
+import { thrown } from '../helpers/thrown.js';
 import type { Member, VpnNetwork, VpnPeer } from '../../src/core/types.js';
 import {
   checkWgKey,
@@ -13,15 +13,6 @@ import {
   validateNetwork,
 } from '../../src/core/wireguard.js';
 
-function thrown(fn: () => unknown): InfraError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InfraError) return e;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
