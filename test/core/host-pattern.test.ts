@@ -1,6 +1,7 @@
 import { InfraError } from '../../src/lib/errors.js';
 import { closestNames, fnmatchRegex, levenshtein, orderTerms, resolvePattern, splitHostPattern } from '../../src/core/host-pattern.js';
 import { parseIniInventory } from '../../src/core/inventory.js';
+import { thrown } from '../helpers/thrown.js';
 
 // Expected lists follow Ansible 2.14's rules by hand: groups (own hosts first, then children level by
 // level) in inventory order, then matching hosts for wildcards; plain terms, then &, then !.
@@ -31,15 +32,6 @@ web3
 
 const ALL = ['ungrouped-host', 'bbb-staging', 'web3', 'bbb1', 'bbb2', 'bbb10', 'web1', 'web2', 'db1'];
 
-function thrown(fn: () => unknown): InfraError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InfraError) return error;
-    throw error;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('splitHostPattern (Ansible split_host_pattern)', () => {
   it.each([

@@ -1,4 +1,3 @@
-import { InfraError } from '../../src/lib/errors.js';
 import {
   expandHostRange,
   hostsOfGroup,
@@ -11,19 +10,11 @@ import {
   unsafeHostNameReason,
   type Inventory,
 } from '../../src/core/inventory.js';
+import { thrown } from '../helpers/thrown.js';
 
 const groupHosts = (inv: Inventory, name: string) => [...inv.groups.get(name)!.hosts];
 const children = (inv: Inventory, name: string) => [...inv.groups.get(name)!.children];
 
-function thrown(fn: () => unknown): InfraError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InfraError) return error;
-    throw error;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('parseIniInventory', () => {
   const text = [

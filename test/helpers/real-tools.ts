@@ -15,3 +15,13 @@ export function requireTool(cmd: string, aptPackage: string): boolean {
   console.warn(`skipping tests that need ${message}`);
   return false;
 }
+
+/** Whether a process still exists (for cleanup of daemons such as wireguard-go and sshd). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -17,7 +17,7 @@ import { parseWgDump } from '../../src/core/wg-dump.js';
 import { spawnCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
-import { requireTool } from '../helpers/real-tools.js';
+import { alive, requireTool } from '../helpers/real-tools.js';
 import { createUser, removeUser, sshKeygen } from '../helpers/sshd.js';
 
 const tools: Array<[string, string]> = [
@@ -58,14 +58,6 @@ function sh(args: string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean
 const inNs = (ns: string, args: string[]) => ['ip', 'netns', 'exec', ns, ...args];
 
 const pidsIn = (ns: string) => (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split(/\s+/).filter(Boolean).map(Number);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Fields of a wg-quick config's [Interface] (Address may repeat or be a list). */
 function interfaceAddresses(config: string): string[] {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { requireTool } from '../helpers/real-tools.js';
+import { alive, requireTool } from '../helpers/real-tools.js';
 import { InfraError } from '../../src/lib/errors.js';
 import {
   generatePrivateKey,
@@ -104,14 +104,6 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
     spawnSync('ip', ['netns', 'del', ns]);
   });
 
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   const server = generatePrivateKey(randomBytes);
   const device = generatePrivateKey(randomBytes);
