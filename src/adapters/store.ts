@@ -8,9 +8,10 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { ExitCode, InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
+import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
 import { crossCheck, validateConfig, validateMember, type Located, type Path } from '../core/validate.js';
+import { YamlSourceEditor } from '../lib/yaml-edit.js';
 
 export const CONFIG_FILE = 'infra.yml';
 /** How edited YAML is written back: no re-wrapping, `[a, b]` as people write it. */
@@ -339,7 +340,7 @@ const digest = (text: string | undefined) => (text === undefined ? 'absent' : cr
 export class Transaction {
   private readonly staged = new Map<string, { content: string; mode?: number }>();
   private readonly removed = new Set<string>();
-  private readonly touchedDocs = new Set<string>();
+  private readonly editors = new Map<string, YamlSourceEditor>();
 
   constructor(
     readonly root: string,
@@ -350,18 +351,25 @@ export class Transaction {
     return this.loaded.registry;
   }
 
-  /** The member.yml document for editing in place. */
-  memberDoc(handle: string): Document {
-    const rel = memberRel(handle);
-    const file = this.loaded.files.get(rel);
-    if (!file) throw new InfraError(ExitCode.invalid, `no member "${handle}"`, { hint: `see \`infra members list\`, or add one: infra members add ${handle}` });
-    this.touchedDocs.add(rel);
-    return file.doc;
+  /**
+   * The source of a registry YAML file for editing in place: only the bytes an edit must change change
+   * (see YamlSourceEditor). `rel` must be a file that was loaded.
+   */
+  edit(rel: string): YamlSourceEditor {
+    let editor = this.editors.get(rel);
+    if (!editor) {
+      const file = this.loaded.files.get(rel);
+      if (!file) throw new Error(`${rel} was not loaded`);
+      editor = new YamlSourceEditor(file.text);
+      this.editors.set(rel, editor);
+    }
+    return editor;
   }
 
-  configDoc(): Document {
-    this.touchedDocs.add(CONFIG_FILE);
-    return this.loaded.files.get(CONFIG_FILE)!.doc;
+  /** The member.yml of `handle` for editing; a handle with no file is the usual "no member" error. */
+  editMember(handle: string): YamlSourceEditor {
+    if (!this.loaded.files.has(memberRel(handle))) throw noMember(handle, this.registry.members.map((m) => m.handle));
+    return this.edit(memberRel(handle));
   }
 
   /** Stage a whole new file (relative path), e.g. a new member.yml or a pgp.asc. */
@@ -390,11 +398,7 @@ export class Transaction {
   /** The new content of every changed file. */
   pending(): Map<string, { content: string; mode?: number }> {
     const out = new Map(this.staged);
-    for (const rel of this.touchedDocs) {
-      const file = this.loaded.files.get(rel)!;
-      const content = file.doc.toString(YAML_OUT);
-      if (content !== file.text) out.set(rel, { content });
-    }
+    for (const [rel, editor] of this.editors) if (editor.text !== this.loaded.files.get(rel)!.text) out.set(rel, { content: editor.text });
     return out;
   }
 
@@ -460,26 +464,36 @@ export async function mutateRegistry<T>(root: string, command: string, fn: (tx: 
   });
 }
 
-// ---------------------------------------------------------------- YAML editing helpers
+/**
+ * The registry as services see it: found once (--dir > INFRA_DIR > nearest infra.yml upward), then
+ * loaded, inspected or edited under the lock.
+ */
+export class RegistryStore {
+  private found?: Promise<string>;
 
-/** Append an item to a block sequence at `key`, creating it (block style) when absent or an empty flow `[]`. */
-export function appendToSeq(doc: Document, pathTo: Path, item: unknown): void {
-  const existing = doc.getIn(pathTo, true);
-  if (isSeq(existing)) {
-    if (existing.items.length === 0) existing.flow = false;
-    existing.items.push(doc.createNode(item));
-    return;
+  constructor(private readonly find: FindOptions) {}
+
+  root(): Promise<string> {
+    this.found ??= findRoot(this.find);
+    return this.found;
   }
-  const seq = doc.createNode([item]);
-  (seq as { flow?: boolean }).flow = false;
-  doc.setIn(pathTo, seq);
-}
 
-/** Remove the item at `index` of the sequence at `pathTo`. */
-export function removeFromSeq(doc: Document, pathTo: Path, index: number): void {
-  const seq = doc.getIn(pathTo, true);
-  if (!isSeq(seq)) throw new Error(`not a sequence: ${pathTo.join('.')}`);
-  seq.items.splice(index, 1);
+  async load(): Promise<Loaded> {
+    return loadRegistry(await this.root());
+  }
+
+  async inspect(): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[] }> {
+    return inspectRegistry(await this.root());
+  }
+
+  /** Lock, load fresh, let `fn` edit, commit: re-read under the lock so no edit is lost. */
+  async mutate<T>(command: string, fn: (tx: Transaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+    return mutateRegistry(await this.root(), command, fn);
+  }
+
+  async withLock<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    return withLock(await this.root(), command, fn);
+  }
 }
 
 export { memberRel };

@@ -6,9 +6,10 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
-import { findRoot, loadRegistry, mutateRegistry, type Loaded, type Transaction } from '../adapters/store.js';
+import { RegistryStore } from '../adapters/store.js';
+import { cliContext, type Context } from '../services/context.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
-import { onTerminal, prompter, type Prompter } from './prompter.js';
+import { onTerminal, prompter } from './prompter.js';
 import { boldErr, clean, red } from './style.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
@@ -30,38 +31,15 @@ export abstract class InfraCommand<T> extends Command {
     return parsed as Interfaces.ParserOutput<F, B & { dir?: string; 'no-input': boolean }, A>;
   }
 
-  protected async root(): Promise<string> {
-    return findRoot({ dir: this.globals.dir });
-  }
-
-  protected async load(): Promise<Loaded> {
-    return loadRegistry(await this.root());
-  }
-
-  /** Lock the registry, load it fresh, edit, and write atomically. */
-  protected async mutate<R>(fn: (tx: Transaction) => Promise<R> | R): Promise<{ result: R; written: string[] }> {
-    return mutateRegistry(await this.root(), this.id ?? 'infra', fn);
-  }
-
-  /** Prompts only on a terminal, and never with --json or --no-input. */
-  protected canPrompt(): boolean {
-    return onTerminal() && !this.jsonEnabled() && !this.globals.noInput;
-  }
-
-  protected prompter(): Prompter {
-    return prompter();
-  }
-
-  /** A value from a flag, or a prompt on a terminal, or an error naming the flag. */
-  protected async need(value: string | undefined, flag: string, message: string, validate?: (v: string) => true | string): Promise<string> {
-    if (value !== undefined) {
-      const verdict = validate?.(value);
-      if (typeof verdict === 'string') throw new InfraError(ExitCode.invalid, `--${flag}: ${verdict}`);
-      return value;
-    }
-    if (!this.canPrompt())
-      throw new InfraError(ExitCode.usage, `missing --${flag}`, { hint: `pass --${flag} ${flag.toUpperCase()} (infra prompts for it only on a terminal)` });
-    return this.prompter().input({ message, validate });
+  /** The context services run in: the registry store, the clock, randomness, the prompter and the streams. */
+  protected context(): Context {
+    return cliContext({
+      store: new RegistryStore({ dir: this.globals.dir }),
+      json: this.jsonEnabled(),
+      noInput: this.globals.noInput,
+      prompter: prompter(),
+      onTerminal: onTerminal(),
+    });
   }
 
   /** Talk goes to stderr, and not at all under --json. */

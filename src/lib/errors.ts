@@ -2,6 +2,8 @@
  * Exit codes mean one thing each (SPEC §2). Every error a user can cause is an InfraError
  * carrying the code, a one-line message naming file/line/field, and a hint: the exact command that fixes it.
  */
+import { closestNames, levenshtein } from '../core/host-pattern.js';
+
 export const ExitCode = {
   ok: 0,
   bug: 1,
@@ -51,4 +53,13 @@ export function invalidInput(summary: string, problems: Problem[], hint?: string
 /** The registry failed validation: every problem at once, exit 3. */
 export function invalidRegistry(problems: Problem[], hint = 'fix the lines above, then run `infra check`'): InfraError {
   return invalidInput('the registry is invalid', problems, hint);
+}
+
+/** The one "no such member" error: names the closest handles and the command that adds one. */
+export function noMember(handle: string, known: readonly string[]): InfraError {
+  const shown = handle.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
+  const near = closestNames(handle, known, 3).filter((h) => levenshtein(h, handle) <= Math.max(2, Math.floor(handle.length / 3)));
+  return new InfraError(ExitCode.invalid, `no member "${shown}"${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(' or ')}?)` : ''}`, {
+    hint: near.length ? `infra members show ${near[0]}` : `see \`infra members list\`, or add one: infra members add ${/^[a-z][a-z0-9-]{0,31}$/.test(handle) ? handle : 'HANDLE'} --name ... --org ... --email ...`,
+  });
 }

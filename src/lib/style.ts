@@ -21,9 +21,29 @@ export const boldErr = wrap(1, 22, () => process.stderr);
 // eslint-disable-next-line no-control-regex
 export const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
 
-/** A plain text table: columns padded, no borders, stable for diffs and screen readers. */
-export function table(headers: string[], rows: string[][]): string {
+export interface TableFit {
+  /** the width to fit, e.g. the terminal's */
+  width: number;
+  /** columns that may be cut (with …) to fit, in the order they give way */
+  shrink: number[];
+}
+
+/**
+ * A plain text table: columns padded, no borders, stable for diffs and screen readers. With `fit`, the
+ * columns named in `shrink` are cut (ending in …) until the table fits the width; --json keeps everything.
+ */
+export function table(headers: string[], rows: string[][], fit?: TableFit): string {
   const all = [headers, ...rows].map((r) => r.map((c) => clean(c)));
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+  if (fit) {
+    const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+    const MIN = 8;
+    for (const col of fit.shrink) {
+      const excess = total() - fit.width;
+      if (excess <= 0) break;
+      widths[col] = Math.max(MIN, headers[col].length, widths[col] - excess);
+    }
+  }
+  const cut = (c: string, w: number) => (c.length > w ? `${c.slice(0, Math.max(0, w - 1))}…` : c);
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? cut(c, widths[i]) : cut(c, widths[i]).padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
