@@ -31,6 +31,8 @@ export type Locate = (path: Path) => number | undefined;
 export const GROUP_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 export const UNIX_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const ENV_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+export const ORG_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 export const TOKEN_KINDS = ['github', 'matrix', 'generic'] as const;
 export const KEY_FAMILIES = ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'] as const;
 // eslint-disable-next-line no-control-regex
@@ -398,8 +400,8 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   const name = str(p, raw, [], 'name', { required: true });
   const kind = str(p, raw, [], 'kind', { required: true });
   if (kind && kind !== 'human' && kind !== 'bot') p.add(['kind'], 'must be human or bot');
-  const org = str(p, raw, [], 'org', { required: true, re: /^[a-z0-9][a-z0-9._-]{0,63}$/, reText: 'a short lowercase organisation id' });
-  const email = str(p, raw, [], 'email', { re: /^[^\s@]+@[^\s@]+$/, reText: 'an email address' });
+  const org = str(p, raw, [], 'org', { required: true, re: ORG_RE, reText: 'a short lowercase organisation id' });
+  const email = str(p, raw, [], 'email', { re: EMAIL_RE, reText: 'an email address' });
   const github = str(p, raw, [], 'github', { re: GITHUB_LOGIN_RE, reText: 'a GitHub login' });
   const gitlab = str(p, raw, [], 'gitlab', { re: GITLAB_USERNAME_RE, reText: 'a GitLab username' });
   const status = str(p, raw, [], 'status', { required: true });

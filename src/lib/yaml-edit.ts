@@ -150,15 +150,6 @@ export class YamlSourceEditor {
       else this.splice((node.items[index - 1] as YamlNode).range![1], item.range![1], '');
       return;
     }
-    if (node.items.length === 1) {
-      // the last item goes: the key keeps an empty list, as `infra members add` writes it
-      const start = this.lineStart(item.range![0]);
-      const end = this.lineEnd(Math.max(this.valueEnd(item) - 1, 0));
-      this.splice(start, end, '');
-      const keyLineEnd = start - 1; // the newline ending `key:`
-      this.splice(keyLineEnd, keyLineEnd, ' []');
-      return;
-    }
     // The item's lines, with the comment lines right above it at its indentation (they describe it).
     let start = this.lineStart(item.range![0]);
     const indent = this.text.slice(start, this.text.lastIndexOf('-', item.range![0]));
@@ -170,6 +161,16 @@ export class YamlSourceEditor {
     }
     const end = this.lineEnd(Math.max(this.valueEnd(item) - 1, 0));
     this.splice(start, end, '');
+    if (node.items.length === 1) {
+      // the last item went: the key keeps an empty list, as `infra members add` writes it
+      const parentPath = path.slice(0, -1);
+      const after = this.doc();
+      const parent = parentPath.length ? after.getIn(parentPath, true) : after.contents;
+      const pair = isMap(parent) ? parent.items.find((p) => (p.key as Scalar)?.value === path[path.length - 1]) : undefined;
+      if (!pair) throw new Error(`lost ${path.join('.')} while removing its last item`);
+      const colon = this.text.indexOf(':', (pair.key as YamlNode).range![1]);
+      this.splice(colon + 1, colon + 1, ' []');
+    }
   }
 
   /** Remove every scalar equal to `value` from the sequence at `path`. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { appendToSeq, findRoot, inspectRegistry, loadRegistry, LOCK_FILE, mutateRegistry, withLock, writeFileAtomic } from '../../src/adapters/store.js';
+import { findRoot, inspectRegistry, loadRegistry, LOCK_FILE, mutateRegistry, withLock, writeFileAtomic } from '../../src/adapters/store.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { ed25519Line } from '../helpers/keys.js';
@@ -67,7 +67,7 @@ describe('editing', () => {
     const file = path.join(dir, 'keys/carol/member.yml');
     const before = await fs.readFile(file, 'utf8');
     const line = ed25519Line('carol@phone');
-    await mutateRegistry(dir, 'test', (tx) => appendToSeq(tx.memberDoc('carol'), ['ssh_keys'], { name: 'phone', key: line, added: '2026-11-22' }));
+    await mutateRegistry(dir, 'test', (tx) => tx.editMember('carol').append(['ssh_keys'], { name: 'phone', key: line, added: '2026-11-22' }));
     const after = await fs.readFile(file, 'utf8');
     expect(after.startsWith(before.slice(0, before.indexOf('vpn_peers:')))).toBe(true); // header comments and earlier fields untouched
     expect(after).toContain(`  - name: phone\n    key: ${line}\n    added: 2026-11-22\n`);
@@ -77,7 +77,7 @@ describe('editing', () => {
   it('writes nothing when the result would not validate', async () => {
     const dir = await copyExample();
     const digest = await treeDigest(dir);
-    const err = await mutateRegistry(dir, 'test', (tx) => appendToSeq(tx.memberDoc('carol'), ['ssh_keys'], { name: 'bad name', key: 'ssh-ed25519 AAAA', added: 'soon' })).catch((e) => e);
+    const err = await mutateRegistry(dir, 'test', (tx) => tx.editMember('carol').append(['ssh_keys'], { name: 'bad name', key: 'ssh-ed25519 AAAA', added: 'soon' })).catch((e) => e);
     expect(err.exitCode).toBe(3);
     expect(err.problems.map((p: { field: string }) => p.field).sort()).toEqual(['ssh_keys[1].added', 'ssh_keys[1].key', 'ssh_keys[1].name']);
     expect(await treeDigest(dir)).toBe(digest);
@@ -87,7 +87,7 @@ describe('editing', () => {
     const dir = await copyExample();
     const file = path.join(dir, 'keys/carol/member.yml');
     const err = await mutateRegistry(dir, 'test', async (tx) => {
-      appendToSeq(tx.memberDoc('carol'), ['ssh_keys'], { name: 'phone', key: ed25519Line(), added: '2026-11-22' });
+      tx.editMember('carol').append(['ssh_keys'], { name: 'phone', key: ed25519Line(), added: '2026-11-22' });
       await fs.appendFile(file, '# someone else edited this\n');
     }).catch((e) => e);
     expect(err.message).toContain('changed on disk');
@@ -156,14 +156,14 @@ describe('lock', () => {
     const slow = mutateRegistry(dir, 'a', async (tx) => {
       order.push('a-start');
       await new Promise((r) => setTimeout(r, 200));
-      appendToSeq(tx.memberDoc('frank'), ['ssh_keys'], { name: 'one', key: ed25519Line(), added: '2026-11-22' });
+      tx.editMember('frank').append(['ssh_keys'], { name: 'one', key: ed25519Line(), added: '2026-11-22' });
       order.push('a-end');
     });
     await new Promise((r) => setTimeout(r, 20));
     const fast = mutateRegistry(dir, 'b', (tx) => {
       order.push('b-start');
       expect(tx.registry.members.find((m) => m.handle === 'frank')!.ssh_keys.map((k) => k.name)).toContain('one');
-      appendToSeq(tx.memberDoc('frank'), ['ssh_keys'], { name: 'two', key: ed25519Line(), added: '2026-11-22' });
+      tx.editMember('frank').append(['ssh_keys'], { name: 'two', key: ed25519Line(), added: '2026-11-22' });
     });
     await Promise.all([slow, fast]);
     expect(order).toEqual(['a-start', 'a-end', 'b-start']);

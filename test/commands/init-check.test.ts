@@ -8,7 +8,7 @@ describe('infra init', () => {
     const dir = path.join(await tempDir(), 'access');
     const r = await run(['init', '--dir', dir, '--org', 'Test Co-op', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).created.sort()).toEqual(['infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
+    expect(JSON.parse(r.stdout).created.sort()).toEqual(['.gitignore', 'ansible/apply-access.yml', 'ansible/wireguard.yml', 'infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
     const check = await run(['check', '--dir', dir, '--json']);
     expect(JSON.parse(check.stdout)).toEqual({ ok: true, members: 0, problems: [] });
     const add = await run(['members', 'add', 'ana', '--dir', dir, '--name', 'Ana', '--org', 'test', '--email', 'ana@test.example']);

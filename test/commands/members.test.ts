@@ -163,7 +163,9 @@ describe('infra members offboard', () => {
     const everyToken = roobot.tokens.map((t: { name: string }) => `roobot/${t.name}`);
     expect(everyToken.length).toBeGreaterThan(0);
     expect(out).toMatchObject({ handle: 'alice', departed: '2026-11-20', removed_from_admins: true, tokens_to_rotate: everyToken });
-    expect(out.checklist.join('\n')).toMatch(/infra render[\s\S]*infra tokens reencrypt[\s\S]*infra tokens rotate roobot\/github/);
+    expect(out.checklist.join('\n')).toMatch(/infra render[\s\S]*Rotate roobot\/github/);
+    // the checklist names only commands that exist (tokens and audit are not built yet)
+    expect(out.checklist.join('\n')).not.toMatch(/infra (tokens|audit)\b/);
     const alice = await fs.readFile(path.join(dir, 'keys/alice/member.yml'), 'utf8');
     expect(parse(alice)).toMatchObject({ status: 'departed', departed: '2026-11-20' });
     expect(parse(await fs.readFile(path.join(dir, 'infra.yml'), 'utf8')).admins).toEqual(['bob']);

@@ -1,10 +1,11 @@
+import { need } from '../../services/context.js';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { previousRenders } from '../../adapters/inventories.js';
 import { readPublicKey } from '../../adapters/pgp.js';
-import { appendToSeq, writeFileAtomic } from '../../adapters/store.js';
+import { writeFileAtomic } from '../../adapters/store.js';
 import { localDate } from '../../core/dates.js';
 import type { Registry } from '../../core/types.js';
 import { assertHandle } from '../../core/validate.js';
@@ -178,22 +179,22 @@ The server learns the peer at the next \`infra render\` and apply (ansible/wireg
     const { args, flags } = await this.parseWith(VpnJoin);
     assertHandle(args.handle);
     if (flags.device !== undefined) checkDeviceName(flags.device);
-    const device = await this.need(flags.device, 'device', 'Device name (e.g. laptop, phone)', (v) => {
+    const device = await need(this.context(), flags.device, 'device', 'Device name (e.g. laptop, phone)', (v) => {
       try {
         checkDeviceName(v);
-        return true;
+        return undefined;
       } catch (e) {
         return (e as Error).message.replace(/^--device: /, '');
       }
     });
     checkDeviceName(device);
-    const root = await this.root();
+    const root = await this.context().store.root();
     let network = flags.network;
-    if (network === undefined && this.canPrompt()) {
-      const { registry } = await this.load(); // only to offer the networks; the join itself re-reads under the lock
+    if (network === undefined && this.context().prompter) {
+      const { registry } = await this.context().store.load(); // only to offer the networks; the join itself re-reads under the lock
       const names = networkNames(registry);
       if (names.length > 1)
-        network = await this.prompter().select({ message: 'Which VPN network?', choices: names.map((n) => ({ name: `${n} (${[registry.config.vpn[n].ipv4, registry.config.vpn[n].ipv6].filter(Boolean).join(', ')})`, value: n })) });
+        network = await this.context().prompter!.select({ message: 'Which VPN network?', choices: names.map((n) => ({ name: `${n} (${[registry.config.vpn[n].ipv4, registry.config.vpn[n].ipv6].filter(Boolean).join(', ')})`, value: n })) });
     }
     const { pgpArmored } = await checkDelivery(this.io(), root, args.handle, flags);
 
@@ -202,10 +203,10 @@ The server learns the peer at the next \`infra render\` and apply (ansible/wireg
     const publicKey = flags['public-key'] ?? publicKeyOf(privateKey!);
     const today = localDate(new Date());
 
-    const { result: plan } = await this.mutate(async (tx) => {
+    const { result: plan } = await this.context().store.mutate('vpn join', async (tx) => {
       const rendered = await renderedAddresses(tx.registry);
       const plan = planJoin(tx.registry, { handle: args.handle, device, network, publicKey, today, rendered });
-      appendToSeq(tx.memberDoc(args.handle), ['vpn_peers'], plan.peer);
+      tx.editMember(args.handle).append(['vpn_peers'], plan.peer);
       return plan;
     });
     const config = renderDeviceConfig(deviceConfigInput(args.handle, plan.network, plan.peer, privateKey));

@@ -1,5 +1,5 @@
+import { need } from '../../services/context.js';
 import { Args, Flags } from '@oclif/core';
-import { removeFromSeq } from '../../adapters/store.js';
 import { assertHandle } from '../../core/validate.js';
 import { checkDeviceName, findPeer } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
@@ -25,11 +25,11 @@ export default class VpnLeave extends InfraCommand<VpnLeaveResult> {
   async run(): Promise<VpnLeaveResult> {
     const { args, flags } = await this.parseWith(VpnLeave);
     assertHandle(args.handle);
-    const device = await this.need(flags.device, 'device', 'Which device?');
+    const device = await need(this.context(), flags.device, 'device', 'Which device?');
     checkDeviceName(device);
-    const { result } = await this.mutate((tx) => {
+    const { result } = await this.context().store.mutate('vpn leave', (tx) => {
       const ref = findPeer(tx.registry, args.handle, device, flags.network);
-      removeFromSeq(tx.memberDoc(args.handle), ['vpn_peers'], ref.index);
+      tx.editMember(args.handle).remove(['vpn_peers'], ref.index);
       return { member: args.handle, device, network: ref.peer.network, addresses: ref.peer.addresses, public_key: ref.peer.public_key, servers: ref.network.servers };
     });
     this.say(`removed ${args.handle}/${device} from ${result.network} (${result.addresses.join(', ')})`);

@@ -15,7 +15,7 @@ export default class VpnList extends InfraCommand<VpnListResult> {
 
   async run(): Promise<VpnListResult> {
     const { flags } = await this.parseWith(VpnList);
-    const { registry } = await this.load();
+    const { registry } = await this.context().store.load();
     const peers = listPeers(registry, flags.network);
     if (!this.jsonEnabled()) {
       if (peers.length === 0) this.say(`no VPN peers${flags.network ? ` in ${flags.network}` : ''}; enrol one with \`infra vpn join HANDLE --device D\``);

@@ -1,6 +1,6 @@
+import { need } from '../../services/context.js';
 import { randomBytes } from 'node:crypto';
 import { Args, Flags } from '@oclif/core';
-import { isMap } from 'yaml';
 import { assertHandle } from '../../core/validate.js';
 import { checkDeviceName, deviceConfigInput, planRekey } from '../../core/vpn-plan.js';
 import { generatePrivateKey, publicKeyOf, renderDeviceConfig } from '../../core/wireguard.js';
@@ -26,17 +26,15 @@ The old key keeps working on the servers until the next \`infra render\` and app
   async run(): Promise<VpnConfigResult> {
     const { args, flags } = await this.parseWith(VpnRekey);
     assertHandle(args.handle);
-    const device = await this.need(flags.device, 'device', 'Which device?');
+    const device = await need(this.context(), flags.device, 'device', 'Which device?');
     checkDeviceName(device);
-    const { pgpArmored } = await checkDelivery(this.io(), await this.root(), args.handle, flags);
+    const { pgpArmored } = await checkDelivery(this.io(), await this.context().store.root(), args.handle, flags);
     const privateKey = flags['public-key'] === undefined ? generatePrivateKey(randomBytes) : undefined;
     const publicKey = flags['public-key'] ?? publicKeyOf(privateKey!);
 
-    const { result: plan } = await this.mutate((tx) => {
+    const { result: plan } = await this.context().store.mutate('vpn rekey', (tx) => {
       const plan = planRekey(tx.registry, args.handle, device, flags.network, publicKey);
-      const entry = tx.memberDoc(args.handle).getIn(['vpn_peers', plan.index], true);
-      if (!isMap(entry)) throw new InfraError(ExitCode.bug, `keys/${args.handle}/member.yml: vpn_peers[${plan.index}] is not a mapping`);
-      entry.set('public_key', publicKey);
+      tx.editMember(args.handle).set(['vpn_peers', plan.index, 'public_key'], publicKey);
       return plan;
     });
     const config = renderDeviceConfig(deviceConfigInput(args.handle, plan.network, plan.newPeer, privateKey));

@@ -32,7 +32,7 @@ Reads the dump from FILE, or stdin with -; with neither, runs \`wg show all dump
 
   async run(): Promise<VpnStatusResult> {
     const { args } = await this.parseWith(VpnStatusCommand);
-    const { registry } = await this.load();
+    const { registry } = await this.context().store.load();
     const text = args.file !== undefined ? await readInput(args.file) : await wgShowDump();
     const status = vpnStatus(parseWgDump(text), registry, Math.floor(Date.now() / 1000));
     if (!this.jsonEnabled()) {

@@ -1,0 +1,104 @@
+/**
+ * Writing a planned render to disk: every target checked before the first write, each file atomic,
+ * stale generated files removed with their host folder when nothing hand-written is left in it.
+ */
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { GENERATED_FILE } from '../core/render.js';
+import { ExitCode, InfraError } from '../lib/errors.js';
+import { writeFileAtomic } from './store.js';
+
+/** What applyRender does to the disk; tests swap it to fail part-way. */
+export interface RenderWriter {
+  write(file: string, content: string): Promise<void>;
+  remove(root: string, rel: string): Promise<void>;
+}
+
+const diskWriter: RenderWriter = { write: (file, content) => writeFileAtomic(file, content), remove: removeGenerated };
+
+/**
+ * Write the changed files, then remove the stale ones. Every target is checked first, so a folder in the
+ * way fails before anything is written (exit 3, naming it). A failure past that point (a race, a full disk)
+ * is exit 3 too, naming the path and every file already written or removed: each write is atomic, and
+ * running `infra render` again finishes the job.
+ */
+export async function applyRender(root: string, changed: ReadonlyArray<readonly [string, string]>, remove: readonly string[], writer: RenderWriter = diskWriter): Promise<void> {
+  const blocked = await blockedTargets(root, [...changed.map(([rel]) => rel), ...remove]);
+  if (blocked.length) {
+    const problems = blocked.map((b) => ({ file: b.rel, field: 'render', message: b.reason }));
+    throw new InfraError(ExitCode.invalid, problems.length === 1 ? `cannot write ${blocked[0].rel}: ${blocked[0].reason}` : `cannot write ${problems.length} generated files`, {
+      hint: `${blocked[0].fix} (render writes host_vars/<host>/${GENERATED_FILE}), then run \`infra render\` again; nothing was written`,
+      problems,
+    });
+  }
+  const done: string[] = [];
+  const step = async (verb: 'write' | 'remove', rel: string, action: () => Promise<void>) => {
+    try {
+      await action();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code !== 'string') throw e;
+      const reason = `${code}: ${(e as Error).message}`;
+      const already = done.length ? `; ${done.length} of ${changed.length + remove.length} changes were made before it (listed)` : '; nothing was changed';
+      throw new InfraError(ExitCode.invalid, `could not ${verb} ${rel} (${reason})${already}`, {
+        hint: `fix the access to ${path.posix.dirname(rel)}, then run \`infra render\` again: it finishes what is left`,
+        problems: [{ file: rel, field: 'render', message: reason }, ...done.map((f) => ({ file: f, field: 'render', message: 'already done (atomically)' }))],
+        cause: e,
+      });
+    }
+    done.push(rel);
+  };
+  for (const [rel, content] of changed) await step('write', rel, () => writer.write(path.join(root, rel), content));
+  for (const rel of remove) await step('remove', rel, () => writer.remove(root, rel));
+}
+
+/** Targets a write cannot reach: a file where a folder must be, a folder where the file must be, or a folder we may not write. */
+async function blockedTargets(root: string, rels: readonly string[]): Promise<Array<{ rel: string; reason: string; fix: string }>> {
+  const kinds = new Map<string, Promise<'dir' | 'file' | 'none'>>();
+  const kindOf = (rel: string) => {
+    let k = kinds.get(rel);
+    if (!k) {
+      k = fs.stat(path.join(root, rel)).then(
+        (s) => (s.isDirectory() ? 'dir' : 'file'),
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return 'none';
+          throw e;
+        },
+      );
+      kinds.set(rel, k);
+    }
+    return k;
+  };
+  const out: Array<{ rel: string; reason: string; fix: string }> = [];
+  for (const rel of rels) {
+    if ((await kindOf(rel)) === 'dir') {
+      out.push({ rel, reason: `${rel} is a folder, not a file`, fix: `move ${rel} out of the way` });
+      continue;
+    }
+    // the nearest existing ancestor must be a folder we may write in
+    let dir = path.posix.dirname(rel);
+    let kind = await kindOf(dir);
+    while (kind === 'none' && dir !== '.' && dir !== '/') kind = await kindOf((dir = path.posix.dirname(dir)));
+    if (kind === 'file') out.push({ rel, reason: `${dir} is a file, not a folder`, fix: `move ${dir} out of the way` });
+    else if (kind === 'dir') {
+      try {
+        await fs.access(path.join(root, dir), fsConstants.W_OK);
+      } catch (e) {
+        out.push({ rel, reason: `${dir} is not writable (${(e as NodeJS.ErrnoException).code})`, fix: `make ${dir} writable` });
+      }
+    }
+  }
+  return out;
+}
+
+/** Remove a stale generated file, and its host folder only when nothing hand-written is left in it. */
+async function removeGenerated(root: string, rel: string): Promise<void> {
+  const file = path.join(root, rel);
+  await fs.rm(file, { force: true });
+  try {
+    await fs.rmdir(path.dirname(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw e;
+  }
+}

@@ -1,0 +1,98 @@
+/** The registry as a whole: `infra init` scaffolds one, `infra check` validates one. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inventoryProblems } from '../adapters/inventories.js';
+import { readPublicKey } from '../adapters/pgp.js';
+import { CONFIG_FILE, writeFileAtomic } from '../adapters/store.js';
+import type { Member } from '../core/types.js';
+import { policyCheck, textProblem } from '../core/validate.js';
+import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
+import { need, type Context } from './context.js';
+
+const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
+
+export function scaffoldConfig(org: string): string {
+  return `# yaml-language-server: $schema=schema/infra.schema.json
+# The registry's org-wide settings. Reviewed like code: change it in a pull request.
+org: ${JSON.stringify(org)}
+admins: []                      # handles that may decrypt bot tokens; each needs keys/<handle>/pgp.asc
+environments:                   # name -> Ansible inventory folder
+  production: inventories/production
+policy:
+  ssh:
+    allowed_types: [ed25519, ed25519-sk, ecdsa, ecdsa-sk, rsa]   # dsa is never allowed
+    min_rsa_bits: 3072
+    max_age_days: 730           # older keys are reported, not refused
+  tokens:
+    rotate_every_days: 90
+  audit:
+    min_members_per_host: 2
+    horizon_days: 30
+access: []                      # grants: {groups: [..], hosts: <Ansible pattern>, user: <remote user>}
+vpn: {}
+`;
+}
+
+export interface InitResult {
+  root: string;
+  created: string[];
+}
+
+/** A new registry: infra.yml, keys/, an empty inventory, the schemas and the playbooks that apply a render. */
+export async function initRegistry(ctx: Context, input: { dir?: string; org?: string }): Promise<InitResult> {
+  const root = path.resolve(ctx.cwd, input.dir ?? ctx.env.INFRA_DIR ?? '.');
+  if (await fs.stat(path.join(root, CONFIG_FILE)).catch(() => undefined))
+    throw new InfraError(ExitCode.invalid, `${path.join(root, CONFIG_FILE)} already exists: this folder is a registry already`, { hint: 'run `infra check` to validate it' });
+  const org = await need(ctx, input.org, 'org', 'Organisation name', (v) => textProblem(v, 'a name'));
+  const shipped = (rel: string) => fs.readFile(path.join(PACKAGE_DIR, rel), 'utf8');
+  const files: Array<[string, string]> = [
+    [CONFIG_FILE, scaffoldConfig(org)],
+    ['keys/.gitkeep', ''],
+    ['inventories/production/hosts.yml', '# Hand-written Ansible inventory: infra reads it, never rewrites it.\nall:\n  hosts: {}\n'],
+    ['.gitignore', '.infra.lock\n'],
+  ];
+  for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
+  const created: string[] = [];
+  for (const [rel, content] of files) {
+    const target = path.join(root, rel);
+    if (await fs.stat(target).catch(() => undefined)) continue; // never over an existing file
+    await writeFileAtomic(target, content);
+    created.push(rel);
+  }
+  return { root, created };
+}
+
+export interface CheckResult {
+  ok: boolean;
+  members: number;
+  problems: Problem[];
+}
+
+/** Every problem at once: files, policy, inventories, OpenPGP keys. A member file that does not parse does not stop the rest. */
+export async function checkRegistry(ctx: Context): Promise<CheckResult> {
+  const root = await ctx.store.root();
+  const { partial, problems } = await ctx.store.inspect();
+  const all = [...problems];
+  if (partial) {
+    all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located));
+    all.push(...(await inventoryProblems(partial)));
+    all.push(...(await pgpProblems(root, partial.registry.members)));
+  }
+  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
+}
+
+/** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */
+async function pgpProblems(root: string, members: readonly Member[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const m of members.filter((x) => x.has_pgp)) {
+    const rel = `keys/${m.handle}/pgp.asc`;
+    try {
+      const key = await readPublicKey(await fs.readFile(path.join(root, rel)), rel);
+      if (!key.canEncrypt) problems.push({ file: rel, field: '(key)', message: `${key.fingerprint} has no encryption subkey, so tokens cannot be encrypted to it` });
+    } catch (e) {
+      problems.push({ file: rel, field: '(key)', message: e instanceof InfraError ? e.message.replace(`${rel}: `, '') : String(e) });
+    }
+  }
+  return problems;
+}
