@@ -82,11 +82,35 @@ export function parseYamlFile(rel: string, text: string): { file: YamlFile; prob
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: Problem[] = doc.errors.map((e) => ({
     file: rel,
-    line: lines.linePos(e.pos[0]).line,
+    // An unclosed `[` or `{` is noticed lines later, where the parser gives up: point at the opener.
+    line: lines.linePos(/\bflow (sequence|mapping|collection)\b/i.test(e.message) ? (unclosedFlowOpener(text, e.pos[0]) ?? e.pos[0]) : e.pos[0]).line,
     field: '(yaml)',
     message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
   }));
   return { file: { rel, text, doc, lines }, problems };
+}
+
+/** Offset of the outermost `[` or `{` still open at `pos` (outside quotes and comments), if any. */
+export function unclosedFlowOpener(text: string, pos: number): number | undefined {
+  const open: number[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < Math.min(pos, text.length); i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote && !(quote === '"' && text[i - 1] === '\\')) quote = undefined;
+      else if (c === '\n' && !open.length) quote = undefined;
+      continue;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) {
+      const nl = text.indexOf('\n', i);
+      i = nl === -1 ? text.length : nl;
+      continue;
+    }
+    if ((c === '"' || c === "'") && (open.length || /[\s:,[{-]/.test(text[i - 1] ?? ' '))) quote = c;
+    else if (c === '[' || c === '{') open.push(i);
+    else if ((c === ']' || c === '}') && open.length) open.pop();
+  }
+  return open[0];
 }
 
 export function lineOf(file: YamlFile, p: Path): number | undefined {

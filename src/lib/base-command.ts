@@ -11,6 +11,7 @@ import { cliContext, type Context } from '../services/context.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter } from './prompter.js';
 import { boldErr, clean, red } from './style.js';
+import { closestNames, levenshtein } from '../core/host-pattern.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 
@@ -58,6 +59,21 @@ export abstract class InfraCommand<T> extends Command {
     this.exit(code);
   }
 
+  /** oclif's parse error as one line, a did-you-mean for a mistyped flag, and the help to read. */
+  private usageError(err: Error & { flags?: string[] }): { message: string; hint: string } {
+    const id = (this.id ?? '').replace(/:/g, ' ');
+    const message = err.message
+      .split('\n')
+      .map((line) => line.replace(/^\s*›?\s*/, '').trim())
+      .filter((line) => line && line !== 'See more help with --help')
+      .join(' ')
+      .replace(/:\s+(\S+)\s{2,}/g, ': $1: ');
+    const known = Object.keys({ ...this.ctor.flags, ...this.ctor.baseFlags, json: true }).map((f) => `--${f}`);
+    const typed = err.flags?.[0]?.split('=')[0];
+    const near = typed ? closestNames(typed, known, 1).filter((f) => levenshtein(f, typed) <= 3) : [];
+    return { message: near.length ? `${message} (did you mean ${near[0]}?)` : message, hint: `infra ${id} --help` };
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     let code: number;
@@ -73,10 +89,9 @@ export abstract class InfraCommand<T> extends Command {
       code = ExitCode.cancelled;
       message = 'cancelled';
     } else if (err instanceof Errors.CLIError && err.oclif?.exit !== undefined) {
-      // oclif's own usage errors: unknown flag, missing argument (exit 2)
-      if (!this.jsonEnabled()) throw err;
+      // oclif's own usage errors (unknown flag, missing argument): one line in infra's style, with a hint
       code = err.oclif.exit ?? ExitCode.usage;
-      message = err.message;
+      ({ message, hint } = this.usageError(err));
     } else {
       code = ExitCode.bug;
       message = `unexpected error: ${err.message}`;

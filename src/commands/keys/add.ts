@@ -7,8 +7,8 @@ export default class KeysAdd extends InfraCommand<AddKeysResult> {
   static override description =
     'Each key is checked against the policy (type, RSA size) and refused if another principal has it. Keys already present are skipped. From GitHub or GitLab, the keys that pass are offered (all of them with --all) and the others are listed with why. A private key given by mistake is refused and never printed.';
   static override examples = [
-    '<%= config.bin %> keys add alice ~/.ssh/id_ed25519.pub --name laptop',
-    'cat ~/.ssh/id_ed25519.pub | <%= config.bin %> keys add alice - --name desktop --expires 2027-03-01',
+    '<%= config.bin %> keys add alice ~/.ssh/id_ed25519.pub --name desktop',
+    'cat ~/.ssh/id_ed25519.pub | <%= config.bin %> keys add bob - --name spare --expires 2027-03-01',
     '<%= config.bin %> keys add alice --github alice-gh --all',
     '<%= config.bin %> keys add alice --gitlab alice --gitlab-url https://git.coop --all',
   ];

@@ -7,7 +7,7 @@ export default class MembersEdit extends InfraCommand<EditMemberResult> {
   static override description = 'Each change edits only its own line of keys/HANDLE/member.yml. --pgp adds or replaces keys/HANDLE/pgp.asc after checking it is a public key that can encrypt.';
   static override examples = [
     '<%= config.bin %> members edit carol --email carol@new.example',
-    '<%= config.bin %> members edit frank --add-group infra --remove-group monitoring',
+    '<%= config.bin %> members edit dana --add-group infra --remove-group monitoring',
     '<%= config.bin %> members edit alice --pgp keys/alice/pgp.asc --json',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };

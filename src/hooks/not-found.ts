@@ -1,0 +1,20 @@
+/**
+ * An unknown command: one line in infra's style naming the closest commands, on any stream (a script's
+ * log needs the suggestion as much as a terminal does), and exit 2 like any usage error.
+ */
+import type { Hook } from '@oclif/core';
+import { closestNames, levenshtein } from '../core/host-pattern.js';
+
+const hook: Hook<'command_not_found'> = async function (opts) {
+  const typed = opts.id.replace(/:/g, ' ');
+  const ids = opts.config.commands.filter((c) => !c.hidden).map((c) => c.id.replace(/:/g, ' '));
+  const near = closestNames(typed, ids, 3).filter((id) => levenshtein(id, typed) <= Math.max(3, Math.floor(typed.length / 3)));
+  const shown = typed.replace(/[^\x20-\x7e]/g, '?').slice(0, 60);
+  process.stderr.write(
+    `infra: "${shown}" is not an infra command${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(' or ')}?)` : ''}\n` +
+      `hint: ${near.length ? `infra ${near[0]} --help` : 'infra --help lists every command'}\n`,
+  );
+  this.exit(2);
+};
+
+export default hook;
