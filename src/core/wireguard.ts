@@ -36,6 +36,17 @@ export function checkWgKey(b64: string, field: string): void {
   );
 }
 
+/**
+ * True when a key has the bits X25519 clamping gives every private key (as `wg genkey` makes them): the
+ * low three bits of byte 0 clear, and in byte 31 bit 6 set and bit 7 clear. One public key in 32 has
+ * them by chance, so this is grounds for a warning, never for a refusal.
+ */
+export function hasPrivateKeyBits(b64: string): boolean {
+  if (!isWgKey(b64)) return false;
+  const bytes = Buffer.from(b64, 'base64');
+  return (bytes[0] & 0b111) === 0 && (bytes[31] & 0b1100_0000) === 0b0100_0000;
+}
+
 // PKCS#8 wrapping of a raw X25519 private key (RFC 8410): node:crypto imports keys only in a container format.
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 

@@ -36,6 +36,8 @@ export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   /** Where relative paths given by the user are resolved. */
   cwd: string;
+  /** What a `-` argument reads; absent: the process's stdin. Tests pass text here. */
+  stdin?: () => Promise<string>;
 }
 
 export const today = (ctx: Pick<Context, 'now'>): IsoDate => localDate(ctx.now());

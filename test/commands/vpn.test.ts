@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { usePrompter, type Prompter } from '../../src/lib/prompter.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/core/wireguard.js';
 import { run, spawnCli } from '../helpers/cli.js';
-import { tempDir, treeDigest } from '../helpers/example.js';
+import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { requireTool } from '../helpers/real-tools.js';
 
@@ -196,27 +196,40 @@ describe('infra vpn join', () => {
     expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
   });
 
-  it('--qr: the terminal QR code holds exactly the config (module by module)', async () => {
+  it('--qr onto a pipe is refused (a private key as escape codes); nothing written', async () => {
+    const dir = await registry();
+    const before = await treeDigest(dir);
+    const r = await spawnCli(['vpn', 'join', 'alice', '--device', 'phone', '--qr', '--dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--qr: stdout is not a terminal/);
+    expect(r.stderr).toMatch(/^hint: .*--force/m);
+    expect(r.stdout).toBe('');
+    expect(await treeDigest(dir)).toBe(before);
+  });
+
+  it('--qr --force onto a pipe: a QR code of exactly the config (module by module), without colour', async () => {
     const dir = await registry();
     const out = path.join(await tempDir(), 'phone.conf');
-    const r = await run(['vpn', 'join', 'alice', '--device', 'phone', '--qr', '--out', out, '--dir', dir]);
+    // A real process: stdout is a pipe whatever runs the tests, and NO_COLOR is set (spawnCli).
+    const r = await spawnCli(['vpn', 'join', 'alice', '--device', 'phone', '--qr', '--force', '--out', out, '--dir', dir]);
     expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('\u001b');
     const config = await fs.readFile(out, 'utf8');
-    // Half blocks: each character is two modules, top and bottom; ink is dark. The symbol starts one
-    // module in (the quiet zone), so a line is size + 2 characters wide. (Colours are stripped by the capture.)
-    const rows = r.stdout.replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((l) => l.length);
-    const grid: boolean[][] = [];
+    // Half blocks: each character is two modules, top and bottom. Without colour the light modules are
+    // drawn (for light-on-dark terminals), around the symbol a quiet zone of two modules.
+    const rows = r.stdout.split('\n').filter((l) => l.length);
+    const light: boolean[][] = [];
     for (const line of rows) {
       const chars = [...line];
-      grid.push(chars.map((c) => c === '█' || c === '▀'));
-      grid.push(chars.map((c) => c === '█' || c === '▄'));
+      light.push(chars.map((c) => c === '█' || c === '▀'));
+      light.push(chars.map((c) => c === '█' || c === '▄'));
     }
-    const size = [...rows[0]].length - 2;
     const symbol = QRCode.create(config, { errorCorrectionLevel: 'M' });
-    expect(size).toBe(symbol.modules.size);
-    expect(grid[0].some(Boolean)).toBe(false); // quiet zone above
+    const size = symbol.modules.size;
+    expect([...rows[0]].length).toBe(size + 4);
+    expect(light[0].every(Boolean)).toBe(true); // quiet zone above
     const mismatches: string[] = [];
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (grid[y + 1][x + 1] !== Boolean(symbol.modules.get(y, x))) mismatches.push(`${y},${x}`);
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (light[y + 2][x + 2] === Boolean(symbol.modules.get(y, x))) mismatches.push(`${y},${x}`);
     expect(mismatches).toEqual([]);
     expect(r.stderr).toMatch(/QR code holds the device's private key/);
   });
@@ -429,6 +442,20 @@ describe('infra vpn leave / rekey / list', () => {
   });
 });
 
+describe('infra vpn list fits the terminal', () => {
+  it.each([80, 100])('COLUMNS=%s: no line is wider; --json keeps every public key whole', async (columns) => {
+    const dir = await copyExample();
+    const r = await spawnCli(['vpn', 'list', '--dir', dir], { env: { COLUMNS: String(columns) } });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(7); // a header and six peers
+    expect(lines.filter((l) => [...l].length > columns)).toEqual([]);
+    expect(lines[1]).toMatch(/^meet\s+alice\s+laptop\s+10\.77\.0\.2\/32/);
+    const json = JSON.parse((await spawnCli(['vpn', 'list', '--dir', dir, '--json'], { env: { COLUMNS: String(columns) } })).stdout);
+    expect(json.peers[0].public_key).toBe('S1240y2EcZQzU3bYNbcIs8IbU0s5CqN9dxWsyf6VZAI=');
+  });
+});
+
 describe('infra vpn status', () => {
   const iface = () => ['wg0', generatePrivateKey(randomBytes), SERVER_KEY, '51820', 'off'].join('\t');
   const peer = (key: string, ips: string, handshake: number, rx: number, tx: number) => ['wg0', key, '(none)', '198.51.100.7:41000', ips, String(handshake), String(rx), String(tx), '25'].join('\t');
@@ -442,22 +469,32 @@ describe('infra vpn status', () => {
     const dump = path.join(await tempDir(), 'dump.txt');
     await fs.writeFile(dump, [iface(), peer(laptop.public_key, laptop.addresses.join(','), now - 3 * 86400 - 100, 4096, 2048), peer(stranger, '10.77.0.200/32', 0, 0, 0), ''].join('\n'));
     const r = await run(['vpn', 'status', dump, '--dir', dir, '--json']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(4); // the unknown peer is a high finding
     const s = JSON.parse(r.stdout);
     expect(s.peers).toEqual([expect.objectContaining({ member: 'alice', device: 'laptop', network: 'meet', handshake: '3 days ago', rx_bytes: 4096, tx_bytes: 2048, endpoint: '198.51.100.7:41000' })]);
     expect(s.unknown).toEqual([expect.objectContaining({ public_key: stranger, handshake: 'never', allowed_ips: ['10.77.0.200/32'] })]);
     expect(s.findings).toEqual([expect.objectContaining({ code: 'unknown-peer', severity: 'high', subject: `wg0/${stranger}` })]);
 
     const text = await run(['vpn', 'status', dump, '--dir', dir]);
+    expect(text.code).toBe(4);
     expect(text.stdout).toMatch(/meet\s+alice\s+laptop\s+wg0\s+3 days ago\s+4\.0 KiB\s+2\.0 KiB/);
     expect(text.stdout).toContain('Unknown peers');
     expect(text.stderr).toContain('unknown-peer');
   });
 
+  it('exit 0 when no finding is high: only known peers on the interface', async () => {
+    const dir = await registry();
+    const key = newKey();
+    expect((await run(['vpn', 'join', 'alice', '--device', 'laptop', '--public-key', key, '--dir', dir])).code).toBe(0);
+    const r = await spawnCli(['vpn', 'status', '-', '--dir', dir], { input: `${iface()}\n${peer(key, '10.77.0.2/32', 0, 0, 0)}\n` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/meet\s+alice\s+laptop\s+wg0\s+never/);
+  });
+
   it('reads the dump from stdin with -', async () => {
     const dir = await registry();
     const r = await spawnCli(['vpn', 'status', '-', '--dir', dir, '--json'], { input: `${iface()}\n${peer(newKey(), '10.77.0.5/32', 0, 0, 0)}\n` });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(4);
     expect(JSON.parse(r.stdout).unknown).toHaveLength(1);
   });
 
@@ -468,7 +505,7 @@ describe('infra vpn status', () => {
     const dump = [[name, generatePrivateKey(randomBytes), SERVER_KEY, '51820', 'off'].join('\t'), [name, stranger, '(none)', '(none)', '10.77.0.200/32', '0', '0', '0', 'off'].join('\t'), ''].join('\n');
     // A real process: the in-process capture strips ANSI sequences, which would hide the bug.
     const r = await spawnCli(['vpn', 'status', '-', '--dir', dir], { input: dump });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain('unknown-peer');
     expect(r.stderr).toContain(stranger);
     expect(r.stdout).toContain(stranger);

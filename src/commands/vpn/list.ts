@@ -1,32 +1,24 @@
 import { Flags } from '@oclif/core';
-import { listPeers, type PeerRow } from '../../core/vpn-plan.js';
+import type { PeerRow } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
 import { table } from '../../lib/style.js';
+import { listVpn } from '../../services/vpn.js';
 
-export interface VpnListResult {
-  peers: PeerRow[];
-}
-
-export default class VpnList extends InfraCommand<VpnListResult> {
+export default class VpnList extends InfraCommand<{ peers: PeerRow[] }> {
   static override summary = 'List the VPN peers: member, device, network, addresses.';
-  static override description = "Departed members' peers are listed with status departed: render leaves them out of the servers' peer lists; `infra vpn leave` removes them from the registry.";
+  static override description = "Departed members' peers are listed with status departed: render leaves them out of the servers' peer lists; `infra vpn leave` removes them from the registry. The table fits the terminal (public keys and addresses are cut first); --json keeps everything.";
   static override examples = ['<%= config.bin %> vpn list', '<%= config.bin %> vpn list --network meet --json'];
   static override flags = { network: Flags.string({ description: 'only this network' }) };
 
-  async run(): Promise<VpnListResult> {
+  async run(): Promise<{ peers: PeerRow[] }> {
     const { flags } = await this.parseWith(VpnList);
-    const { registry } = await this.context().store.load();
-    const peers = listPeers(registry, flags.network);
-    if (!this.jsonEnabled()) {
-      if (peers.length === 0) this.say(`no VPN peers${flags.network ? ` in ${flags.network}` : ''}; enrol one with \`infra vpn join HANDLE --device D\``);
-      else
-        this.out(
-          table(
-            ['NETWORK', 'MEMBER', 'DEVICE', 'ADDRESSES', 'STATUS', 'ADDED', 'PUBLIC KEY'],
-            peers.map((p) => [p.network, p.member, p.device, p.addresses.join(', '), p.member_status, p.added, p.public_key]),
-          ),
-        );
+    const ctx = this.context();
+    const result = await listVpn(ctx, { network: flags.network });
+    if (!this.jsonEnabled() && result.peers.length) {
+      const rows = result.peers.map((p) => [p.network, p.member, p.device, p.addresses.join(', '), p.member_status, p.added, p.public_key]);
+      // Given way in this order: public key (its start still tells keys apart), addresses, device, member.
+      this.out(table(['NETWORK', 'MEMBER', 'DEVICE', 'ADDRESSES', 'STATUS', 'ADDED', 'PUBLIC KEY'], rows, { width: ctx.stdout.columns, shrink: [6, 3, 2, 1] }));
     }
-    return { peers };
+    return result;
   }
 }

@@ -1,56 +1,35 @@
 import { Args } from '@oclif/core';
-import { readInput } from '../../adapters/input.js';
-import { wgShowDump } from '../../adapters/wg.js';
-import { parseWgDump } from '../../core/wg-dump.js';
-import { vpnStatus, type VpnStatus } from '../../core/vpn-plan.js';
+import type { VpnStatus } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
-import { clean, red, table } from '../../lib/style.js';
+import { ExitCode } from '../../lib/errors.js';
+import { table } from '../../lib/style.js';
+import { vpnStatus } from '../../services/vpn.js';
 
-export type VpnStatusResult = VpnStatus;
-
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 const bytes = (n: number) => {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+  const u = Math.min(UNITS.length - 1, n > 0 ? Math.floor(Math.log2(n) / 10) : 0);
+  return u === 0 ? `${n} B` : `${(n / 1024 ** u).toFixed(1)} ${UNITS[u]}`;
 };
 
-export default class VpnStatusCommand extends InfraCommand<VpnStatusResult> {
+export default class VpnStatusCommand extends InfraCommand<VpnStatus> {
   static override summary = "Who is connected: a WireGuard server's `wg show all dump`, joined with the registry.";
-  static override description = `Per member and device: last handshake, bytes received and sent, endpoint. Peers the registry does not know, and departed members' peers still on the server, are reported as findings (codes unknown-peer and departed-access, as in \`infra audit\`).
+  static override description = `Per member and device: last handshake, bytes received and sent, endpoint. Peers the registry does not know, and departed members' peers still on the server, are reported as findings (codes unknown-peer and departed-access, as in \`infra audit\`); exit 4 when one is high.
 Reads the dump from FILE, or stdin with -; with neither, runs \`wg show all dump\` here (as root on the server).`;
-  static override examples = [
-    'ssh vpn1 sudo wg show all dump | <%= config.bin %> vpn status -',
-    '<%= config.bin %> vpn status dump.txt --json',
-    'sudo <%= config.bin %> vpn status',
-  ];
+  static override examples = ['ssh vpn1 sudo wg show all dump | <%= config.bin %> vpn status -', '<%= config.bin %> vpn status dump.txt --json', 'sudo <%= config.bin %> vpn status'];
   static override args = { file: Args.string({ description: 'output of `wg show all dump`, or - for stdin' }) };
 
-  async run(): Promise<VpnStatusResult> {
+  async run(): Promise<VpnStatus> {
     const { args } = await this.parseWith(VpnStatusCommand);
-    const { registry } = await this.context().store.load();
-    const text = args.file !== undefined ? await readInput(args.file) : await wgShowDump();
-    const status = vpnStatus(parseWgDump(text), registry, Math.floor(Date.now() / 1000));
+    const status = await vpnStatus(this.context(), { file: args.file });
     if (!this.jsonEnabled()) {
-      if (status.peers.length)
-        this.out(
-          table(
-            ['NETWORK', 'MEMBER', 'DEVICE', 'INTERFACE', 'HANDSHAKE', 'RECEIVED', 'SENT', 'ENDPOINT'],
-            status.peers.map((p) => [p.network, p.member + (p.member_status === 'departed' ? ' (departed)' : ''), p.device, p.interface, p.handshake, bytes(p.rx_bytes), bytes(p.tx_bytes), p.endpoint ?? '-']),
-          ),
-        );
-      else this.say('no peer of the registry is on these interfaces');
+      const peerRows = status.peers.map((p) => [p.network, p.member + (p.member_status === 'departed' ? ' (departed)' : ''), p.device, p.interface, p.handshake, bytes(p.rx_bytes), bytes(p.tx_bytes), p.endpoint ?? '-']);
+      if (peerRows.length) this.out(table(['NETWORK', 'MEMBER', 'DEVICE', 'INTERFACE', 'HANDSHAKE', 'RECEIVED', 'SENT', 'ENDPOINT'], peerRows));
       if (status.unknown.length) {
         this.out('\nUnknown peers (not in the registry):');
         this.out(table(['INTERFACE', 'PUBLIC KEY', 'ALLOWED IPS', 'HANDSHAKE', 'ENDPOINT'], status.unknown.map((u) => [u.interface, u.public_key, u.allowed_ips.join(', ') || '-', u.handshake, u.endpoint ?? '-'])));
       }
-      if (status.absent.length) this.say(`not on these interfaces: ${status.absent.map((a) => clean(`${a.member}/${a.device} (${a.network})`)).join(', ')}`);
-      for (const f of status.findings) this.say(`${red(f.severity)} ${f.code} ${clean(f.subject)}: ${clean(f.detail)}\n  fix: ${clean(f.fix)}`);
     }
+    if (status.findings.some((f) => f.severity === 'high')) return this.finishWith(ExitCode.checkFailed, status);
     return status;
   }
 }
