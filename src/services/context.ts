@@ -7,6 +7,7 @@
  * warnings) goes to `stderr` through `say`, and not at all under --json.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { RegistryStore } from '../adapters/store.js';
 import { localDate } from '../core/dates.js';
 import type { IsoDate, Member, Registry } from '../core/types.js';
@@ -38,6 +39,13 @@ export interface Context {
   cwd: string;
   /** What a `-` argument reads; absent: the process's stdin. Tests pass text here. */
   stdin?: () => Promise<string>;
+}
+
+/** A file the user named (relative to ctx.cwd), or stdin for `-`. */
+export async function readArg(ctx: Context, file: string): Promise<string> {
+  const { readInput, readStdin } = await import('../adapters/input.js');
+  if (file === '-') return ctx.stdin ? ctx.stdin() : readStdin();
+  return readInput(path.resolve(ctx.cwd, file));
 }
 
 export const today = (ctx: Pick<Context, 'now'>): IsoDate => localDate(ctx.now());

@@ -1,5 +1,4 @@
 /** SSH keys: add (file, stdin, prompt, GitHub, GitLab), list, remove, check. */
-import { readInput, readStdin } from '../adapters/input.js';
 import type { ForgeKey } from '../adapters/forge-keys.js';
 import { daysBetween } from '../core/dates.js';
 import { findKey, planKeyAdds, type Candidate, type Verdict } from '../core/key-entries.js';
@@ -7,7 +6,7 @@ import { checkAuthorizedKeys, looksLikePrivateKey, parsePublicKey, policyProblem
 import { DEFAULT_POLICY, NAME_RE, type SshPolicy } from '../core/types.js';
 import { assertHandle, isIsoDate, printable } from '../core/validate.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
-import { requireMember, say, today, type Context } from './context.js';
+import { readArg, requireMember, say, today, type Context } from './context.js';
 
 export interface AddKeysInput {
   handle: string;
@@ -115,7 +114,7 @@ async function inputCandidates(ctx: Context, file: string | undefined): Promise<
   let text: string;
   let origin: string;
   if (file !== undefined) {
-    text = await readInput(file);
+    text = await readArg(ctx, file);
     origin = file === '-' ? 'stdin' : file;
   } else if (ctx.prompter) {
     text = await ctx.prompter.input({ message: 'Paste the public key (one line: ssh-ed25519 AAAA... comment)' });
@@ -231,7 +230,7 @@ export async function checkKeys(ctx: Context, files: string[]): Promise<CheckKey
   const policy = await policyOrDefault(ctx);
   const reports: Array<{ file: string } & KeysCheckReport> = [];
   for (const file of inputs) {
-    const text = file === '-' ? await readStdin() : await readInput(file);
+    const text = await readArg(ctx, file);
     reports.push({ file: file === '-' ? '(stdin)' : file, ...checkAuthorizedKeys(text, policy) });
   }
   const keys = reports.flatMap((r) => r.keys);

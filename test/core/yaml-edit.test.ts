@@ -1,26 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { YamlSourceEditor } from '../../src/lib/yaml-edit.js';
+import { hunk } from '../helpers/diff.js';
 
 const alice = readFileSync(new URL('../../keys/alice/member.yml', import.meta.url), 'utf8');
 const config = readFileSync(new URL('../../infra.yml', import.meta.url), 'utf8');
 
-/** Lines removed and added, in order: a minimal line diff for files where edits are local. */
-function lineDiff(before: string, after: string): { removed: string[]; added: string[] } {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  let head = 0;
-  while (head < a.length && head < b.length && a[head] === b[head]) head++;
-  let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
-  return { removed: a.slice(head, a.length - tail), added: b.slice(head, b.length - tail) };
-}
 
 describe('YamlSourceEditor', () => {
   it('changes a scalar in place and keeps the aligned comment after it', () => {
     const e = new YamlSourceEditor(alice);
     e.set(['kind'], 'bot');
-    expect(lineDiff(alice, e.text)).toEqual({
+    expect(hunk(alice, e.text)).toEqual({
       removed: ['kind: human                     # human | bot'],
       added: ['kind: bot                     # human | bot'],
     });
@@ -43,14 +34,14 @@ describe('YamlSourceEditor', () => {
   it('inserts a missing key right after the one named', () => {
     const e = new YamlSourceEditor(alice);
     e.set(['departed'], '2026-11-29', 'status');
-    expect(lineDiff(alice, e.text)).toEqual({ removed: [], added: ['departed: 2026-11-29'] });
+    expect(hunk(alice, e.text)).toEqual({ removed: [], added: ['departed: 2026-11-29'] });
     expect(e.text.indexOf('departed:')).toBe(e.text.indexOf('status: active\n') + 'status: active\n'.length);
   });
 
   it('appends an item to a block list with the indentation the list has', () => {
     const e = new YamlSourceEditor(alice);
     e.append(['ssh_keys'], { name: 'phone', key: 'ssh-ed25519 AAAA phone', added: '2026-11-29' });
-    expect(lineDiff(alice, e.text)).toEqual({
+    expect(hunk(alice, e.text)).toEqual({
       removed: [],
       added: ['  - name: phone', '    key: ssh-ed25519 AAAA phone', '    added: 2026-11-29'],
     });
@@ -73,7 +64,7 @@ describe('YamlSourceEditor', () => {
   it('appends to a flow list inside the brackets', () => {
     const e = new YamlSourceEditor(alice);
     e.append(['groups'], 'monitoring');
-    expect(lineDiff(alice, e.text)).toEqual({
+    expect(hunk(alice, e.text)).toEqual({
       removed: ['groups: [infra, meet-tech]      # infra.yml `access` says what each group may reach'],
       added: ['groups: [infra, meet-tech, monitoring]      # infra.yml `access` says what each group may reach'],
     });
@@ -82,7 +73,7 @@ describe('YamlSourceEditor', () => {
   it('removes one item of a block list with exactly its lines', () => {
     const e = new YamlSourceEditor(alice);
     e.remove(['ssh_keys'], 0);
-    const d = lineDiff(alice, e.text);
+    const d = hunk(alice, e.text);
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([
       '  - name: laptop',
@@ -103,7 +94,7 @@ describe('YamlSourceEditor', () => {
   it('removes a value from a flow list in infra.yml and touches nothing else', () => {
     const e = new YamlSourceEditor(config);
     e.removeValue(['admins'], 'bob');
-    expect(lineDiff(config, e.text)).toEqual({ removed: ['admins: [alice, bob]'], added: ['admins: [alice]'] });
+    expect(hunk(config, e.text)).toEqual({ removed: ['admins: [alice, bob]'], added: ['admins: [alice]'] });
     e.removeValue(['admins'], 'alice');
     expect(parse(e.text).admins).toEqual([]);
   });
@@ -113,13 +104,13 @@ describe('YamlSourceEditor', () => {
     e.setList(['groups'], ['infra', 'meet-tech']);
     expect(e.text).toBe(alice);
     e.setList(['groups'], ['infra']);
-    expect(lineDiff(alice, e.text).added).toEqual(['groups: [infra]      # infra.yml `access` says what each group may reach']);
+    expect(hunk(alice, e.text).added).toEqual(['groups: [infra]      # infra.yml `access` says what each group may reach']);
   });
 
   it('sets a nested scalar in a list item', () => {
     const e = new YamlSourceEditor(alice);
     e.set(['vpn_peers', 0, 'public_key'], 'x'.repeat(43) + '=');
-    const d = lineDiff(alice, e.text);
+    const d = hunk(alice, e.text);
     expect(d.removed).toEqual(['    public_key: S1240y2EcZQzU3bYNbcIs8IbU0s5CqN9dxWsyf6VZAI=']);
     expect(d.added).toEqual([`    public_key: ${'x'.repeat(43)}=`]);
   });
@@ -129,7 +120,7 @@ describe('YamlSourceEditor removing a described item', () => {
   it('takes the comment lines right above an item with it', () => {
     const e = new YamlSourceEditor(alice);
     e.remove(['ssh_keys'], 1);
-    const d = lineDiff(alice, e.text);
+    const d = hunk(alice, e.text);
     expect(d.removed[0]).toBe('  # Short-lived key for a borrowed workstation: expires within the audit horizon.');
     expect(d.removed).toHaveLength(5);
     expect(parse(e.text).ssh_keys.map((k: { name: string }) => k.name)).toEqual(['laptop']);

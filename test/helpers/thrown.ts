@@ -10,3 +10,14 @@ export function thrown(fn: () => unknown): InfraError {
   }
   throw new Error('expected an InfraError');
 }
+
+/** The InfraError a promise rejects with; any other outcome fails the test. */
+export async function rejection(promise: Promise<unknown>): Promise<InfraError> {
+  try {
+    await promise;
+  } catch (e) {
+    if (e instanceof InfraError) return e;
+    throw e;
+  }
+  throw new Error('expected an InfraError');
+}

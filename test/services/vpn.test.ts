@@ -11,6 +11,8 @@ import { InfraError } from '../../src/lib/errors.js';
 import type { Prompter } from '../../src/lib/prompter.js';
 import { joinVpn, leaveVpn, listVpn, rekeyVpn, vpnStatus } from '../../src/services/vpn.js';
 import { seededRandom, testContext } from '../helpers/context.js';
+import { hunk } from '../helpers/diff.js';
+import { rejection } from '../helpers/thrown.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 
@@ -23,27 +25,7 @@ const otherKey = (label: string) => publicKeyOf(generatePrivateKey(seededRandom(
 const memberFile = (root: string, handle: string) => path.join(root, `keys/${handle}/member.yml`);
 const readMember = (root: string, handle: string) => fs.readFile(memberFile(root, handle), 'utf8');
 
-/** The InfraError a service call rejects with; any other outcome fails the test. */
-async function rejection(promise: Promise<unknown>): Promise<InfraError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof InfraError) return e;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
-/** The one changed stretch between two texts: lines only in `before`, lines only in `after`. */
-function hunk(before: string, after: string): { removed: string[]; added: string[] } {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  let head = 0;
-  while (head < a.length && head < b.length && a[head] === b[head]) head++;
-  let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
-  return { removed: a.slice(head, a.length - tail), added: b.slice(head, b.length - tail) };
-}
 
 function configFields(text: string): Record<string, string> {
   const out: Record<string, string> = {};
