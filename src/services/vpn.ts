@@ -259,7 +259,7 @@ async function deliver(ctx: Context, config: string, privateKeyIncluded: boolean
   }
   if (prepared.outPath !== undefined) {
     await writeOutFile(prepared.outPath, artifact, Boolean(d.force));
-    say(ctx, `wrote ${d.out} (mode 0600)${privateKeyIncluded && !d.encrypt ? ": it holds the device's private key; move it to the device and delete it here" : ''}`);
+    say(ctx, `wrote ${clean(d.out!)} (mode 0600)${privateKeyIncluded && !d.encrypt ? ": it holds the device's private key; move it to the device and delete it here" : ''}`);
   }
   if (d.qr) {
     const { terminalQr } = await import('../adapters/qr.js');

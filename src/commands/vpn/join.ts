@@ -9,9 +9,9 @@ export default class VpnJoin extends InfraCommand<VpnConfigResult> {
 The device's private key is made here and written only into that config, never into the registry. With --public-key the device made its own key pair, and no private key exists anywhere else.
 The server learns the peer at the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
-    '<%= config.bin %> vpn join alice --device laptop --out alice-laptop.conf',
+    '<%= config.bin %> vpn join alice --device tablet --out alice-tablet.conf',
     '<%= config.bin %> vpn join alice --device phone --qr',
-    '<%= config.bin %> vpn join alice --device laptop --encrypt > alice-laptop.conf.asc',
+    '<%= config.bin %> vpn join alice --device desktop --encrypt > alice-desktop.conf.asc',
     '<%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < privatekey)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };

@@ -9,8 +9,8 @@ export default class VpnRekey extends InfraCommand<VpnConfigResult> {
 The old key keeps working on the servers until the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
     '<%= config.bin %> vpn rekey alice --device laptop --out alice-laptop.conf',
-    '<%= config.bin %> vpn rekey alice --device phone --qr',
-    '<%= config.bin %> vpn rekey alice --device router --public-key "$(wg pubkey < privatekey)"',
+    '<%= config.bin %> vpn rekey bob --device laptop --qr',
+    '<%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < privatekey)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = { ...deviceFlags, ...deliveryFlags };
