@@ -57,7 +57,7 @@ export async function memberEncryptionKey(root: string, handle: string): Promise
   const exportHint = `gpg --export --armor ${email} > ${rel}`;
   if (data === undefined)
     throw new InfraError(ExitCode.invalid, `--encrypt: ${handle} has no OpenPGP key (${rel}); nothing was changed`, {
-      hint: `add it: ${exportHint} (or \`infra members add ... --pgp FILE\`), then run this again`,
+      hint: `add it: gpg --export --armor ${email} > ${handle}.asc && infra members edit ${handle} --pgp ${handle}.asc, then run this again`,
     });
   let key;
   try {

@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { Document } from 'yaml';
 import { checkOutFile, memberEncryptionKey, writeOutFile } from '../adapters/device-config.js';
-import { readInput } from '../adapters/input.js';
 import { previousRenders } from '../adapters/inventories.js';
 import type { Registry, VpnPeer } from '../core/types.js';
 import { assertHandle } from '../core/validate.js';
@@ -14,7 +13,7 @@ import { parseWgDump } from '../core/wg-dump.js';
 import { checkWgKey, generatePrivateKey, hasPrivateKeyBits, publicKeyOf, renderDeviceConfig } from '../core/wireguard.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { clean, red, yellow } from '../lib/style.js';
-import { need, requireMember, say, today, type Context } from './context.js';
+import { need, readArg, requireMember, say, today, type Context } from './context.js';
 
 /** Where the device's config goes (`vpn join`, `vpn rekey`): stdout by default. */
 export interface DeliveryInput {
@@ -150,7 +149,7 @@ const realWg: WgSource = {
 export async function vpnStatus(ctx: Context, input: { file?: string } = {}, wg: WgSource = realWg): Promise<VpnStatus> {
   const { registry } = await ctx.store.load();
   const text =
-    input.file === undefined ? await wg.showDump() : input.file === '-' && ctx.stdin ? await ctx.stdin() : await readInput(input.file === '-' ? '-' : path.resolve(ctx.cwd, input.file));
+    input.file === undefined ? await wg.showDump() : await readArg(ctx, input.file);
   const status = joinDump(parseWgDump(text), registry, Math.floor(ctx.now().getTime() / 1000));
   status.findings.sort((a, b) => SEVERITY[a.severity] - SEVERITY[b.severity] || byCodeUnits(a.code, b.code) || byCodeUnits(a.subject, b.subject)); // as the audit sorts them
   if (!status.peers.length) say(ctx, 'no peer of the registry is on these interfaces');

@@ -42,7 +42,9 @@ describe.each(examples)('$id: $example', ({ example }) => {
   it('runs as printed', async () => {
     const dir = await copyExample();
     const command = example.replace(/https:\/\/[^\s"']+/g, CLOSED);
-    const r = spawnSync('sh', ['-c', command], {
+    // --qr draws only on a terminal: those examples run under script(1), which gives them one
+    const argv = /--qr\b/.test(command) ? ['script', ['-qec', command, '/dev/null']] as const : ['sh', ['-c', command]] as const;
+    const r = spawnSync(argv[0], [...argv[1]], {
       cwd: dir,
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, INFRA_GITHUB_API_URL: CLOSED, INFRA_GITLAB_URL: CLOSED, NO_COLOR: '1', GITHUB_TOKEN: '' },
       encoding: 'utf8',

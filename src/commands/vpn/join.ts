@@ -12,7 +12,7 @@ The server learns the peer at the next \`infra render\` and apply (ansible/wireg
     '<%= config.bin %> vpn join alice --device tablet --out alice-tablet.conf',
     '<%= config.bin %> vpn join alice --device phone --qr',
     '<%= config.bin %> vpn join alice --device desktop --encrypt > alice-desktop.conf.asc',
-    '<%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < privatekey)"',
+    'wg genkey > router.key && <%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < router.key)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = {

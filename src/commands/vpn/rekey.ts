@@ -10,7 +10,7 @@ The old key keeps working on the servers until the next \`infra render\` and app
   static override examples = [
     '<%= config.bin %> vpn rekey alice --device laptop --out alice-laptop.conf',
     '<%= config.bin %> vpn rekey bob --device laptop --qr',
-    '<%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < privatekey)"',
+    'wg genkey > laptop.key && <%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < laptop.key)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = { ...deviceFlags, ...deliveryFlags };
