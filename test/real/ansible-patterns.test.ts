@@ -3,19 +3,17 @@
  * `ansible --list-hosts` and `ansible-inventory --list` print for the fixture inventories, never what infra computes.
  * Order is compared exactly (the fixtures keep Ansible's order well defined: see hostsOfGroup).
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { requireTool } from '../helpers/real-tools.js';
+import { runProgram } from '../../src/adapters/run-program.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { loadInventory } from '../../src/adapters/inventory-files.js';
 import { resolvePattern } from '../../src/core/host-pattern.js';
 import type { Inventory } from '../../src/core/inventory.js';
 
-const run = promisify(execFile);
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'inventories');
 
 const INVENTORIES = {
@@ -73,8 +71,12 @@ const ansibleEnv = {
   ANSIBLE_LOCAL_TEMP: mkdtempSync(path.join(tmpdir(), 'infra-ansible-')),
 };
 
+const ANSIBLE_TIMEOUT_MS = 120_000;
+
 async function ansibleListHosts(inventory: string, pattern: string): Promise<string[]> {
-  const { stdout } = await run('ansible', ['-i', inventory, pattern, '--list-hosts'], { env: ansibleEnv });
+  const r = await runProgram('ansible', ['-i', inventory, pattern, '--list-hosts'], { env: ansibleEnv, timeoutMs: ANSIBLE_TIMEOUT_MS });
+  if (r.code !== 0) throw new Error(`ansible --list-hosts ${pattern} exited ${r.code}:\n${r.stderr}`);
+  const { stdout } = r;
   const lines = stdout.split('\n');
   const header = lines.findIndex((l) => /^\s*hosts \(\d+\):$/.test(l));
   if (header < 0) throw new Error(`unexpected ansible output for ${pattern}:\n${stdout}`);
@@ -132,7 +134,9 @@ d('host patterns resolve to what `ansible --list-hosts` lists', () => {
 
 d('inventories parse into the groups `ansible-inventory --list` reports', () => {
   it.each(Object.entries(INVENTORIES))('%s inventory (%s)', async (_kind, inv) => {
-    const { stdout } = await run('ansible-inventory', ['-i', path.join(fixtures, inv), '--list'], { env: ansibleEnv, maxBuffer: 16 << 20 });
+    const listed = await runProgram('ansible-inventory', ['-i', path.join(fixtures, inv), '--list'], { env: ansibleEnv, timeoutMs: ANSIBLE_TIMEOUT_MS });
+    expect(listed.code).toBe(0);
+    const { stdout } = listed;
     const { _meta: meta, ...groups } = JSON.parse(stdout) as Record<string, unknown>;
     const hostvars = (meta as { hostvars: Record<string, Record<string, unknown>> }).hostvars;
     const ansibleGroups: Record<string, { hosts: string[]; children: string[] }> = {};
