@@ -3,18 +3,15 @@
  * repository root. The schemas must accept every example file and flag each kind of mistake at the
  * right place; the example must stay loadable by the tool itself and keep producing a real audit.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { GITHUB_LOGIN_RE, GITLAB_USERNAME_RE, HANDLE_RE, NAME_RE } from '../src/core/types.js';
 import { ENV_RE, GROUP_RE, UNIX_USER_RE } from '../src/core/validate.js';
 import { inspectRegistry } from '../src/adapters/store.js';
-import { requireTool } from './helpers/real-tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const readJson = (rel: string) => JSON.parse(readFileSync(join(ROOT, rel), 'utf8'));
@@ -233,51 +230,12 @@ describe('infra.schema.json flags mistakes where they are', () => {
 });
 
 describe('key patterns accept what the real tools make', () => {
-  const withKey = (key: string) => {
-    const doc = aliceDoc();
-    doc.ssh_keys[0].key = key;
-    return doc;
-  };
-
   it('accepts 50 X25519 public keys from node:crypto, in canonical base64', () => {
     for (let i = 0; i < 50; i++) {
       const doc = aliceDoc();
       doc.vpn_peers[0].public_key = x25519PublicKey();
       expect(describeErrors(errorsOf(validateMember, doc))).toBe('');
     }
-  });
-
-  const withWg = requireTool('wg', 'wireguard-tools') ? describe : describe.skip;
-  withWg('wg', () => {
-    it('accepts `wg genkey | wg pubkey` output', () => {
-      for (let i = 0; i < 5; i++) {
-        const priv = execFileSync('wg', ['genkey']);
-        const pub = execFileSync('wg', ['pubkey'], { input: priv }).toString().trim();
-        const doc = infraDoc();
-        doc.vpn.meet.server_public_key = pub;
-        expect(describeErrors(errorsOf(validateInfra, doc))).toBe('');
-      }
-    });
-  });
-
-  const withSshKeygen = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
-  withSshKeygen('ssh-keygen', () => {
-    let dir: string;
-    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'infra-schema-'))));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-    it.each([
-      ['ed25519', []],
-      ['ecdsa', ['-b', '256']],
-      ['ecdsa', ['-b', '384']],
-      ['ecdsa', ['-b', '521']],
-      ['rsa', ['-b', '3072']],
-    ])('accepts a %s %s key with a comment that has spaces', (type, bits) => {
-      const file = join(dir, `${type}${bits.join('')}`);
-      execFileSync('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-C', 'alice on the laptop', '-f', file]);
-      const pub = readFileSync(`${file}.pub`, 'utf8').trim();
-      expect(describeErrors(errorsOf(validateMember, withKey(pub)))).toBe('');
-    });
   });
 });
 
@@ -330,71 +288,8 @@ describe('the example registry gives the audit something to report', () => {
   });
 
   it('holds no private key material', () => {
-    const files = ['infra.yml', ...execFileSync('find', ['keys', 'inventories', '-type', 'f'], { cwd: ROOT }).toString().trim().split('\n')];
+    const inFolder = (folder: string) => readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(ROOT, join(e.parentPath, e.name)));
+    const files = ['infra.yml', ...inFolder('keys'), ...inFolder('inventories')];
     for (const rel of files) expect([rel, /PRIVATE KEY|PrivateKey\s*=/.test(readFileSync(join(ROOT, rel), 'utf8'))]).toEqual([rel, false]);
-  });
-
-  const withSshKeygen = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
-  withSshKeygen('ssh-keygen', () => {
-    it('weak-key: an active member has an RSA key below min_rsa_bits, as ssh-keygen -l counts bits', () => {
-      const weak = activeKeys.filter((k) => {
-        const out = execFileSync('ssh-keygen', ['-l', '-f', '-'], { input: `${k.key}\n` }).toString();
-        return /\(RSA\)$/.test(out.trim()) && Number(out.split(' ')[0]) < infra.policy.ssh.min_rsa_bits;
-      });
-      expect(weak.map((k) => `${k.handle}/${k.name}`)).not.toEqual([]);
-    });
-  });
-
-  const withGpg = requireTool('gpg', 'gnupg') ? describe : describe.skip;
-  withGpg('gpg', () => {
-    it.each(infra.admins as string[])('admin %s has a public OpenPGP key with an encryption subkey and their email', (admin) => {
-      const file = join(ROOT, 'keys', admin, 'pgp.asc');
-      expect(existsSync(file)).toBe(true);
-      const home = mkdtempSync(join(tmpdir(), 'infra-gpg-'));
-      try {
-        const r = spawnSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--show-keys', file], { encoding: 'utf8' });
-        expect(r.status).toBe(0);
-        const records = r.stdout.split('\n').map((l) => l.split(':'));
-        expect(records.filter((f) => f[0] === 'sec' || f[0] === 'ssb')).toEqual([]);
-        expect(records.some((f) => f[0] === 'sub' && f[11].includes('e'))).toBe(true);
-        const email = members.find((m) => m.handle === admin)!.email;
-        expect(records.filter((f) => f[0] === 'uid').map((f) => f[9]).join('\n')).toContain(`<${email}>`);
-      } finally {
-        rmSync(home, { recursive: true, force: true });
-      }
-    });
-  });
-
-  const withAnsible = requireTool('ansible', 'ansible') ? describe : describe.skip;
-  withAnsible('ansible', () => {
-    /** host -> active members any grant lets in, with hosts resolved by `ansible --list-hosts`. */
-    function reach(): Map<string, Set<string>> {
-      const byHost = new Map<string, Set<string>>();
-      for (const [env, folder] of Object.entries(infra.environments as Record<string, string>)) {
-        const inventory = ['hosts.yml', 'hosts'].map((f) => join(ROOT, folder, f)).find(existsSync)!;
-        const all = listHosts(inventory, 'all');
-        for (const h of all) byHost.set(`${env}/${h}`, new Set());
-        for (const grant of infra.access) {
-          if (grant.environments && !grant.environments.includes(env)) continue;
-          const who = active.filter((m) => (m.groups ?? []).some((g: string) => grant.groups.includes(g)) && m.ssh_keys.length > 0);
-          for (const h of listHosts(inventory, grant.hosts)) for (const m of who) byHost.get(`${env}/${h}`)!.add(m.handle);
-        }
-      }
-      return byHost;
-    }
-    const listHosts = (inventory: string, pattern: string): string[] => {
-      const r = spawnSync('ansible', ['-i', inventory, pattern, '--list-hosts'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false' } });
-      if (r.status !== 0) throw new Error(`ansible --list-hosts ${pattern}: ${r.stderr}`);
-      return r.stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
-    };
-
-    it('single-member-host: some host is reachable by fewer than min_members_per_host, the BBB hosts by more', () => {
-      const byHost = reach();
-      const min = infra.policy.audit.min_members_per_host;
-      expect([...byHost].filter(([, who]) => who.size < min).map(([h]) => h)).not.toEqual([]);
-      const bbb = [...byHost].filter(([h]) => /\/bbb/.test(h));
-      expect(bbb.length).toBeGreaterThanOrEqual(5);
-      for (const [, who] of bbb) expect(who.size).toBeGreaterThanOrEqual(min);
-    });
   });
 });

@@ -2,36 +2,22 @@
  * The `wg` and `wg-quick` programs. Keys travel on stdin or in 0600 files inside a private
  * temporary folder, never on a command line (process lists leak them).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { runProgram as runAny, type RunResult } from './run-program.js';
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
+export { type RunResult } from './run-program.js';
 
 const INSTALL_HINT = 'install WireGuard tools: `apt-get install wireguard-tools`';
 
-/** Runs a program without a shell; `input` goes to its stdin. Rejects only when it cannot be started. */
+/** wg answers in milliseconds; one that has not answered in this long is stuck (e.g. on a dead wireguard-go socket). */
+export const WG_TIMEOUT_MS = 15_000;
+
+/** Runs a WireGuard program without a shell; `input` goes to its stdin. Rejects when it is missing or does not finish in time. */
 export function runProgram(command: string, args: readonly string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new InfraError(ExitCode.remote, `${command} is not installed`, { hint: INSTALL_HINT, cause: e }));
-      else reject(e);
-    });
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 }));
-    child.stdin.on('error', () => undefined); // the program may exit before reading stdin; its exit code says why
-    child.stdin.end(input ?? '');
-  });
+  return runAny(command, args, { input, timeoutMs: WG_TIMEOUT_MS, installHint: INSTALL_HINT });
 }
 
 /** Prefixes `ip netns exec NS` when a network namespace is given. */
@@ -100,10 +86,15 @@ export async function wgShowconf(iface: string, netns?: string): Promise<string>
   return r.stdout;
 }
 
-/** `wg show all dump`; parse it with parseWgDump (src/core/wg-dump.ts), which drops the secret columns. */
-export async function wgShowDump(netns?: string): Promise<string> {
-  const [command, args] = inNetns(netns, 'wg', ['show', 'all', 'dump']);
+/**
+ * `wg show all dump`; parse it with parseWgDump (src/core/wg-dump.ts), which drops the secret columns.
+ * With `iface`, only that interface (`wg show IFACE dump`, which asks no other interface's daemon), its lines
+ * prefixed with the interface name as `all` prints them.
+ */
+export async function wgShowDump(netns?: string, iface?: string): Promise<string> {
+  const [command, args] = inNetns(netns, 'wg', ['show', iface ?? 'all', 'dump']);
   const r = await runProgram(command, args);
-  if (r.code !== 0) throw failed('wg show all dump', r, ExitCode.remote, 'run as root (`sudo wg show all dump`) on the WireGuard server');
-  return r.stdout;
+  if (r.code !== 0) throw failed(`wg show ${iface ?? 'all'} dump`, r, ExitCode.remote, 'run as root (`sudo wg show all dump`) on the WireGuard server');
+  if (iface === undefined) return r.stdout;
+  return r.stdout.split('\n').map((line) => (line ? `${iface}\t${line}` : line)).join('\n');
 }

@@ -137,37 +137,103 @@ describe('lock', () => {
     const gone = spawn('true');
     await new Promise((r) => gone.on('exit', r));
     await fs.writeFile(path.join(dir, LOCK_FILE), JSON.stringify({ pid: gone.pid, host: (await import('node:os')).hostname(), command: 'x', started: 'then' }));
-    let inside = 0;
-    let overlapped = false;
-    const critical = async () => {
-      inside++;
-      if (inside > 1) overlapped = true;
-      await new Promise((r) => setTimeout(r, 100));
-      inside--;
-    };
-    await Promise.all([withLock(dir, 'a', critical, 5000), withLock(dir, 'b', critical, 5000), withLock(dir, 'c', critical, 5000)]);
-    expect(overlapped).toBe(false);
-    expect((await fs.readdir(dir)).filter((f) => f.startsWith(LOCK_FILE))).toEqual([]);
+    const refusals = watchLockRefusals(path.join(dir, LOCK_FILE));
+    try {
+      let inside = 0;
+      let overlapped = false;
+      let finished = 0;
+      const critical = async () => {
+        inside++;
+        if (inside > 1) overlapped = true;
+        // Stay inside until each writer still waiting has been turned away at least once more.
+        await refusals.atLeast(refusals.count() + (3 - finished - 1));
+        inside--;
+        finished++;
+      };
+      await Promise.all([withLock(dir, 'a', critical, 5000), withLock(dir, 'b', critical, 5000), withLock(dir, 'c', critical, 5000)]);
+      expect(overlapped).toBe(false);
+      expect((await fs.readdir(dir)).filter((f) => f.startsWith(LOCK_FILE))).toEqual([]);
+    } finally {
+      refusals.stop();
+    }
   });
 
   it('serialises writers: the second waits and sees the first one\'s edit', async () => {
     const dir = await copyExample();
-    const order: string[] = [];
-    const slow = mutateRegistry(dir, 'a', async (tx) => {
-      order.push('a-start');
-      await new Promise((r) => setTimeout(r, 200));
-      tx.editMember('frank').append(['ssh_keys'], { name: 'one', key: ed25519Line(), added: '2026-11-22' });
-      order.push('a-end');
-    });
-    await new Promise((r) => setTimeout(r, 20));
-    const fast = mutateRegistry(dir, 'b', (tx) => {
-      order.push('b-start');
-      expect(tx.registry.members.find((m) => m.handle === 'frank')!.ssh_keys.map((k) => k.name)).toContain('one');
-      tx.editMember('frank').append(['ssh_keys'], { name: 'two', key: ed25519Line(), added: '2026-11-22' });
-    });
-    await Promise.all([slow, fast]);
-    expect(order).toEqual(['a-start', 'a-end', 'b-start']);
-    const { registry } = await loadRegistry(dir);
-    expect(registry.members.find((m) => m.handle === 'frank')!.ssh_keys.map((k) => k.name)).toEqual(expect.arrayContaining(['one', 'two']));
+    const refusals = watchLockRefusals(path.join(dir, LOCK_FILE));
+    try {
+      const order: string[] = [];
+      const firstHolds = signal();
+      const firstMayFinish = signal();
+      const first = mutateRegistry(dir, 'a', async (tx) => {
+        order.push('a-start');
+        firstHolds.fire();
+        await firstMayFinish.fired;
+        tx.editMember('frank').append(['ssh_keys'], { name: 'one', key: ed25519Line(), added: '2026-11-22' });
+        order.push('a-end');
+      });
+      await firstHolds.fired;
+      const second = mutateRegistry(dir, 'b', (tx) => {
+        order.push('b-start');
+        expect(tx.registry.members.find((m) => m.handle === 'frank')!.ssh_keys.map((k) => k.name)).toContain('one');
+        tx.editMember('frank').append(['ssh_keys'], { name: 'two', key: ed25519Line(), added: '2026-11-22' });
+      });
+      // The second writer found the lock taken (and is waiting), or got in while the first held it: a failure.
+      await Promise.race([
+        refusals.atLeast(1),
+        second.then(() => {
+          throw new Error(`the second writer ran while the first held the lock: ${order.join(', ')}`);
+        }),
+      ]);
+      firstMayFinish.fire();
+      await Promise.all([first, second]);
+      expect(order).toEqual(['a-start', 'a-end', 'b-start']);
+      const { registry } = await loadRegistry(dir);
+      expect(registry.members.find((m) => m.handle === 'frank')!.ssh_keys.map((k) => k.name)).toEqual(expect.arrayContaining(['one', 'two']));
+    } finally {
+      refusals.stop();
+    }
   });
 });
+
+/** A one-shot event to order steps across concurrent writers, instead of sleeping. */
+function signal(): { fire: () => void; fired: Promise<void> } {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return { fire, fired };
+}
+
+/**
+ * Counts the times a writer tried to create the lock file and found it taken (an exclusive create failing
+ * with EEXIST), by wrapping fs.promises.open, which the store's lock uses. `atLeast(n)` resolves once the
+ * count reaches n. (A lock with its own "waiting" callback would make this wrapper unnecessary.)
+ */
+function watchLockRefusals(lockPath: string): { count: () => number; atLeast: (n: number) => Promise<void>; stop: () => void } {
+  const original = fs.open;
+  let refused = 0;
+  const waiting: Array<{ n: number; resolve: () => void }> = [];
+  const wake = () => {
+    for (const w of waiting.filter((w) => refused >= w.n)) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  (fs as { open: typeof fs.open }).open = (async (...args: Parameters<typeof fs.open>) => {
+    try {
+      return await original(...args);
+    } catch (e) {
+      if (String(args[0]) === lockPath && (e as NodeJS.ErrnoException).code === 'EEXIST') {
+        refused++;
+        wake();
+      }
+      throw e;
+    }
+  }) as typeof fs.open;
+  return {
+    count: () => refused,
+    atLeast: (n) => (refused >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve }))),
+    stop: () => {
+      (fs as { open: typeof fs.open }).open = original;
+    },
+  };
+}

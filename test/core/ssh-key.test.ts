@@ -467,10 +467,7 @@ describe('hostile volume: 10 MB of garbage', () => {
   ];
   it.each(shapes)('%s', (_label, make) => {
     const text = make();
-    const started = performance.now();
-    const report = checkAuthorizedKeys(text, DEFAULT_POLICY.ssh);
-    const elapsedMs = performance.now() - started;
-    expect(elapsedMs).toBeLessThan((text.length / MB) * 500); // well under a second per MB
+    const report = checkAuthorizedKeys(text, DEFAULT_POLICY.ssh); // how fast: bench/ssh-key.bench.js
     expect(report.errors.length).toBeLessThanOrEqual(1001);
     for (const e of report.errors) {
       expect(e.problem.length).toBeLessThan(200);

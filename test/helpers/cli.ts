@@ -22,7 +22,9 @@ export async function run(args: string[]): Promise<CliResult & { result: unknown
   return { code: err ? (err.oclif?.exit ?? 1) : 0, stdout: r.stdout, stderr: r.stderr, result: r.result };
 }
 
-export function spawnCli(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+/** The CLI as a process; killed and failed by name when it does not finish within `timeoutMs` (default 60 s). */
+export function spawnCli(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/run.js'), ...args], {
       cwd: opts.cwd ?? REPO_ROOT,
@@ -31,10 +33,22 @@ export function spawnCli(args: string[], opts: { input?: string | Buffer; env?: 
     });
     let stdout = '';
     let stderr = '';
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (expired) reject(new Error(`infra ${args.join(' ')} did not finish within ${timeoutMs / 1000}s and was stopped; it printed:\n${stdout}\n${stderr}`));
+      else resolve({ code: code ?? -1, stdout, stderr });
+    });
     child.stdin.on('error', () => undefined); // the CLI may exit before reading everything (refused input)
     child.stdin.end(opts.input ?? '');
   });

@@ -3,11 +3,12 @@
  * key, config and pid file in a temporary folder; plus a throwaway Unix user and an `ssh` login probe.
  * Everything started here is stopped by `stop()` / `removeUser()`; call them in afterAll.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { mustRun, runSync } from './program.js';
 
 export interface Sshd {
   port: number;
@@ -30,30 +31,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}:\n${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms:\n${log()}`);
-}
-
 /** Starts sshd for `allowUsers`, reading each user's default ~/.ssh/authorized_keys. */
 export async function startSshd(allowUsers: string[]): Promise<Sshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-sshd-'));
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation folder
   const port = await freePort();
   const config = path.join(dir, 'sshd_config');
@@ -78,22 +60,39 @@ export async function startSshd(allowUsers: string[]): Promise<Sshd> {
   );
   let output = '';
   const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  // Waiters are woken by sshd's own output (or its exit), not by polling.
+  const waiters = new Set<() => void>();
+  const wake = () => waiters.forEach((w) => w());
+  child.stdout!.on('data', (d) => ((output += d), wake()));
+  child.stderr!.on('data', (d) => ((output += d), wake()));
+  child.once('exit', wake);
   const log = () => output;
-  await waitForPort(port, child, log);
+  /** Resolves once the log matches (true), or false when sshd exits or `timeoutMs` passes first. */
+  const waitForLog = (re: RegExp, timeoutMs = 5000) =>
+    new Promise<boolean>((resolve) => {
+      const check = () => {
+        const done = re.test(output) ? true : child.exitCode !== null || child.signalCode !== null ? false : undefined;
+        if (done === undefined) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(done);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        resolve(re.test(output));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  if (!(await waitForLog(new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}\\b`), 10_000))) {
+    child.kill('SIGKILL');
+    throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s (exit ${child.exitCode ?? child.signalCode ?? 'none yet'}):\n${output}`);
+  }
   return {
     port,
     dir,
     log,
-    async waitForLog(re: RegExp, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!re.test(output)) {
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 50)); // lets the pipe's data events run
-      }
-      return true;
-    },
+    waitForLog,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -114,30 +113,26 @@ export async function startSshd(allowUsers: string[]): Promise<Sshd> {
  * the user even when a later step here throws.
  */
 export function createUser(name: string, onCreated: () => void = () => {}): string {
-  const add = spawnSync('useradd', ['-m', '-s', '/bin/sh', name], { encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(`useradd ${name} failed: ${add.stderr}`);
+  mustRun('useradd', ['-m', '-s', '/bin/sh', name]);
   onCreated();
-  const mod = spawnSync('usermod', ['-p', '*', name], { encoding: 'utf8' });
-  if (mod.status !== 0) throw new Error(`usermod ${name} failed: ${mod.stderr}`);
-  const home = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.split(':')[5];
-  return home;
+  mustRun('usermod', ['-p', '*', name]);
+  return mustRun('getent', ['passwd', name]).split(':')[5];
 }
 
 export function removeUser(name: string): void {
-  spawnSync('userdel', ['-r', '-f', name], { encoding: 'utf8' });
+  runSync('userdel', ['-r', '-f', name]);
 }
 
 /** A key pair made by the real ssh-keygen: [private key path, public key line]. */
 export async function sshKeygen(dir: string, name: string): Promise<{ privateKey: string; publicLine: string }> {
   const file = path.join(dir, name);
-  const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file]);
   return { privateKey: file, publicLine: (await fs.readFile(`${file}.pub`, 'utf8')).trim() };
 }
 
 /** Tries a login with one private key only; true when sshd let it in and `true` ran. */
 export function canLogin(user: string, port: number, privateKey: string): { ok: boolean; stderr: string } {
-  const r = spawnSync(
+  const r = runSync(
     'ssh',
     [
       '-F', '/dev/null',
@@ -152,7 +147,7 @@ export function canLogin(user: string, port: number, privateKey: string): { ok: 
       `${user}@127.0.0.1`,
       'true',
     ],
-    { encoding: 'utf8', timeout: 30000 },
+    { timeoutMs: 30_000 },
   );
-  return { ok: r.status === 0, stderr: r.stderr };
+  return { ok: r.code === 0, stderr: r.stderr };
 }

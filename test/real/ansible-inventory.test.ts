@@ -3,7 +3,6 @@
  * (a YAML inventory for production, an INI `hosts` file for staging): every rendered host shows the
  * variables, with the same values as the file, next to the hand-written ones.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { parse } from 'yaml';
 import { inspectInventories, previousRenders } from '../../src/adapters/inventories.js';
 import { loadRegistry, writeFileAtomic } from '../../src/adapters/store.js';
 import { planRender } from '../../src/core/render.js';
+import { runSync } from '../helpers/program.js';
 import { requireTool } from '../helpers/real-tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,8 +39,8 @@ d('ansible-inventory reads rendered inventories', () => {
   });
 
   const list = (env: string) => {
-    const r = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', env), '--list'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
-    expect(r.status).toBe(0);
+    const r = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', env), '--list'], { env: { ...process.env, ANSIBLE_NOCOLOR: '1' }, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
     return JSON.parse(r.stdout)._meta.hostvars as Record<string, Record<string, unknown>>;
   };
 
@@ -98,8 +98,8 @@ d('ansible-inventory reads rendered inventories', () => {
       const viaFolder = [...files].filter(([rel]) => rel.startsWith('inventories/staging/'));
       expect([...plan.files]).toEqual(viaFolder);
 
-      const r = spawnSync('ansible-inventory', ['-i', path.join(fileRoot, 'inventories/staging/hosts'), '--list'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
-      expect(r.status).toBe(0);
+      const r = runSync('ansible-inventory', ['-i', path.join(fileRoot, 'inventories/staging/hosts'), '--list'], { env: { ...process.env, ANSIBLE_NOCOLOR: '1' }, timeoutMs: 60_000 });
+      expect(r.code).toBe(0);
       const hostvars = JSON.parse(r.stdout)._meta.hostvars as Record<string, Record<string, unknown>>;
       for (const [rel, text] of plan.files) {
         const host = rel.split('/')[3];

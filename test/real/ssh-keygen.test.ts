@@ -3,21 +3,21 @@
  * comes from `ssh-keygen -lf`, run on keys that ssh-keygen itself generated, plus hand-built
  * security-key (sk-*) keys, a certificate, hostile comments and an authorized_keys file with options and CRLF.
  */
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_POLICY } from '../../src/core/types.js';
 import { KeyParseError, checkAuthorizedKeys, parseAuthorizedKeyLine, parsePublicKey, sshKeygenLine, sshKeygenTypeName } from '../../src/core/ssh-key.js';
+import { runSync } from '../helpers/program.js';
 import { requireTool } from '../helpers/real-tools.js';
 
 const d = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
 
 function sshKeygen(args: string[]): { status: number | null; stdout: string; stderr: string } {
   // C.UTF-8: ssh-keygen prints printable UTF-8 in comments as is (in the C locale it escapes all of it).
-  const r = spawnSync('ssh-keygen', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  const r = runSync('ssh-keygen', args, { env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 function fingerprintLines(path: string): string[] {

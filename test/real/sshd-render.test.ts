@@ -8,12 +8,12 @@
  * the playbook still succeeds, removes the departed key and leaves a key added by hand alone (unless
  * -e infra_allow_empty_users=true, which empties the file).
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mustRun, runSync } from '../helpers/program.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { baseConfig, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { canLogin, createUser, removeUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
@@ -41,8 +41,7 @@ const ready =
 const d = ready ? describe : describe.skip;
 
 function infra(root: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin', 'run.js'), ...args, '--dir', root], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runSync(process.execPath, [path.join(REPO, 'bin', 'run.js'), ...args, '--dir', root], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 60_000 });
 }
 
 const ansibleEnv = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_RETRY_FILES_ENABLED: 'False' };
@@ -59,13 +58,11 @@ d('render + apply-access.yml + a real sshd', () => {
   const keys: Record<string, { privateKey: string; publicLine: string }> = {};
 
   const applyPlaybook = (...extra: string[]) => {
-    const r = spawnSync('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, '--limit', 'testhost', '-e', 'infra_become=false', ...extra], {
-      encoding: 'utf8',
+    return mustRun('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, '--limit', 'testhost', '-e', 'infra_become=false', ...extra], {
       env: ansibleEnv,
       cwd: tmp,
+      timeoutMs: 120_000,
     });
-    if (r.status !== 0) throw new Error(`ansible-playbook failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
   };
   const login = (who: string) => canLogin(user, sshd!.port, keys[who].privateKey);
   const soloLogin = (who: string) => canLogin(soloUser, sshd!.port, keys[who].privateKey);
@@ -145,8 +142,8 @@ d('render + apply-access.yml + a real sshd', () => {
   ];
 
   it('ansible-inventory reads the rendered variables for each host', () => {
-    const r = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { encoding: 'utf8', env: ansibleEnv });
-    expect(r.status).toBe(0);
+    const r = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { env: ansibleEnv, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
     const hostvars = JSON.parse(r.stdout)._meta.hostvars;
     expect(hostvars.testhost.infra_authorized_keys).toEqual({ [user]: expectedLines(), [soloUser]: [`${keyBody(keys.dave.publicLine)} dave/laptop`] });
     expect(hostvars.testhost.infra_revoked_keys).toEqual({});
@@ -195,7 +192,7 @@ d('render + apply-access.yml + a real sshd', () => {
     expect(written).not.toContain(keyBody(keys.alice.publicLine).split(' ')[1]);
     expect(login('alice').ok).toBe(false);
     expect(login('bob').ok).toBe(true);
-    const inv = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { encoding: 'utf8', env: ansibleEnv });
+    const inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
     expect(JSON.parse(inv.stdout).infra_revoked_keys).toEqual({ [user]: [`${keyBody(keys.alice.publicLine)} alice/laptop`] });
   }, 180000);
 
@@ -208,7 +205,7 @@ d('render + apply-access.yml + a real sshd', () => {
     const off = infra(root, 'members', 'offboard', 'dave', '--date', '2026-06-01', '--no-input', '--json');
     expect(off.code).toBe(0);
     expect(infra(root, 'render', '--json').code).toBe(0);
-    const inv = spawnSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { encoding: 'utf8', env: ansibleEnv });
+    const inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
     const vars = JSON.parse(inv.stdout);
     expect(vars.infra_authorized_keys[soloUser]).toEqual([]);
     expect(vars.infra_revoked_keys[soloUser]).toEqual([`${keyBody(keys.dave.publicLine)} dave/laptop`]);

@@ -7,7 +7,8 @@
  * and applied by ansible/apply-access.yml, logins over the tunnel and around it, and offboarding.
  * Needs root (namespaces). Run `npm run build` first: the CLI runs as a real process.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { parseWgDump } from '../../src/core/wg-dump.js';
 import { spawnCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
+import { runSync } from '../helpers/program.js';
 import { alive, requireTool } from '../helpers/real-tools.js';
 import { createUser, removeUser, sshKeygen } from '../helpers/sshd.js';
 
@@ -35,7 +37,8 @@ const d = haveTools ? describe : describe.skip;
 
 const SLOW = 180_000;
 
-const RUN = `${process.pid % 100000}`;
+// Unique per run: jest runs test files in parallel, and a crashed run may leave its namespaces behind.
+const RUN = randomBytes(3).toString('hex');
 const SERVER_NS = `ivs${RUN}`;
 const DEVICE_NS = `ivd${RUN}`;
 // wireguard-go's control sockets live in /var/run/wireguard, which namespaces do not separate:
@@ -49,15 +52,13 @@ const DEVICE_UNDERLAY = '192.168.250.2';
 const LOGIN = `ivpn${RUN}`;
 
 function sh(args: string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean; timeout?: number } = {}): { status: number; stdout: string; stderr: string } {
-  // Daemons (wireguard-go) fork: stdio they could inherit is ignored so our pipes close.
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', env: opts.env ?? process.env, timeout: opts.timeout ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  if (!opts.allowFail && out.status !== 0) throw new Error(`${args.join(' ')} failed (${out.status}):\n${out.stdout}\n${out.stderr}`);
-  return out;
+  // Daemons (wireguard-go) fork: stdin they could inherit is ignored so our pipes close.
+  const r = runSync(args[0], args.slice(1), { env: opts.env ?? process.env, timeoutMs: opts.timeout ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'], check: !opts.allowFail });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 const inNs = (ns: string, args: string[]) => ['ip', 'netns', 'exec', ns, ...args];
 
-const pidsIn = (ns: string) => (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split(/\s+/).filter(Boolean).map(Number);
+const pidsIn = (ns: string) => runSync('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
 
 /** Fields of a wg-quick config's [Interface] (Address may repeat or be a list). */
 function interfaceAddresses(config: string): string[] {
@@ -79,7 +80,10 @@ function allowedIps(config: string): string[] {
 
 d('WireGuard tunnel between two namespaces, from render and vpn join (real)', () => {
   let work = '';
-  let registry = '';
+  let registry = ''; // each test makes its own (freshRegistry), so neither depends on what the other left
+  const registries: string[] = [];
+  let alicePub = '';
+  let bobPub = '';
   let serverPublicKey = '';
   let sshd: ChildProcess | undefined;
   let sshdLog = '';
@@ -173,8 +177,8 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
     // The login user, alice's SSH key, and sshd listening on every address of the server namespace.
     loginHome = createUser(LOGIN, () => (userCreated = true));
     aliceKey = (await sshKeygen(work, 'alice')).privateKey;
-    const alicePub = (await fs.readFile(`${aliceKey}.pub`, 'utf8')).trim();
-    const bobPub = (await sshKeygen(work, 'bob')).publicLine;
+    alicePub = (await fs.readFile(`${aliceKey}.pub`, 'utf8')).trim();
+    bobPub = (await sshKeygen(work, 'bob')).publicLine;
     await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     const hostKey = path.join(work, 'ssh_host_ed25519_key');
     sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
@@ -186,7 +190,30 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
     sshd = spawn('ip', inNs(SERVER_NS, ['/usr/sbin/sshd', '-D', '-e', '-f', sshdConfig]).slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     sshd.stdout!.on('data', (b) => (sshdLog += b));
     sshd.stderr!.on('data', (b) => (sshdLog += b));
+    await untilSshdLogs(/Server listening on 0\.0\.0\.0 port 22\b/);
+  }, SLOW);
 
+  /** Waits for sshd's log to match, woken by its output; fails naming sshd when it exits or 10 s pass first. */
+  const untilSshdLogs = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (re.test(sshdLog)) done(), resolve();
+        else if (sshd!.exitCode !== null) done(), reject(new Error(`sshd exited ${sshd!.exitCode} before logging ${re}:\n${sshdLog}`));
+      };
+      const timer = setTimeout(() => (done(), reject(new Error(`sshd did not log ${re} within 10 s:\n${sshdLog}`))), 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        sshd!.stdout!.off('data', check);
+        sshd!.stderr!.off('data', check);
+        sshd!.off('exit', check);
+      };
+      sshd!.stdout!.on('data', check);
+      sshd!.stderr!.on('data', check);
+      sshd!.on('exit', check);
+      check();
+    });
+
+  const freshRegistry = async () => {
     // The registry: one network served by vpn1 (this namespace, reached by Ansible's local connection),
     // and a vpn_only grant of meet-tech on the vpn group.
     registry = await makeRegistry({
@@ -213,13 +240,17 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
         'inventories/production/hosts.yml': 'all:\n  children:\n    vpn:\n      hosts:\n        vpn1:\n          ansible_connection: local\n          ansible_python_interpreter: /usr/bin/python3\n',
       },
     });
-  }, SLOW);
+    registries.push(registry);
+  };
 
   afterAll(async () => {
     if (sshd && sshd.exitCode === null) {
       const exited = new Promise((r) => sshd!.once('exit', r));
       sshd.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
+      if (sshd.exitCode === null) sshd.kill('SIGKILL');
     }
     // Only what runs inside our own namespaces: the wireguard-go daemons (and sshd's children).
     for (const ns of namespaces) {
@@ -233,17 +264,19 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
       }
       for (let i = 0; i < 30 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
       for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
-      spawnSync('ip', ['netns', 'del', ns]);
+      runSync('ip', ['netns', 'del', ns]);
     }
     if (userCreated) removeUser(LOGIN);
     if (work) await fs.rm(work, { recursive: true, force: true });
-    if (registry) await fs.rm(registry, { recursive: true, force: true });
+    for (const dir of registries) await fs.rm(dir, { recursive: true, force: true });
   }, SLOW);
 
-  const serverDump = async () => (await wgShowDump(SERVER_NS)).split('\n').filter((l) => l.startsWith(`${SERVER_IF}\t`)).join('\n');
+  // Our interface only: `wg show all` would also ask other runs' wireguard-go daemons (their sockets share /var/run/wireguard).
+  const serverDump = () => wgShowDump(SERVER_NS, SERVER_IF);
   const serverPeerKeys = async () => parseWgDump(await serverDump()).peers.map((p) => p.publicKey).sort();
 
   it('join + render + ansible/wireguard.yml: ping over IPv4 and IPv6; leave + render + apply: ping stops', async () => {
+    await freshRegistry();
     const confFile = path.join(work, 'alice-laptop.conf');
     const joined = JSON.parse((await cli(['vpn', 'join', 'alice', '--device', 'laptop', '--out', confFile, '--json'])).stdout);
     expect(joined.addresses).toEqual(['10.77.0.2/32', 'fd77:77::2/128']);
@@ -281,6 +314,7 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
   }, SLOW);
 
   it('meeting scenario: vpn_only SSH works through the tunnel only, and not at all after offboarding', async () => {
+    await freshRegistry();
     const confFile = path.join(work, 'alice-laptop-2.conf');
     await cli(['vpn', 'join', 'alice', '--device', 'laptop', '--out', confFile]);
     await cli(['render']);

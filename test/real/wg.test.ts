@@ -3,7 +3,7 @@
  * `wg-quick strip` and load with `wg setconf` on a userspace interface in a throwaway network namespace.
  */
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { runSync } from '../helpers/program.js';
 import { alive, requireTool } from '../helpers/real-tools.js';
 import { InfraError } from '../../src/lib/errors.js';
 import {
@@ -69,14 +69,16 @@ d('wg keys (real wg)', () => {
 });
 
 d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
-  const ns = `infratest-wg-${process.pid}`;
-  const iface = `wgt${process.pid % 100000}`; // unique per run: userspace interfaces share one socket folder
+  // Unique per run (jest runs files in parallel; a crashed run may leave its namespace behind). The interface
+  // too: wireguard-go's control sockets share /var/run/wireguard across namespaces.
+  const run = randomBytes(4).toString('hex');
+  const ns = `infratest-wg-${run}`;
+  const iface = `wgt${run}`;
   let nsCreated = false;
 
   const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
     // wireguard-go daemonizes: ignore stdio so its child does not hold our pipes open.
-    const r = spawnSync(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env, timeout: 20000 });
-    if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr?.toString()}`);
+    runSync(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env, timeoutMs: 20_000, check: true });
   };
 
   beforeAll(() => {
@@ -92,7 +94,7 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
   afterAll(async () => {
     if (!nsCreated) return;
     // Only processes inside our own namespace: the wireguard-go we started.
-    const pids = spawnSync('ip', ['netns', 'pids', ns]).stdout?.toString().split(/\s+/).filter(Boolean).map(Number) ?? [];
+    const pids = runSync('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGTERM');
@@ -101,7 +103,7 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
       }
     }
     for (let i = 0; i < 20 && pids.some((pid) => alive(pid)); i++) await new Promise((r) => setTimeout(r, 100));
-    spawnSync('ip', ['netns', 'del', ns]);
+    runSync('ip', ['netns', 'del', ns]);
   });
 
 
@@ -153,9 +155,9 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
     const expected = byKey(peers.map((p) => ({ key: p.public_key, ips: [...p.allowed_ips].sort() })));
     expect(byKey(shown.peers.map((p) => ({ key: p.PublicKey, ips: splitList(p.AllowedIPs) })))).toEqual(expected);
 
-    // wireguard-go's control sockets (/var/run/wireguard) are not per-namespace: other tests' interfaces show too.
-    const all = parseWgDump(await wgShowDump(ns));
-    const dump = { interfaces: all.interfaces.filter((i) => i.name === iface), peers: all.peers.filter((p) => p.interface === iface) };
+    // Our interface only: `wg show all` would also ask the daemons of other tests' interfaces (wireguard-go's
+    // control sockets in /var/run/wireguard are not per-namespace), some of them starting or stopping.
+    const dump = parseWgDump(await wgShowDump(ns, iface));
     expect(dump.interfaces.map((i) => i.name)).toEqual([iface]);
     expect(byKey(dump.peers.map((p) => ({ key: p.publicKey, ips: [...p.allowedIps].sort() })))).toEqual(expected);
     expect(dump.peers.every((p) => p.interface === iface && p.latestHandshake === 0 && p.endpoint === null)).toBe(true);
@@ -170,6 +172,6 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
   });
 
   it('runProgram reports a missing program as InfraError with the install hint', async () => {
-    await expect(runProgram('infra-no-such-program-xyz', [])).rejects.toMatchObject({ exitCode: 5 });
+    await expect(runProgram('infra-no-such-program-xyz', [])).rejects.toMatchObject({ exitCode: 5, hint: expect.stringContaining('wireguard-tools') });
   });
 });
