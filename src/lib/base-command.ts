@@ -2,14 +2,14 @@
  * What every infra command shares: --dir, --json, --no-input; finding and loading the registry;
  * prompting only on a terminal; and turning errors into one message, a hint line and an exit code.
  */
-import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { Command, Errors, Flags, ux, type Interfaces } from '@oclif/core';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
 import { findRoot, loadRegistry, mutateRegistry, type Loaded, type Transaction } from '../adapters/store.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter, type Prompter } from './prompter.js';
-import { boldErr, clean, red } from './style.js';
+import { boldErr, clean, jsonText, red } from './style.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 
@@ -72,6 +72,11 @@ export abstract class InfraCommand<T> extends Command {
   /** Data goes to stdout. */
   protected out(text: string): void {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** --json output, with control and bidi characters from member data escaped (see jsonText). */
+  override logJson(json: unknown): void {
+    ux.stdout(jsonText(json));
   }
 
   /** Print the result (JSON mode) and exit with a non-zero code that is not an error, e.g. 4 for "check found problems". */

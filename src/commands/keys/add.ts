@@ -66,7 +66,7 @@ export default class KeysAdd extends InfraCommand<KeysAddResult> {
           throw new InfraError(ExitCode.usage, `${fresh.length} new keys found; pass --all to add them all`, { hint: `infra keys add ${args.handle} --${flags.github ? `github ${flags.github}` : `gitlab ${flags.gitlab}`} --all` });
         const chosen = await this.prompter().checkbox({
           message: 'Which keys should be added?',
-          choices: fresh.map((v) => ({ name: `${v.entry.name}: ${sshKeygenLine(v.key)}`, value: v.key.base64, checked: true })),
+          choices: fresh.map((v) => ({ name: clean(`${v.entry.name}: ${sshKeygenLine(v.key)}`), value: v.key.base64, checked: true })),
         });
         candidates = candidates.filter((c) => chosen.includes(c.key.base64) || !fresh.some((f) => f.key.base64 === c.key.base64));
       }
