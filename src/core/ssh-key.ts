@@ -7,6 +7,7 @@
  * Error messages never echo key material or raw input: whatever the user wrote reaches a
  * message only through `excerpt`, which is short and printable-ASCII only.
  */
+import * as crypto from 'node:crypto';
 import { ECDH, createHash } from 'node:crypto';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { isIpAddress, parseCidr } from './ip-alloc.js';
@@ -410,8 +411,11 @@ function parseBlob(blob: Buffer, allowCertificate = true): ParsedBlob {
   throw new Refusal(`unsupported key type ${excerpt(type, 40)} inside the key data`, HINT_NEW_KEY);
 }
 
+/** crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key; createHash otherwise. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'base64') => string }).hash;
+
 export function fingerprintOf(blob: Buffer): string {
-  const digest = createHash('sha256').update(blob).digest('base64');
+  const digest = oneShotHash ? oneShotHash('sha256', blob, 'base64') : createHash('sha256').update(blob).digest('base64');
   return `SHA256:${digest.slice(0, 43)}`; // 32 bytes: 43 characters and one "=" of padding
 }
 
