@@ -3,7 +3,7 @@
  */
 import type { Member, SshKeyEntry, SshPolicy } from './types.js';
 import { NAME_RE } from './types.js';
-import { parsePublicKey, policyProblems, safeComment, type PublicKey } from './ssh-key.js';
+import { canonicalKeyData, parsePublicKey, policyProblems, safeComment, type PublicKey } from './ssh-key.js';
 
 export interface Candidate {
   key: PublicKey;
@@ -28,10 +28,17 @@ export function keyName(candidate: Candidate, taken: Set<string>, explicit?: str
   return name;
 }
 
-/** The blob's owner across the registry, by base64. */
+/**
+ * The blob's owner across the registry, by canonical base64: a key written with padded integers is the
+ * same key (sshd lets the same private key in), so it has the same owner. The first entry wins.
+ */
 export function keyOwners(members: readonly Member[]): Map<string, string> {
   const owners = new Map<string, string>();
-  for (const m of members) for (const k of m.ssh_keys) owners.set(k.key.trim().split(/\s+/)[1], `${m.handle}/${k.name}`);
+  for (const m of members)
+    for (const k of m.ssh_keys) {
+      const data = canonicalKeyData(k.key);
+      if (!owners.has(data)) owners.set(data, `${m.handle}/${k.name}`);
+    }
   return owners;
 }
 
@@ -78,7 +85,10 @@ export function planKeyAdds(member: Member, members: readonly Member[], candidat
   return out;
 }
 
-/** Find a member's key by name or by SHA256 fingerprint. */
+/** Find a member's key by name or by SHA256 fingerprint (of the canonical blob, as ssh-keygen prints it). */
 export function findKey(member: Member, ref: string): number {
-  return member.ssh_keys.findIndex((k) => k.name === ref || parsePublicKey(k.key).fingerprint === ref || `SHA256:${ref}` === parsePublicKey(k.key).fingerprint);
+  const byName = member.ssh_keys.findIndex((k) => k.name === ref);
+  if (byName >= 0) return byName;
+  const fingerprint = ref.startsWith('SHA256:') ? ref : `SHA256:${ref}`;
+  return member.ssh_keys.findIndex((k) => parsePublicKey(k.key).fingerprint === fingerprint);
 }

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { environmentNames, hostsOf, planAccess, type UserAccess } from './grants.js';
 import { unsafeHostNameReason, type Inventory } from './inventory.js';
-import { isKnownKeyType, parseAuthorizedKeyLine } from './ssh-key.js';
+import { canonicalKeyData, isKnownKeyType, parseAuthorizedKeyLine } from './ssh-key.js';
 import type { Registry, VpnNetwork } from './types.js';
 import { serverPeers, type ServerPeer } from './wireguard.js';
 
@@ -262,10 +262,13 @@ function carriedRevocations(previous: PreviousRender, users: Map<string, UserAcc
   for (const [user, lines] of previous.lines) {
     const grantedNow = new Set((users.get(user)?.granted ?? []).map((g) => g.parsed.base64));
     for (const line of lines) {
-      let key: { type: string; base64: string; comment: string };
+      let key: { type: string; base64: string; comment: string; writtenBase64?: string };
       const own = OWN_LINE_RE.exec(line);
-      if (own && isKnownKeyType(own[1])) key = { type: own[1], base64: own[2], comment: own[3] };
-      else {
+      // Compared by canonical base64, so a padded copy of a granted key is not taken for another key.
+      if (own && isKnownKeyType(own[1])) {
+        const canonical = canonicalKeyData(`${own[1]} ${own[2]}`);
+        key = { type: own[1], base64: canonical, comment: own[3], ...(canonical !== own[2] ? { writtenBase64: own[2] } : {}) };
+      } else {
         try {
           key = parseAuthorizedKeyLine(line); // written by hand or by another tool: read it as sshd would
         } catch {
@@ -275,6 +278,8 @@ function carriedRevocations(previous: PreviousRender, users: Map<string, UserAcc
       if (grantedNow.has(key.base64) || key.type.endsWith('-cert-v01@openssh.com')) continue;
       const comment = COMMENT_RE.test(key.comment) ? key.comment : 'unknown/removed';
       (out[user] ??= []).push({ type: key.type, base64: key.base64, comment });
+      // A padded line may still be on the host as written: `state: absent` must match that text too.
+      if (key.writtenBase64) out[user].push({ type: key.type, base64: key.writtenBase64, comment });
     }
   }
   return out;

@@ -7,8 +7,10 @@
  * Error messages never echo key material or raw input: whatever the user wrote reaches a
  * message only through `excerpt`, which is short and printable-ASCII only.
  */
+import * as crypto from 'node:crypto';
 import { ECDH, createHash } from 'node:crypto';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { isIpAddress, parseCidr } from './ip-alloc.js';
 import type { SshPolicy } from './types.js';
 
 export type KeyFamily = 'ed25519' | 'ed25519-sk' | 'ecdsa' | 'ecdsa-sk' | 'rsa' | 'dsa';
@@ -16,6 +18,7 @@ export type KeyFamily = 'ed25519' | 'ed25519-sk' | 'ecdsa' | 'ecdsa-sk' | 'rsa' 
 export interface PublicKey {
   type: string; // e.g. ssh-ed25519, as in the line and inside the blob
   family: KeyFamily | 'certificate';
+  /** The canonical encoding (as ssh-keygen would write it); a certificate's as written (it is signed). */
   base64: string;
   blob: Buffer;
   bits: number; // for a certificate: the certified key's size, as ssh-keygen prints it
@@ -23,6 +26,8 @@ export interface PublicKey {
   comment: string; // as written (CR and surrounding blanks removed); use safeComment to render it
   /** For a certificate: the family of the key it certifies. */
   certifiedFamily?: KeyFamily;
+  /** Set when the key data was written in a non-canonical encoding (padded mpints): what was written. `base64` and `blob` are canonical. */
+  writtenBase64?: string;
 }
 
 export interface AuthorizedKeyLine extends PublicKey {
@@ -166,8 +171,30 @@ function privateKeyError(): Refusal {
 // ---------------------------------------------------------------------------------------------
 // The key blob (RFC 4253 §6.6, PROTOCOL.certkeys, PROTOCOL.u2f)
 
+export type CurveName = 'nistp256' | 'nistp384' | 'nistp521';
+
+/**
+ * What a public key is, independent of how it was encoded: the fields sshd compares. Integers are
+ * minimal big-endian magnitudes (no leading zero bytes). Two keys are the same key exactly when their
+ * type and components are equal, which is when their canonical blobs are.
+ */
+export type KeyComponents =
+  | { family: 'ed25519'; publicKey: Buffer }
+  | { family: 'ed25519-sk'; publicKey: Buffer; application: string }
+  | { family: 'ecdsa'; curve: CurveName; point: Buffer }
+  | { family: 'ecdsa-sk'; curve: CurveName; point: Buffer; application: string }
+  | { family: 'rsa'; e: Buffer; n: Buffer }
+  | { family: 'dsa'; p: Buffer; q: Buffer; g: Buffer; y: Buffer };
+
+/** OpenSSH's SSHBUF_MAX_BIGNUM: an mpint may take 2048 bytes, plus one zero byte for the sign. */
+const MAX_MPINT_BYTES = MAX_BIGNUM_BITS / 8 + 1;
+/** OpenSSH's SSH_RSA_MINIMUM_MODULUS_SIZE: sshd and ssh-keygen refuse smaller RSA keys outright. */
+const MIN_RSA_BITS = 1024;
+
 class BlobReader {
   private offset = 0;
+  /** Set when an mpint carried leading zero bytes it does not need: the blob is then not canonical. */
+  padded = false;
   constructor(private readonly buf: Buffer) {}
 
   get position(): number {
@@ -205,13 +232,26 @@ class BlobReader {
     return s.toString('latin1');
   }
 
-  /** Bit length of a non-negative mpint (leading zero bytes tolerated, as OpenSSH does). */
-  mpintBits(what: string): number {
+  /**
+   * A non-negative mpint as OpenSSH's sshbuf_get_bignum2 reads it: negative refused, at most 2049 bytes
+   * (so thousands of leading zeros are refused, as sshd refuses them), leading zeros dropped.
+   * Returns the minimal magnitude.
+   */
+  mpint(what: string): Buffer {
     const s = this.string(what);
     if (s.length > 0 && (s[0] & 0x80) !== 0) throw new Refusal(`key data is damaged: ${what} is negative`, HINT_RECOPY);
-    const bits = bitLength(s);
-    if (bits > MAX_BIGNUM_BITS) throw new Refusal(`key data is damaged: ${what} has ${bits} bits, more than OpenSSH accepts (${MAX_BIGNUM_BITS})`, HINT_NEW_KEY);
-    return bits;
+    if (s.length > MAX_MPINT_BYTES || (s.length === MAX_MPINT_BYTES && s[0] !== 0)) {
+      const bits = bitLength(s);
+      const why = bits > MAX_BIGNUM_BITS ? `has ${bits} bits` : `is encoded in ${s.length} bytes (${s.length - Math.ceil(bits / 8)} of them leading zeros)`;
+      throw new Refusal(`key data is damaged: ${what} ${why}, more than OpenSSH accepts (${MAX_BIGNUM_BITS} bits, ${MAX_MPINT_BYTES} bytes)`, HINT_NEW_KEY);
+    }
+    let i = 0;
+    while (i < s.length && s[i] === 0) i++;
+    const magnitude = s.subarray(i);
+    // Canonical: no zero byte, except one before a magnitude whose high bit is set.
+    const canonicalLength = magnitude.length + (magnitude.length > 0 && (magnitude[0] & 0x80) !== 0 ? 1 : 0);
+    if (s.length !== canonicalLength) this.padded = true;
+    return magnitude;
   }
 
   end(): void {
@@ -227,12 +267,14 @@ function bitLength(bytes: Buffer): number {
   return (bytes.length - i - 1) * 8 + (32 - Math.clz32(bytes[i]));
 }
 
-function readEcPoint(r: BlobReader, curve: keyof typeof CURVES, typeName: string): void {
+function readEcPoint(r: BlobReader, curve: CurveName, typeName: string): Buffer {
   const curveName = r.cstring('the curve name');
   if (curveName !== curve) throw new Refusal(`key data is damaged: curve ${excerpt(curveName)} does not match type ${typeName}`, HINT_RECOPY);
   const spec = CURVES[curve];
   const q = r.string('the public point');
-  if (q.length !== spec.pointBytes || q[0] !== 0x04) throw new Refusal(`key data is damaged: the ${curve} public point is malformed`, HINT_RECOPY);
+  // Only the uncompressed form, at the curve's exact length (OpenSSH's get_ec): one encoding per point.
+  if (q.length !== spec.pointBytes || q[0] !== 0x04)
+    throw new Refusal(`key data is damaged: the ${curve} public point is malformed (${q.length} bytes; an uncompressed ${curve} point has ${spec.pointBytes})`, HINT_RECOPY);
   try {
     ECDH.convertKey(q, spec.openssl, undefined, undefined, 'uncompressed');
   } catch {
@@ -243,51 +285,97 @@ function readEcPoint(r: BlobReader, curve: keyof typeof CURVES, typeName: string
   const x = q.subarray(1, 1 + half);
   const y = q.subarray(1 + half);
   if (bitLength(x) <= spec.orderBits / 2 || bitLength(y) <= spec.orderBits / 2) throw new Refusal(`key data is damaged: the ${curve} public point is invalid`, HINT_RECOPY);
+  return q;
 }
 
-/** Reads the key fields of a plain type (everything after the type string, for certs after the nonce); returns the bits. */
-function readKeyFields(r: BlobReader, typeName: string, info: PlainType): number {
+/** Reads the key fields of a plain type (everything after the type string, for certs after the nonce). */
+function readKeyFields(r: BlobReader, typeName: string, info: PlainType): { bits: number; components: KeyComponents } {
   switch (info.family) {
     case 'ed25519':
     case 'ed25519-sk': {
-      if (r.string('the ed25519 public key').length !== 32) throw new Refusal('key data is damaged: an ed25519 public key must be 32 bytes', HINT_RECOPY);
-      if (info.family === 'ed25519-sk') r.cstring('the security key application');
-      return 256;
+      const publicKey = r.string('the ed25519 public key');
+      if (publicKey.length !== 32) throw new Refusal(`key data is damaged: an ed25519 public key must be 32 bytes, not ${publicKey.length}`, HINT_RECOPY);
+      if (info.family === 'ed25519') return { bits: 256, components: { family: 'ed25519', publicKey } };
+      return { bits: 256, components: { family: 'ed25519-sk', publicKey, application: r.cstring('the security key application') } };
     }
     case 'ecdsa':
     case 'ecdsa-sk': {
       const curve = info.curve!;
-      readEcPoint(r, curve, typeName);
-      if (info.family === 'ecdsa-sk') r.cstring('the security key application');
-      return CURVES[curve].orderBits;
+      const point = readEcPoint(r, curve, typeName);
+      const bits = CURVES[curve].orderBits;
+      if (info.family === 'ecdsa') return { bits, components: { family: 'ecdsa', curve, point } };
+      return { bits, components: { family: 'ecdsa-sk', curve, point, application: r.cstring('the security key application') } };
     }
     case 'rsa': {
-      r.mpintBits('the RSA exponent');
-      return r.mpintBits('the RSA modulus');
+      const e = r.mpint('the RSA exponent');
+      const n = r.mpint('the RSA modulus');
+      const bits = bitLength(n);
+      if (bits < MIN_RSA_BITS) throw new Refusal(`an RSA key of ${bits} bits: OpenSSH refuses RSA keys under ${MIN_RSA_BITS} bits`, HINT_NEW_KEY);
+      return { bits, components: { family: 'rsa', e, n } };
     }
     case 'dsa': {
-      const bits = r.mpintBits('the DSA prime p');
-      r.mpintBits('the DSA q');
-      r.mpintBits('the DSA g');
-      r.mpintBits('the DSA public value');
-      return bits;
+      const p = r.mpint('the DSA prime p');
+      const q = r.mpint('the DSA q');
+      const g = r.mpint('the DSA g');
+      const y = r.mpint('the DSA public value');
+      return { bits: bitLength(p), components: { family: 'dsa', p, q, g, y } };
     }
   }
+}
+
+function sshString(body: Buffer): Buffer[] {
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32BE(body.length);
+  return [len, body];
+}
+
+const textBytes = (text: string) => Buffer.from(text, 'latin1');
+const ZERO = Buffer.from([0]);
+
+function sshMpint(magnitude: Buffer): Buffer[] {
+  if (magnitude.length > 0 && (magnitude[0] & 0x80) !== 0) {
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32BE(magnitude.length + 1);
+    return [len, ZERO, magnitude];
+  }
+  return sshString(magnitude);
+}
+
+/** The canonical blob of a key, as ssh-keygen serialises it (sshkey_to_blob): minimal mpints, nothing extra. */
+export function encodeKeyBlob(type: string, c: KeyComponents): Buffer {
+  const parts: Buffer[] = sshString(textBytes(type));
+  switch (c.family) {
+    case 'ed25519':
+      parts.push(...sshString(c.publicKey));
+      break;
+    case 'ed25519-sk':
+      parts.push(...sshString(c.publicKey), ...sshString(textBytes(c.application)));
+      break;
+    case 'ecdsa':
+      parts.push(...sshString(textBytes(c.curve)), ...sshString(c.point));
+      break;
+    case 'ecdsa-sk':
+      parts.push(...sshString(textBytes(c.curve)), ...sshString(c.point), ...sshString(textBytes(c.application)));
+      break;
+    case 'rsa':
+      parts.push(...sshMpint(c.e), ...sshMpint(c.n));
+      break;
+    case 'dsa':
+      parts.push(...sshMpint(c.p), ...sshMpint(c.q), ...sshMpint(c.g), ...sshMpint(c.y));
+      break;
+  }
+  return Buffer.concat(parts);
 }
 
 interface ParsedBlob {
   type: string;
   family: KeyFamily | 'certificate';
   bits: number;
+  components: KeyComponents; // for a certificate: the certified key's
+  /** Set when the blob as written is not canonical (a plain key only: a certificate's bytes are signed). */
+  canonicalBlob?: Buffer;
   certifiedFamily?: KeyFamily;
-  certifiedBlob?: Buffer;
-}
-
-function sshString(text: string): Buffer {
-  const body = Buffer.from(text, 'latin1');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
+  certifiedBlob?: Buffer; // canonical
 }
 
 function parseBlob(blob: Buffer, allowCertificate = true): ParsedBlob {
@@ -295,17 +383,17 @@ function parseBlob(blob: Buffer, allowCertificate = true): ParsedBlob {
   const type = r.cstring('the key type');
   const plain = Object.hasOwn(PLAIN_TYPES, type) ? PLAIN_TYPES[type] : undefined;
   if (plain) {
-    const bits = readKeyFields(r, type, plain);
+    const { bits, components } = readKeyFields(r, type, plain);
     r.end();
-    return { type, family: plain.family, bits };
+    return { type, family: plain.family, bits, components, ...(r.padded ? { canonicalBlob: encodeKeyBlob(type, components) } : {}) };
   }
   const certified = certifiedTypeOf(type);
   if (certified && allowCertificate) {
     const info = PLAIN_TYPES[certified];
     r.string('the certificate nonce');
-    const fieldsStart = r.position;
-    const bits = readKeyFields(r, certified, info);
-    const certifiedBlob = Buffer.concat([sshString(certified), blob.subarray(fieldsStart, r.position)]);
+    const { bits, components } = readKeyFields(r, certified, info);
+    // ssh-keygen fingerprints a certificate by the key it certifies, serialised canonically.
+    const certifiedBlob = encodeKeyBlob(certified, components);
     r.skip(8, 'the certificate serial');
     const certKind = r.uint32('the certificate type');
     if (certKind !== 1 && certKind !== 2) throw new Refusal('key data is damaged: unknown certificate type (neither user nor host)', HINT_RECOPY);
@@ -318,49 +406,103 @@ function parseBlob(blob: Buffer, allowCertificate = true): ParsedBlob {
     parseBlob(r.string('the certificate signature key'), false);
     r.string('the certificate signature');
     r.end();
-    return { type, family: 'certificate', bits, certifiedFamily: info.family, certifiedBlob };
+    return { type, family: 'certificate', bits, components, certifiedFamily: info.family, certifiedBlob };
   }
   throw new Refusal(`unsupported key type ${excerpt(type, 40)} inside the key data`, HINT_NEW_KEY);
 }
 
+/** crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key; createHash otherwise. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'base64') => string }).hash;
+
 export function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  const digest = oneShotHash ? oneShotHash('sha256', blob, 'base64') : createHash('sha256').update(blob).digest('base64');
+  return `SHA256:${digest.slice(0, 43)}`; // 32 bytes: 43 characters and one "=" of padding
 }
 
-/** Strict base64 as OpenSSH's b64_pton: padded, canonical. */
+const BASE64_VALUE: Int8Array = (() => {
+  const table = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+})();
+
+/** Strict base64 as OpenSSH's b64_pton: padded, canonical (the bits after the last byte are zero). */
 function decodeBase64(text: string): Buffer {
   if (text.length > MAX_BASE64_CHARS) throw new Refusal(`key data is too long (${text.length} characters); no SSH public key is that large`, HINT_RECOPY);
   if (text.length % 4 !== 0 || !BASE64_LINE_RE.test(text)) throw new Refusal('key data is not valid base64: it is truncated or damaged', HINT_RECOPY);
-  const blob = Buffer.from(text, 'base64');
-  if (blob.toString('base64') !== text) throw new Refusal('key data is not valid base64: it is damaged', HINT_RECOPY);
-  return blob;
+  // Checking the unused bits of the last character is what re-encoding and comparing would do, without the copy.
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (pad > 0) {
+    const last = BASE64_VALUE[text.charCodeAt(text.length - pad - 1)];
+    if ((last & (pad === 2 ? 0x0f : 0x03)) !== 0) throw new Refusal('key data is not valid base64: it is damaged', HINT_RECOPY);
+  }
+  return Buffer.from(text, 'base64');
 }
 
 /** A key from its type name and base64, checking the type inside the blob is the one named. */
 function keyFromParts(type: string, base64: string, comment: string): PublicKey {
-  const blob = decodeBase64(base64);
-  const parsed = parseBlob(blob);
+  const written = decodeBase64(base64);
+  const parsed = parseBlob(written);
   if (parsed.type !== type)
     throw new Refusal(`key type mismatch: the line says ${excerpt(type, 40)} but the key data is ${excerpt(parsed.type, 40)}`, HINT_RECOPY);
+  const blob = parsed.canonicalBlob ?? written;
   return {
     type,
     family: parsed.family,
-    base64,
+    base64: parsed.canonicalBlob ? blob.toString('base64') : base64,
     blob,
     bits: parsed.bits,
-    // ssh-keygen fingerprints a certificate by the key it certifies (sshkey_fingerprint serialises it plain).
     fingerprint: fingerprintOf(parsed.certifiedBlob ?? blob),
     comment,
+    ...(parsed.canonicalBlob ? { writtenBase64: base64 } : {}),
     ...(parsed.certifiedFamily ? { certifiedFamily: parsed.certifiedFamily } : {}),
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// authorized_keys lines (sshd(8) AUTHORIZED_KEYS FILE FORMAT)
+/** The components of a key (of the certified key, for a certificate). */
+export function keyComponents(key: Pick<PublicKey, 'blob'>): KeyComponents {
+  return publicError(() => parseBlob(key.blob).components);
+}
 
-const FLAG_OPTIONS = new Set(['cert-authority', 'restrict', 'no-touch-required', 'verify-required']);
-const NEGATABLE_FLAGS = new Set(['agent-forwarding', 'port-forwarding', 'pty', 'user-rc', 'x11-forwarding']);
+/**
+ * The canonical base64 of a member key line (`type base64 [comment]`) without the cost of a full parse:
+ * what "one key, one principal" compares. Only RSA and DSA keys (mpints) have more than one encoding;
+ * the other types are fixed-length fields, so their valid encoding is the only one. Text that does not
+ * parse comes back as written (validation reports it).
+ */
+export function canonicalKeyData(text: string): string {
+  const s = text.trim();
+  const typeEnd = s.search(/\s/);
+  if (typeEnd < 0) return '';
+  const rest = s.slice(typeEnd).trimStart();
+  const dataEnd = rest.search(/\s/);
+  const data = dataEnd < 0 ? rest : rest.slice(0, dataEnd);
+  const type = s.slice(0, typeEnd);
+  if (type !== 'ssh-rsa' && type !== 'ssh-dss') return data;
+  try {
+    const parsed = parseBlob(decodeBase64(data), false);
+    return parsed.type === type && parsed.canonicalBlob ? parsed.canonicalBlob.toString('base64') : data;
+  } catch (e) {
+    if (e instanceof Refusal) return data;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// authorized_keys lines (sshd(8) AUTHORIZED_KEYS FILE FORMAT; values checked as auth-options.c does)
+
+/** Flags sshd knows (opt_flag); the negatable ones also take a `no-` prefix. cert-authority and restrict do not. */
+const FLAG_OPTIONS = new Set(['cert-authority', 'restrict']);
+const NEGATABLE_FLAGS = new Set(['agent-forwarding', 'port-forwarding', 'pty', 'user-rc', 'x11-forwarding', 'touch-required', 'verify-required']);
 const VALUE_OPTIONS = new Set(['command', 'environment', 'expiry-time', 'from', 'permitlisten', 'permitopen', 'principals', 'tunnel']);
+/** sshd refuses a second clause of these ("multiple \"command\" clauses"). */
+const SINGLE_OPTIONS = new Set(['command', 'from', 'principals']);
+/** auth-options.h: SSH_AUTHOPT_ENV_MAX, SSH_AUTHOPT_PERMIT_MAX. */
+const ENV_MAX = 1024;
+const PERMIT_MAX = 4096;
+/** ssh.h: SSH_TUNID_MAX. */
+const TUNID_MAX = 0x7fffffff - 2;
+const NI_MAXHOST = 1025;
 
 function isOptionName(name: string): boolean {
   const n = name.toLowerCase();
@@ -388,10 +530,119 @@ function skipBlanks(line: string, from: number): number {
   return i;
 }
 
+const HINT_OPTIONS = 'fix or remove the option: sshd ignores the whole line when one option is wrong (see "AUTHORIZED_KEYS FILE FORMAT" in `man sshd`)';
+
+/** OpenBSD strtonum(s, min, max) in base 10: optional leading white space and sign, then digits only. */
+function strtonum(s: string, min: number, max: number): number | undefined {
+  const m = /^[ \t\n\v\f\r]*([+-]?)0*(\d+)$/.exec(s);
+  if (!m || m[2].length > 15) return undefined;
+  const v = Number(m[2]) * (m[1] === '-' ? -1 : 1);
+  return v < min || v > max ? undefined : v;
+}
+
+/** misc.c a2port, without service names (which depend on the host's /etc/services): a port 1-65535. */
+function validPort(s: string): boolean {
+  return (strtonum(s, 0, 65535) ?? 0) > 0;
+}
+
+/** misc.c parse_absolute_time: YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally ending in Z or UTC. */
+function validExpiryTime(value: string): boolean {
+  let s = value;
+  if (s.length > 1 && /z$/i.test(s)) s = s.slice(0, -1);
+  else if (s.length > 3 && /utc$/i.test(s)) s = s.slice(0, -3);
+  if (!/^\d+$/.test(s) || (s.length !== 8 && s.length !== 12 && s.length !== 14)) return false;
+  const n = (from: number) => Number(s.slice(from, from + 2));
+  const year = Number(s.slice(0, 4));
+  // strptime's ranges (the day is not checked against the month: sshd accepts 20300231 as 3 March),
+  // and a time before 1970 is refused (mktime < 0, or 0 which means "no expiry").
+  return year >= 1970 && n(4) >= 1 && n(4) <= 12 && n(6) >= 1 && n(6) <= 31 && (s.length < 12 || (n(8) <= 23 && n(10) <= 59)) && (s.length < 14 || n(12) <= 60) && s !== '19700101';
+}
+
+/** auth-options.c handle_permit with misc.c hpdelim2: `host:port` (host may be [bracketed]), port a number or *. */
+function permitProblem(value: string, allowBarePort: boolean): string | undefined {
+  const opt = allowBarePort && !value.includes(':') ? `*:${value}` : value;
+  let delim: number;
+  if (opt.startsWith('[')) {
+    const close = opt.indexOf(']');
+    if (close < 0) return 'has an unclosed [ around the host';
+    delim = close + 1;
+  } else {
+    const colon = opt.indexOf(':');
+    const slash = opt.indexOf('/');
+    delim = colon < 0 ? slash : slash < 0 ? colon : Math.min(colon, slash);
+    if (delim < 0) delim = opt.length;
+  }
+  if (delim < opt.length && opt[delim] !== ':' && opt[delim] !== '/') return 'must be host:port (something follows the ] of the host)';
+  if (delim >= NI_MAXHOST) return 'has a host name that is too long';
+  if (delim === opt.length) return allowBarePort ? 'must be [host:]port' : 'must be host:port (the port is missing)';
+  const port = opt.slice(delim + 1);
+  if (port !== '*' && !validPort(port)) return 'must end in a port number (1-65535) or * (infra does not resolve service names)';
+  return undefined;
+}
+
+/** What is wrong with one option's value, as sshauthopt_parse would refuse it; undefined when sshd accepts it. */
+function optionValueProblem(name: string, value: string, seen: { env: Set<string>; permitopen: number; permitlisten: number }): string | undefined {
+  switch (name) {
+    case 'tunnel':
+      return value.toLowerCase() === 'any' || strtonum(value, 0, TUNID_MAX) !== undefined ? undefined : `must be a tun device number (0-${TUNID_MAX}) or "any"`;
+    case 'expiry-time':
+      return validExpiryTime(value) ? undefined : 'must be a time YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS (optionally ending in Z or UTC), from 1970 on';
+    case 'environment': {
+      if (seen.env.size > ENV_MAX) return `more than ${ENV_MAX} environment options`;
+      const eq = value.indexOf('=');
+      if (eq < 0) return 'must be NAME=value';
+      const envName = value.slice(0, eq);
+      if (!/^[A-Za-z0-9_]+$/.test(envName)) return 'must be NAME=value with a NAME of letters, digits and _';
+      seen.env.add(envName);
+      return undefined;
+    }
+    case 'permitopen':
+    case 'permitlisten': {
+      if (seen[name] > PERMIT_MAX) return `more than ${PERMIT_MAX} ${name} options`;
+      seen[name]++;
+      return permitProblem(value, name === 'permitlisten');
+    }
+    case 'from':
+      return fromProblem(value);
+    default:
+      return undefined; // command, principals: any text
+  }
+}
+
+/**
+ * from= is matched when a client connects (addrmatch.c addr_match_list); sshd then denies the key to
+ * everyone when an entry is empty or is an address/prefix that is not a network. Refused here, so that
+ * a reviewed line never silently locks its owner out.
+ */
+function fromProblem(value: string): string | undefined {
+  for (const raw of value.split(',')) {
+    const entry = raw.startsWith('!') ? raw.slice(1) : raw;
+    if (entry === '') return 'has an empty entry (sshd then refuses the key from every address)';
+    const slash = entry.indexOf('/');
+    if (slash < 0 || entry.length >= 64) continue;
+    const address = entry.slice(0, slash);
+    const prefix = entry.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > 128 || !isIpAddress(address)) continue; // sshd matches it as a host name pattern
+    try {
+      parseCidr(entry);
+    } catch {
+      return `has ${excerpt(entry, 48)}, which is not a network (prefix too long, or host bits set): sshd then refuses the key from every address`;
+    }
+  }
+  return undefined;
+}
+
+/** The value of a quoted option as opt_dequote reads it: `\"` is a quote, every other character as is. */
+function dequote(quoted: string): string {
+  return quoted.includes('\\"') ? quoted.replace(/\\"/g, '"') : quoted;
+}
+
 /** Splits an options token as sshd's sshauthopt_parse would, returning each option's text as written. */
 function parseOptions(token: string): { options: string[]; certAuthority: boolean } {
   const options: string[] = [];
   let certAuthority = false;
+  const once = new Set<string>();
+  const seen = { env: new Set<string>(), permitopen: 0, permitlisten: 0 };
   let i = 0;
   while (i < token.length) {
     const start = i;
@@ -404,9 +655,17 @@ function parseOptions(token: string): { options: string[]; certAuthority: boolea
       i++;
       if (token[i] !== '"') throw new Refusal(`option ${lower} needs a value in double quotes, e.g. ${lower}="..."`, 'quote the value: sshd ignores the whole line otherwise');
       i++;
+      const valueStart = i;
       while (i < token.length && token[i] !== '"') i += token[i] === '\\' && token[i + 1] === '"' ? 2 : 1;
       if (i >= token.length) throw new Refusal(`option ${lower} has no closing quote`, 'close the quoted value: sshd ignores the whole line otherwise');
+      const value = dequote(token.slice(valueStart, i));
       i++;
+      if (SINGLE_OPTIONS.has(lower)) {
+        if (once.has(lower)) throw new Refusal(`option ${lower} is given twice (sshd refuses multiple "${lower}" clauses and ignores the whole line)`, `keep one ${lower}="..."`);
+        once.add(lower);
+      }
+      const problem = optionValueProblem(lower, value, seen);
+      if (problem) throw new Refusal(`option ${lower}=${excerpt(value)} ${problem} (sshd ignores the whole line)`, HINT_OPTIONS);
     } else if (VALUE_OPTIONS.has(lower)) {
       throw new Refusal(`option ${lower} needs a value, e.g. ${lower}="..."`, 'give the option its value: sshd ignores the whole line otherwise');
     }

@@ -5,7 +5,7 @@
  */
 import type { Problem } from '../lib/errors.js';
 import { InfraError } from '../lib/errors.js';
-import { parsePublicKey, policyProblems } from './ssh-key.js';
+import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
 import { parseCidr, cidrsOverlap } from './ip-alloc.js';
 import {
@@ -411,10 +411,20 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   if (status === 'active' && departed) p.add(['departed'], 'is set but status is active');
   const groups = stringList(p, raw, [], 'groups', GROUP_RE);
 
-  const ssh_keys = list(p, raw, [], 'ssh_keys')
-    .map((k, i) => validateKey(p, k, ['ssh_keys', i]))
-    .filter((k): k is SshKeyEntry => !!k);
-  duplicates(ssh_keys.map((k) => k.name)).forEach((i) => p.add(['ssh_keys', i, 'name'], `another key of ${handle} is already named "${ssh_keys[i].name}"`));
+  // Problems name the entry's index in the file, so an entry that failed validation does not shift the others.
+  const keyEntries = list(p, raw, [], 'ssh_keys')
+    .map((k, i) => ({ entry: validateKey(p, k, ['ssh_keys', i]), at: i }))
+    .filter((k): k is { entry: SshKeyEntry; at: number } => !!k.entry);
+  const ssh_keys = keyEntries.map((k) => k.entry);
+  duplicates(ssh_keys.map((k) => k.name)).forEach((i) => p.add(['ssh_keys', keyEntries[i].at, 'name'], `another key of ${handle} is already named "${ssh_keys[i].name}"`));
+  // The same key twice under two names: removing one name would leave the other granting it.
+  const keyData = ssh_keys.map((k) => canonicalKeyData(k.key));
+  duplicates(keyData).forEach((i) =>
+    p.add(
+      ['ssh_keys', keyEntries[i].at, 'key'],
+      `the same key is already listed as ${handle}/${ssh_keys[keyData.indexOf(keyData[i])].name}: one key, one entry; remove this one with \`infra keys remove ${handle} ${ssh_keys[i].name}\``,
+    ),
+  );
   const vpn_peers = list(p, raw, [], 'vpn_peers')
     .map((v, i) => validatePeer(p, v, ['vpn_peers', i]))
     .filter((v): v is VpnPeer => !!v);
@@ -487,7 +497,7 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located, 
   const addressOwner = new Map<string, string>();
   for (const m of members) {
     m.ssh_keys.forEach((k, i) => {
-      const blob = k.key.trim().split(/\s+/)[1];
+      const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
       const other = keyOwner.get(blob);
       if (other && other.split('/')[0] !== m.handle)
         push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);

@@ -2,7 +2,7 @@
  * What every infra command shares: --dir, --json, --no-input; finding and loading the registry;
  * prompting only on a terminal; and turning errors into one message, a hint line and an exit code.
  */
-import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { Command, Errors, Flags, ux, type Interfaces } from '@oclif/core';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
@@ -10,7 +10,7 @@ import { RegistryStore } from '../adapters/store.js';
 import { cliContext, type Context } from '../services/context.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter } from './prompter.js';
-import { boldErr, clean, red } from './style.js';
+import { boldErr, clean, jsonText, red } from './style.js';
 import { closestNames, levenshtein } from '../core/host-pattern.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
@@ -51,6 +51,11 @@ export abstract class InfraCommand<T> extends Command {
   /** Data goes to stdout. */
   protected out(text: string): void {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** --json output, with control and bidi characters from member data escaped (see jsonText). */
+  override logJson(json: unknown): void {
+    ux.stdout(jsonText(json));
   }
 
   /** Print the result (JSON mode) and exit with a non-zero code that is not an error, e.g. 4 for "check found problems". */

@@ -17,9 +17,29 @@ export const green = wrap(32, 39, () => process.stderr);
 export const bold = wrap(1, 22, () => process.stdout);
 export const boldErr = wrap(1, 22, () => process.stderr);
 
-/** Replace control characters (terminal escapes, newlines) in text that came from a file or a member. */
+/**
+ * What must not reach a terminal raw from text a member or a file wrote: C0 and C1 controls and DEL
+ * (terminal escapes, newlines, NEL), line and paragraph separators, format characters (bidi overrides
+ * and isolates such as U+202E, zero-width characters, soft hyphen, tags) and lone surrogates.
+ */
 // eslint-disable-next-line no-control-regex
-export const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
+const UNSAFE_TEXT_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/** Replace every unsafe character (see UNSAFE_TEXT_RE) in text that came from a file or a member with U+FFFD. */
+export const clean = (s: string) => s.replace(UNSAFE_TEXT_RE, '\uFFFD');
+
+/**
+ * JSON for stdout with every unsafe character written as a \u escape: the same JSON to a parser, but
+ * nothing in it moves the cursor or reorders what a terminal shows (JSON.stringify escapes only C0).
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(UNSAFE_TEXT_RE, (c) => {
+    if (c === '\n') return c; // the layout's own newlines: inside strings JSON.stringify has escaped every C0 character
+    let out = '';
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
+}
 
 export interface TableFit {
   /** the width to fit, e.g. the terminal's */

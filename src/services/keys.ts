@@ -6,6 +6,7 @@ import { checkAuthorizedKeys, looksLikePrivateKey, parsePublicKey, policyProblem
 import { DEFAULT_POLICY, NAME_RE, type SshPolicy } from '../core/types.js';
 import { assertHandle, isIsoDate, printable } from '../core/validate.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
+import { clean } from '../lib/style.js';
 import { readArg, requireMember, say, today, type Context } from './context.js';
 
 export interface AddKeysInput {
@@ -79,7 +80,7 @@ export async function addKeys(ctx: Context, input: AddKeysInput, sources: KeySou
         });
       const chosen = await ctx.prompter.checkbox({
         message: 'Which keys should be added?',
-        choices: fresh.map((v) => ({ name: `${v.entry.name}: ${sshKeygenLine(v.key)}`, value: v.key.base64, checked: true })),
+        choices: fresh.map((v) => ({ name: clean(`${v.entry.name}: ${sshKeygenLine(v.key)}`), value: v.key.base64, checked: true })),
       });
       candidates = candidates.filter((c) => chosen.includes(c.key.base64) || !fresh.some((f) => f.key.base64 === c.key.base64));
     }

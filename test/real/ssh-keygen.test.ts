@@ -197,3 +197,105 @@ d('parser vs the real ssh-keygen', () => {
     }
   });
 });
+
+/** The same key with `pad` extra zero bytes in front of each integer: OpenSSH reads it as the same key. */
+function paddedRsaLine(publicLine: string, padE: number, padN: number): string {
+  const [type, data, ...comment] = publicLine.trim().split(' ');
+  const blob = Buffer.from(data, 'base64');
+  let at = 0;
+  const field = () => {
+    const len = blob.readUInt32BE(at);
+    const body = blob.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+    return body;
+  };
+  field(); // the type
+  const e = field();
+  const n = field();
+  const padded = Buffer.concat([sshString(type), sshString(Buffer.concat([Buffer.alloc(padE), e])), sshString(Buffer.concat([Buffer.alloc(padN), n]))]);
+  return [type, padded.toString('base64'), ...comment].join(' ');
+}
+
+d('hole 1: padded and over-long encodings, against the real ssh-keygen', () => {
+  let dir: string;
+  let rsaLine = '';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'infra-ssh-keygen-pad-'));
+    const r = sshKeygen(['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-C', 'alice', '-f', join(dir, 'id_rsa')]);
+    if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+    rsaLine = readFileSync(join(dir, 'id_rsa.pub'), 'utf8').trim();
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a few zeros in e and n', 3, 5],
+    ['n padded to exactly 2049 bytes', 0, 2049 - 385],
+  ])('%s: ssh-keygen -l prints the canonical fingerprint, and so does infra', (_label, padE, padN) => {
+    const padded = paddedRsaLine(rsaLine, padE, padN);
+    const path = join(dir, 'padded.pub');
+    writeFileSync(path, `${padded}\n`);
+    const [keygenLine] = fingerprintLines(path);
+    const [canonicalLine] = fingerprintLines(join(dir, 'id_rsa.pub'));
+    expect(fields(keygenLine).fingerprint).toBe(fields(canonicalLine).fingerprint);
+    const key = parsePublicKey(padded);
+    expect(key.fingerprint).toBe(fields(keygenLine).fingerprint);
+    expect(key.base64).toBe(rsaLine.split(' ')[1]); // the canonical form is what ssh-keygen wrote
+    expect(sshKeygenLine(key)).toBe(keygenLine);
+  });
+
+  it.each([
+    ['n in 2050 bytes', 0, 2050 - 385],
+    ['thousands of zeros before e', 3000, 0],
+  ])('%s: refused by ssh-keygen and by infra', (_label, padE, padN) => {
+    const padded = paddedRsaLine(rsaLine, padE, padN);
+    const path = join(dir, 'overlong.pub');
+    writeFileSync(path, `${padded}\n`);
+    expect(sshKeygen(['-lf', path]).status).not.toBe(0);
+    expect(() => parsePublicKey(padded)).toThrow(/more than OpenSSH accepts/);
+  });
+
+  it('an RSA key under 1024 bits: refused by ssh-keygen and by infra', () => {
+    const jwk = generateKeyPairSync('rsa', { modulusLength: 768 }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
+    const mp = (b: Buffer) => sshString(b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+    const line = `ssh-rsa ${Buffer.concat([sshString('ssh-rsa'), mp(Buffer.from(jwk.e, 'base64url')), mp(Buffer.from(jwk.n, 'base64url'))]).toString('base64')} small`;
+    const path = join(dir, 'small.pub');
+    writeFileSync(path, `${line}\n`);
+    expect(sshKeygen(['-lf', path]).status).not.toBe(0);
+    expect(() => parsePublicKey(line)).toThrow(/under 1024 bits/);
+  });
+});
+
+/**
+ * expiry-time values: sshd reads them with misc.c parse_absolute_time, and so does `ssh-keygen -V
+ * always:TIME` when it signs a certificate. So ssh-keygen decides each value here, infra must agree.
+ */
+d('expiry-time values, against parse_absolute_time in the real ssh-keygen', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'infra-ssh-keygen-time-'));
+    for (const name of ['ca', 'user']) expect(sshKeygen(['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]).status).toBe(0);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const values = [
+    '20300101', '203001011230', '20300101123059', '20300101Z', '203001011230UTC', '20300231', '20301231235960',
+    '2030', '20301301', '20300100', '20300132', '203001012400', '203001011260', '2030-01-01', '2030010112', '19691231', 'tomorrow', '',
+  ];
+  it.each(values)('expiry-time="%s"', (value) => {
+    const r = sshKeygen(['-q', '-s', join(dir, 'ca'), '-I', 'probe', '-V', `always:${value}`, join(dir, 'user.pub')]);
+    const sshAccepts = r.status === 0;
+    let infraAccepts = true;
+    try {
+      parseAuthorizedKeyLine(`expiry-time="${value}" ${readFileSync(join(dir, 'user.pub'), 'utf8').trim()}`);
+    } catch (e) {
+      if (!(e instanceof KeyParseError)) throw e;
+      infraAccepts = false;
+    }
+    expect({ value, infraAccepts }).toEqual({ value, infraAccepts: sshAccepts });
+  });
+});
