@@ -86,11 +86,11 @@ export function pythonStrip(text: string): string {
 const HIDDEN_INI_BREAK_RE = /[\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
 
 /**
- * What PyYAML (Ansible's YAML reader) reads differently from the `yaml` package: its extra line breaks
- * (U+0085, U+2028, U+2029, a lone CR), characters it refuses outright, and a byte-order mark after the start.
+ * What PyYAML (Ansible's YAML reader) reads differently from the `yaml` package: its line breaks that editors
+ * do not show (U+0085, U+2028, U+2029), characters it refuses outright, and a byte-order mark after the start.
  */
 // eslint-disable-next-line no-control-regex
-const YAML_MISREAD_RE = /\r(?!\n)|[\x85\u2028\u2029]|[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|(?<!^)\ufeff/gu;
+const YAML_MISREAD_RE = /[\x85\u2028\u2029]|[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|(?<!^)\ufeff/gu;
 
 function lineAt(text: string, offset: number): number {
   let line = 1;
@@ -590,12 +590,13 @@ function parseYamlInto(b: InventoryBuilder, text: string, file: string): void {
   refuseMisreadCharacters(text, file, YAML_MISREAD_RE, (c) =>
     c === '\ufeff'
       ? 'is a byte-order mark inside the file'
-      : c === '\r' || c === '\x85' || c === '\u2028' || c === '\u2029'
+      : c === '\x85' || c === '\u2028' || c === '\u2029'
         ? "starts a new line for Ansible's YAML reader (PyYAML), though editors and diffs show none there"
         : "is a character Ansible's YAML reader (PyYAML) refuses",
   );
+  // PyYAML ends a line at a lone CR as at LF; the `yaml` package does not (it reads the CR as text)
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false });
+  const doc = parseDocument(text.replace(/\r(?!\n)/g, '\n'), { lineCounter, merge: true, prettyErrors: false });
   const lineOf = (node: unknown): number | undefined => {
     const range = (node as Node | undefined)?.range;
     return range ? lineCounter.linePos(range[0]).line : undefined;

@@ -1,0 +1,61 @@
+/**
+ * The real `ansible-inventory --list` next to infra's reading of the same file, in one comparable shape:
+ * every group with its direct hosts and children (in order; groups with neither are left out, as Ansible
+ * leaves them out), and every host's own variables.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Inventory } from '../../src/core/inventory.js';
+
+export interface InventoryList {
+  groups: Record<string, { hosts?: string[]; children?: string[] }>;
+  hostvars: Record<string, Record<string, unknown>>;
+}
+
+export type AnsibleReading = { parsed: true; list: InventoryList } | { parsed: false; stderr: string };
+
+const ansibleEnv = (plugin: 'ini' | 'yaml') => ({
+  ...process.env,
+  ANSIBLE_INVENTORY_ENABLED: plugin, // the plugin infra picks for the file; no fallback to the other
+  ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True', // a file Ansible cannot read fails instead of giving an empty inventory
+  ANSIBLE_NOCOLOR: '1',
+  ANSIBLE_LOCALHOST_WARNING: 'False',
+  ANSIBLE_LOCAL_TEMP: mkdtempSync(path.join(tmpdir(), 'infra-ansible-tmp-')),
+});
+
+/** `ansible-inventory -i file --list` with one plugin, killed after `timeoutMs`. */
+export function ansibleInventoryList(file: string, plugin: 'ini' | 'yaml', timeoutMs = 30_000): Promise<AnsibleReading> {
+  return new Promise((resolve, reject) => {
+    execFile('ansible-inventory', ['-i', file, '--list'], { env: ansibleEnv(plugin), timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error && (error as { killed?: boolean }).killed) return reject(new Error(`ansible-inventory timed out after ${timeoutMs} ms on ${file}`));
+      if (error) return resolve({ parsed: false, stderr: String(stderr) });
+      const raw = JSON.parse(String(stdout)) as Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } };
+      const groups: InventoryList['groups'] = {};
+      for (const [name, entry] of Object.entries(raw)) {
+        if (name === '_meta') continue;
+        const g: { hosts?: string[]; children?: string[] } = {};
+        if (entry.hosts?.length) g.hosts = entry.hosts;
+        if (entry.children?.length) g.children = entry.children;
+        if (g.hosts || g.children) groups[name] = g;
+      }
+      resolve({ parsed: true, list: { groups, hostvars: raw._meta.hostvars } });
+    });
+  });
+}
+
+/** infra's Inventory in the shape above. */
+export function inventoryList(inv: Inventory): InventoryList {
+  const groups: InventoryList['groups'] = {};
+  for (const [name, group] of inv.groups) {
+    const g: { hosts?: string[]; children?: string[] } = {};
+    // --list never shows the hosts of `all` (they are also in `ungrouped` or another group)
+    if (group.hosts.size && name !== 'all') g.hosts = [...group.hosts];
+    if (group.children.size) g.children = [...group.children];
+    if (g.hosts || g.children) groups[name] = g;
+  }
+  const hostvars: InventoryList['hostvars'] = {};
+  for (const [name, host] of inv.hosts) if (Object.keys(host.vars).length) hostvars[name] = { ...host.vars };
+  return { groups, hostvars };
+}
