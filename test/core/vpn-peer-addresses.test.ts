@@ -153,7 +153,7 @@ describe('hole 3: peers validated on load as strictly as vpn join allocates', ()
 
   it.each([
     [['10.77.0.1/32', 'fd77:77::9/128'], /addresses\[0\]: 10\.77\.0\.1\/32 is reserved in vpn\.meet\.reserved/],
-    [['10.77.0.9/32', 'FD77:77::1/128'].map(canonicalCidr), /addresses\[1\]: fd77:77::1\/128 is reserved in vpn\.meet\.reserved/],
+    [['10.77.0.9/32', 'FD77:77::1/128'].map((a) => canonicalCidr(a)), /addresses\[1\]: fd77:77::1\/128 is reserved in vpn\.meet\.reserved/],
     [['10.77.0.0/32', 'fd77:77::9/128'], /addresses\[0\]: 10\.77\.0\.0\/32 is the network address of 10\.77\.0\.0\/24/],
     [['10.77.0.255/32', 'fd77:77::9/128'], /addresses\[0\]: 10\.77\.0\.255\/32 is the broadcast address of 10\.77\.0\.0\/24/],
     [['10.77.0.9/32', 'fd77:77::/128'], /addresses\[1\]: fd77:77::\/128 is the network address of fd77:77::\/64/],

@@ -31,16 +31,16 @@ export function ansibleInventoryList(file: string, plugin: 'ini' | 'yaml', timeo
     execFile('ansible-inventory', ['-i', file, '--list'], { env: ansibleEnv(plugin), timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (error && (error as { killed?: boolean }).killed) return reject(new Error(`ansible-inventory timed out after ${timeoutMs} ms on ${file}`));
       if (error) return resolve({ parsed: false, stderr: String(stderr) });
-      const raw = JSON.parse(String(stdout)) as Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } };
+      const { _meta: meta, ...rest } = JSON.parse(String(stdout)) as Record<string, unknown>;
+      const raw = rest as Record<string, { hosts?: string[]; children?: string[] }>;
       const groups: InventoryList['groups'] = {};
       for (const [name, entry] of Object.entries(raw)) {
-        if (name === '_meta') continue;
         const g: { hosts?: string[]; children?: string[] } = {};
         if (entry.hosts?.length) g.hosts = entry.hosts;
         if (entry.children?.length) g.children = entry.children;
         if (g.hosts || g.children) groups[name] = g;
       }
-      resolve({ parsed: true, list: { groups, hostvars: raw._meta.hostvars } });
+      resolve({ parsed: true, list: { groups, hostvars: (meta as { hostvars: InventoryList['hostvars'] }).hostvars } });
     });
   });
 }
