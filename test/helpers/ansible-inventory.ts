@@ -59,3 +59,30 @@ export function inventoryList(inv: Inventory): InventoryList {
   for (const [name, host] of inv.hosts) if (Object.keys(host.vars).length) hostvars[name] = { ...host.vars };
   return { groups, hostvars };
 }
+
+/**
+ * The same, with each host's variables merged as `ansible-inventory --list` shows them: group variables by
+ * group depth (`all` first, then deeper groups), then group name, then the host's own (Ansible's sort_groups
+ * and combine_vars with the default `replace` behaviour).
+ */
+export function effectiveInventoryList(inv: Inventory): InventoryList {
+  const list = inventoryList(inv);
+  const depth = new Map<string, number>([['all', 0]]);
+  const depthOf = (group: string): number => {
+    const known = depth.get(group);
+    if (known !== undefined) return known;
+    let d = 0;
+    for (const [parent, g] of inv.groups) if (g.children.has(group)) d = Math.max(d, depthOf(parent) + 1);
+    depth.set(group, d);
+    return d;
+  };
+  const hostvars: InventoryList['hostvars'] = {};
+  for (const [name, host] of inv.hosts) {
+    const groups = [...host.groups].sort((a, b) => depthOf(a) - depthOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const merged: Record<string, unknown> = {};
+    for (const g of groups) Object.assign(merged, inv.groups.get(g)!.vars);
+    Object.assign(merged, host.vars);
+    if (Object.keys(merged).length) hostvars[name] = merged;
+  }
+  return { groups: list.groups, hostvars };
+}
