@@ -11,6 +11,7 @@ import { resolvePattern } from './host-pattern.js';
 import type { Inventory } from './inventory.js';
 import { parsePublicKey, policyProblems, type PublicKey } from './ssh-key.js';
 import type { Grant, InfraConfig, Member, SshKeyEntry } from './types.js';
+import { ownValue } from './dict.js';
 
 export interface AccessEntry {
   environment: string;
@@ -66,8 +67,9 @@ export function hostsOf(pattern: string, inventory: Inventory): string[] {
   return resolvePattern(pattern, inventory, { strict: false });
 }
 
-function inventoryOf(inventories: Record<string, Inventory>, environment: string): Inventory {
-  const inv = inventories[environment];
+/** The inventory of an environment; an environment named `constructor` is looked up like any other. */
+export function inventoryOf(inventories: Readonly<Record<string, Inventory>>, environment: string): Inventory {
+  const inv = ownValue(inventories, environment);
   if (!inv)
     throw new InfraError(ExitCode.invalid, `no inventory loaded for environment "${environment}"`, {
       hint: 'run `infra check` to see which inventory folder is missing or broken',

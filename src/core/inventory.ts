@@ -6,11 +6,12 @@
  */
 import { parseDocument, LineCounter, isMap, isScalar, isAlias, isSeq, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { InfraError, ExitCode } from '../lib/errors.js';
+import { dict, dictOf } from './dict.js';
 
 export interface InventoryHost {
   /** Every group the host is in, directly or through children, including `all` (and `ungrouped` when it is there); in group order. */
   groups: Set<string>;
-  /** The host's own variables (not merged with group vars). `host:port` sets ansible_port, as Ansible does. */
+  /** The host's own variables (not merged with group vars; null prototype). `host:port` sets ansible_port, as Ansible does. */
   vars: Record<string, unknown>;
 }
 
@@ -54,8 +55,68 @@ export function unsafeHostNameReason(name: string): string | undefined {
   if (name === '') return 'a host name is empty';
   if (name.startsWith('.')) return `host name '${name}' starts with '.' (it would escape or hide in host_vars/)`;
   if (name.includes('/') || name.includes('\\')) return `host name '${name}' contains a path separator (it would escape host_vars/)`;
-  if (/[\u0000-\u001f\u007f]/.test(name)) return `host name ${JSON.stringify(name)} contains a control character`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return `host name ${JSON.stringify(name)} contains a control character`;
+  const invisible = INVISIBLE_RE.exec(name);
+  if (invisible) return `host name ${JSON.stringify(name)} contains ${codePoint(invisible[0])}, an invisible or look-alike space: Ansible keeps it in the name`;
   return undefined;
+}
+
+/**
+ * Spaces other than ASCII's, zero-width and direction characters, the byte-order mark: a name holding one
+ * looks like another name (or like a name followed by variables), but Ansible treats it as a different one.
+ */
+// eslint-disable-next-line no-misleading-character-class
+const INVISIBLE_RE = /[\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]/u;
+
+const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** Python's str.isspace(): what Ansible's `line.strip()` removes and what `\s` matches in its regexes (JavaScript's `\s` differs: it has U+FEFF but not U+001C-U+001F or U+0085). */
+const PY_SPACE = String.raw`\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
+const PY_STRIP_RE = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
+
+/** Python's str.strip() with no argument. */
+export function pythonStrip(text: string): string {
+  return text.replace(PY_STRIP_RE, '');
+}
+
+/**
+ * Characters Python's str.splitlines() (how Ansible's INI plugin cuts a file into lines) breaks a line at,
+ * beyond the \n, \r\n and \r that editors, `git diff` and reviewers see as line ends.
+ */
+const HIDDEN_INI_BREAK_RE = /[\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
+
+/**
+ * What PyYAML (Ansible's YAML reader) reads differently from the `yaml` package: its line breaks that editors
+ * do not show (U+0085, U+2028, U+2029), characters it refuses outright, and a byte-order mark after the start.
+ */
+// eslint-disable-next-line no-control-regex
+const YAML_MISREAD_RE = /[\x85\u2028\u2029]|[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|(?<!^)\ufeff/gu;
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) line++;
+  }
+  return line;
+}
+
+/**
+ * Refuses a file in which Ansible would see other lines than an editor shows; every place is listed
+ * with its line (as an editor counts lines: at \n, \r\n and \r).
+ */
+function refuseMisreadCharacters(text: string, file: string, re: RegExp, why: (c: string) => string): void {
+  const problems: Array<{ file: string; line: number; field: string; message: string }> = [];
+  for (const m of text.matchAll(re)) {
+    problems.push({ file, line: lineAt(text, m.index!), field: 'inventory', message: `${codePoint(m[0])} ${why(m[0])}` });
+    if (problems.length >= 20) break;
+  }
+  if (problems.length === 0) return;
+  const first = problems[0];
+  throw new InfraError(ExitCode.invalid, `${first.file}:${first.line}: ${first.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, {
+    hint: `remove the character${problems.length > 1 ? 's' : ''} from ${file} (\`grep -nP '[^\\x09\\x20-\\x7e]' ${file}\` shows the lines), then check it with \`ansible-inventory -i ${file} --list\``,
+    problems,
+  });
 }
 
 /** What the parsers record beyond the Inventory shape, so that merging can redo reconciliation like Ansible. */
@@ -86,7 +147,7 @@ class InventoryBuilder {
   }
 
   addGroup(name: string): void {
-    if (!this.groups.has(name)) this.groups.set(name, { hosts: [], children: [], parents: [], vars: {} });
+    if (!this.groups.has(name)) this.groups.set(name, { hosts: [], children: [], parents: [], vars: dict() });
   }
 
   addHost(name: string, group: string | undefined, where: SourceLocation): void {
@@ -94,7 +155,7 @@ class InventoryBuilder {
     if (unsafe) throw inventoryError(where, unsafe);
     let host = this.hosts.get(name);
     if (!host) {
-      host = { directGroups: new Set(), vars: {} };
+      host = { directGroups: new Set(), vars: dict() };
       this.hosts.set(name, host);
     }
     if (group !== undefined) {
@@ -165,10 +226,10 @@ class InventoryBuilder {
 
     const groups = new Map<string, InventoryGroup>();
     for (const [name, g] of this.groups) {
-      groups.set(name, { hosts: new Set(g.hosts), children: new Set(g.children), vars: { ...g.vars } });
+      groups.set(name, { hosts: new Set(g.hosts), children: new Set(g.children), vars: dictOf(Object.entries(g.vars)) });
     }
     const hosts = new Map<string, InventoryHost>();
-    for (const [name, h] of this.hosts) hosts.set(name, { groups: new Set(), vars: { ...h.vars } });
+    for (const [name, h] of this.hosts) hosts.set(name, { groups: new Set(), vars: dictOf(Object.entries(h.vars)) });
     const partial: Inventory = { hosts, groups, hostOrder: [] };
     for (const groupName of groups.keys()) {
       for (const host of hostsOfGroup(partial, groupName)) hosts.get(host)!.groups.add(groupName);
@@ -340,10 +401,13 @@ function addHostDefinition(b: InventoryBuilder, pattern: string, group: string, 
 // ---------------------------------------------------------------------------------------------
 // INI
 
-const INI_SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
-const INI_GROUP_NAME = /^([^:\]\s]+)\s*(?:#.*)?$/;
+// The INI plugin's patterns, with Python's Unicode \s and \w
+const INI_SECTION = new RegExp(String.raw`^\[([^:\]${PY_SPACE}]+)(?::([\p{L}\p{N}_]+))?\][${PY_SPACE}]*(?:#.*)?$`, 'u');
+const INI_GROUP_NAME = new RegExp(String.raw`^([^:\]${PY_SPACE}]+)[${PY_SPACE}]*(?:#.*)?$`, 'u');
+/** Python's shlex splits only at these (not at a no-break space, a vertical tab or U+3000). */
+const SHLEX_SPACE = /[ \t\r\n]/;
 
-/** POSIX shlex.split(line, comments=True), as the INI plugin splits host lines. */
+/** POSIX shlex.split(line, comments=True), as the INI plugin splits host lines. Whitespace is shlex's: space, tab, CR, LF. */
 export function shlexSplit(line: string): string[] {
   const tokens: string[] = [];
   let token = '';
@@ -351,7 +415,7 @@ export function shlexSplit(line: string): string[] {
   let i = 0;
   while (i < line.length) {
     const c = line[i];
-    if (/\s/.test(c)) {
+    if (SHLEX_SPACE.test(c)) {
       if (inToken) tokens.push(token);
       token = '';
       inToken = false;
@@ -421,10 +485,16 @@ function parseIniInto(b: InventoryBuilder, text: string, file: string): void {
   const pending = new Map<string, Pending>();
   let group = 'ungrouped';
   let state = 'hosts';
+  // Ansible reads `to_text(data).splitlines()`, then `line.strip()`: where Python cuts lines at characters
+  // an editor shows inside a line, the file is refused; the rest is Python's behaviour exactly.
+  if (text.startsWith('\ufeff')) {
+    throw inventoryError({ file, line: 1 }, 'the file starts with a byte-order mark (U+FEFF), which Ansible reads as part of the first line: save it as UTF-8 without BOM');
+  }
+  refuseMisreadCharacters(text, file, HIDDEN_INI_BREAK_RE, () => 'starts a new line for Ansible (Python splitlines), though editors and diffs show none there');
   const lines = text.split(/\r\n|\r|\n/);
   for (let index = 0; index < lines.length; index++) {
     const where = { file, line: index + 1 };
-    const line = lines[index].trim();
+    const line = pythonStrip(lines[index]);
     if (!line || line[0] === ';' || line[0] === '#') continue;
 
     const section = INI_SECTION.exec(line);
@@ -458,10 +528,10 @@ function parseIniInto(b: InventoryBuilder, text: string, file: string): void {
       }
       if (tokens.length === 0) continue;
       const [pattern, ...assignments] = tokens;
-      if (pattern.trim().endsWith(':') && parseAddress(pattern)?.port === undefined) {
+      if (pythonStrip(pattern).endsWith(':') && parseAddress(pattern)?.port === undefined) {
         throw inventoryError(where, `host '${pattern}' ends in ':' (reserved for a port)`);
       }
-      if (pattern.trim() === '---') throw inventoryError(where, `'---' starts a YAML document: name the file hosts.yml if it is YAML`);
+      if (pythonStrip(pattern) === '---') throw inventoryError(where, `'---' starts a YAML document: name the file hosts.yml if it is YAML`);
       const vars: [string, unknown][] = [];
       for (const assignment of assignments) {
         const eq = assignment.indexOf('=');
@@ -472,7 +542,7 @@ function parseIniInto(b: InventoryBuilder, text: string, file: string): void {
     } else if (state === 'vars') {
       const eq = line.indexOf('=');
       if (eq < 0) throw inventoryError(where, `expected key=value in [${group}:vars], got '${line}'`);
-      b.setGroupVar(group, line.slice(0, eq).trim(), iniValue(line.slice(eq + 1).trim()));
+      b.setGroupVar(group, pythonStrip(line.slice(0, eq)), iniValue(pythonStrip(line.slice(eq + 1))));
     } else {
       const m = INI_GROUP_NAME.exec(line);
       if (!m) throw inventoryError(where, `expected a group name in [${group}:children], got '${line}'`);
@@ -517,8 +587,16 @@ export function parseIniInventory(text: string, file: string): Inventory {
 
 function parseYamlInto(b: InventoryBuilder, text: string, file: string): void {
   b.files.push(file);
+  refuseMisreadCharacters(text, file, YAML_MISREAD_RE, (c) =>
+    c === '\ufeff'
+      ? 'is a byte-order mark inside the file'
+      : c === '\x85' || c === '\u2028' || c === '\u2029'
+        ? "starts a new line for Ansible's YAML reader (PyYAML), though editors and diffs show none there"
+        : "is a character Ansible's YAML reader (PyYAML) refuses",
+  );
+  // PyYAML ends a line at a lone CR as at LF; the `yaml` package does not (it reads the CR as text)
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false });
+  const doc = parseDocument(text.replace(/\r(?!\n)/g, '\n'), { lineCounter, merge: true, prettyErrors: false });
   const lineOf = (node: unknown): number | undefined => {
     const range = (node as Node | undefined)?.range;
     return range ? lineCounter.linePos(range[0]).line : undefined;

@@ -157,6 +157,29 @@ export function formatCidr(c: Pick<Cidr, 'family' | 'network' | 'prefix'>): stri
   return `${formatAddress(c.family, c.network)}/${c.prefix}`;
 }
 
+/**
+ * The one way infra writes an address range: RFC 5952 for IPv6 (lowercase, no leading zeros, `::`), no
+ * leading zeros in IPv4. `FD77:77::2/128` and `fd77:0077:0:0::2/128` both give `fd77:77::2/128`.
+ * A bare address (no /prefix) gets /32 or /128. Throws InfraError 3 when `s` is not an address or range.
+ */
+export function canonicalCidr(s: string, options: { strict?: boolean } = {}): string {
+  return formatCidr(parseCidr(s, { strict: options.strict ?? false, allowBareAddress: true }));
+}
+
+/** `canonicalCidr`, or undefined when `s` is not an address or range (for text read from untrusted files). */
+export function tryCanonicalCidr(s: string): string | undefined {
+  try {
+    return canonicalCidr(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `family:value` of an address: equal exactly when two texts name the same address, however written. */
+export function addressKey(a: Address): string {
+  return `${a.family}:${a.value.toString(16)}`;
+}
+
 const asCidr = (c: string | Cidr): Cidr => (typeof c === 'string' ? parseCidr(c, { strict: false, allowBareAddress: true }) : c);
 
 /** Ranges of different families never overlap. */

@@ -10,10 +10,12 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
-import { environmentNames, hostsOf, planAccess, type UserAccess } from './grants.js';
+import { environmentNames, hostsOf, inventoryOf, planAccess, type UserAccess } from './grants.js';
 import { unsafeHostNameReason, type Inventory } from './inventory.js';
 import { canonicalKeyData, isKnownKeyType, parseAuthorizedKeyLine } from './ssh-key.js';
 import type { Registry, VpnNetwork } from './types.js';
+import { dict, dictOf, hasOwnName, ownValue } from './dict.js';
+import { tryCanonicalCidr } from './ip-alloc.js';
 import { serverPeers, type ServerPeer } from './wireguard.js';
 
 export const GENERATED_FILE = 'infra.generated.yml';
@@ -109,7 +111,8 @@ function flowScalar(value: string, plainRe: RegExp): string {
 function peerLine(p: ServerPeer): string {
   const name = flowScalar(p.name, COMMENT_RE);
   const key = quoteYaml(checked(BASE64_RE, 'WireGuard public key', p.public_key));
-  const ips = p.allowed_ips.map((a) => flowScalar(checked(RANGE_RE, 'peer address', a), /^[0-9./]+$/));
+  // canonical text: the server's peer list never shows one address in two spellings
+  const ips = p.allowed_ips.map((a) => flowScalar(checked(RANGE_RE, 'peer address', tryCanonicalCidr(a) ?? refuse('peer address', a)), /^[0-9./]+$/));
   return `{name: ${name}, public_key: ${key}, allowed_ips: [${ips.join(', ')}]}`;
 }
 
@@ -258,7 +261,7 @@ const OWN_LINE_RE = /^(?:[a-z-]+="[^"\s]*"(?:,[a-z-]+="[^"\s]*")* )?([a-z][a-z0-
 
 /** Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked. */
 function carriedRevocations(previous: PreviousRender, users: Map<string, UserAccess>): Record<string, RevokedKeyInput[]> {
-  const out: Record<string, RevokedKeyInput[]> = {};
+  const out = dict<RevokedKeyInput[]>();
   for (const [user, lines] of previous.lines) {
     const grantedNow = new Set((users.get(user)?.granted ?? []).map((g) => g.parsed.base64));
     for (const line of lines) {
@@ -326,7 +329,8 @@ export function hostVarsPrefix(inventoryFolder: string): string {
 export function vpnRangesOf(vpn: Record<string, VpnNetwork>): string[] {
   return Object.keys(vpn)
     .sort(byText)
-    .flatMap((name) => [vpn[name].ipv4, vpn[name].ipv6].filter((r): r is string => typeof r === 'string'));
+    .flatMap((name) => [vpn[name].ipv4, vpn[name].ipv6].filter((r): r is string => typeof r === 'string'))
+    .map((r) => tryCanonicalCidr(r) ?? refuse('VPN range', r));
 }
 
 /**
@@ -338,7 +342,7 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const { config, members } = registry;
   const environments = [...(options.environments ?? environmentNames(config))].sort(byText);
   for (const env of environments)
-    if (!(env in config.environments))
+    if (!hasOwnName(config.environments, env))
       throw new InfraError(ExitCode.invalid, `no environment "${env}" in infra.yml (known: ${environmentNames(config).join(', ') || 'none'})`, {
         hint: `pass one of them to --env, or add ${env} under environments: in infra.yml`,
       });
@@ -348,7 +352,7 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const peersOf = new Map(networks.map((n) => [n, serverPeers(members, n)]));
   const compat = config.render?.compat;
 
-  const folderOf = (env: string) => options.inventoryFolders?.[env] ?? config.environments[env];
+  const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const files = new Map<string, string>();
   let unchanged = 0;
   for (const environment of environments) {
@@ -356,13 +360,13 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
     const hostAccess = access.get(environment) ?? new Map<string, Map<string, UserAccess>>();
     const serverOf = new Map<string, string[]>(); // host -> networks it serves
     for (const net of networks)
-      for (const host of hostsOf(config.vpn[net].servers, inventories[environment])) serverOf.set(host, [...(serverOf.get(host) ?? []), net]);
+      for (const host of hostsOf(ownValue(config.vpn, net)!.servers, inventoryOf(inventories, environment))) serverOf.set(host, [...(serverOf.get(host) ?? []), net]);
     const hosts = [...new Set([...hostAccess.keys(), ...serverOf.keys()])].sort(byText);
     for (const host of hosts) {
       const rel = generatedPath(folder, host);
       const users = hostAccess.get(host) ?? new Map<string, UserAccess>();
-      const authorized: Record<string, AuthorizedKeyInput[]> = {};
-      const revoked: Record<string, RevokedKeyInput[]> = {};
+      const authorized = dict<AuthorizedKeyInput[]>();
+      const revoked = dict<RevokedKeyInput[]>();
       for (const [user, ua] of users) {
         authorized[user] = ua.granted.map((g) => ({
           type: g.parsed.type,
@@ -380,7 +384,7 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
         authorized,
         revoked,
         vpnRanges,
-        ...(served ? { wireguardPeers: Object.fromEntries(served.map((n) => [n, peersOf.get(n)!])) } : {}),
+        ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
         ...(compat ? { compat } : {}),
       });
       files.set(rel, content);

@@ -5,9 +5,10 @@
  */
 import type { Problem } from '../lib/errors.js';
 import { InfraError } from '../lib/errors.js';
+import { dict, ownValue } from './dict.js';
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
-import { parseCidr, cidrsOverlap } from './ip-alloc.js';
+import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
 import {
   DEFAULT_POLICY,
   GITHUB_LOGIN_RE,
@@ -251,7 +252,7 @@ export function validateConfig(raw: unknown, file: string, locate?: Locate): { c
   unknownFields(p, [], raw, ['org', 'admins', 'environments', 'policy', 'access', 'vpn', 'render']);
   const org = str(p, raw, [], 'org', { required: true });
   const admins = stringList(p, raw, [], 'admins', HANDLE_RE);
-  const environments: Record<string, string> = {};
+  const environments = dict<string>(); // null prototype: an environment may be called `constructor`
   if (raw.environments === undefined || raw.environments === null) p.add(['environments'], 'is required (environment name -> inventory folder)');
   else if (!isObject(raw.environments)) p.add(['environments'], 'must be a mapping of environment name -> inventory folder');
   else {
@@ -268,7 +269,7 @@ export function validateConfig(raw: unknown, file: string, locate?: Locate): { c
   const access = list(p, raw, [], 'access')
     .map((g, i) => validateGrant(p, g, i, Object.keys(environments)))
     .filter((g): g is Grant => !!g);
-  const vpn: Record<string, VpnNetwork> = {};
+  const vpn = dict<VpnNetwork>(); // null prototype: a network may be called `toString`
   if (raw.vpn !== undefined && raw.vpn !== null) {
     if (!isObject(raw.vpn)) p.add(['vpn'], 'must be a mapping of network name -> network');
     else
@@ -318,7 +319,7 @@ function validateKey(p: Problems, raw: unknown, path: Path): SshKeyEntry | undef
   return { name, key, added, ...(expires ? { expires } : {}), ...(source ? { source } : {}) };
 }
 
-function validatePeer(p: Problems, raw: unknown, path: Path): VpnPeer | undefined {
+function validatePeer(p: Problems, raw: unknown, path: Path, handle: string): VpnPeer | undefined {
   if (!isObject(raw)) return void p.add(path, 'must be a mapping with device, network, public_key, addresses and added');
   unknownFields(p, path, raw, ['device', 'network', 'public_key', 'addresses', 'added']);
   const device = str(p, raw, path, 'device', { required: true, re: NAME_RE, reText: 'letters, digits, . _ - (no spaces or /)' });
@@ -331,14 +332,26 @@ function validatePeer(p: Problems, raw: unknown, path: Path): VpnPeer | undefine
       p.add([...path, 'public_key'], errorText(e));
     }
   }
+  const rejoin = `remove the peer and enrol the device again: \`infra vpn leave ${handle} --device ${device ?? 'DEVICE'}\`, then \`infra vpn join ${handle} --device ${device ?? 'DEVICE'}\``;
   const addresses = stringList(p, raw, path, 'addresses', undefined, true);
+  // An empty list passed `check` and then failed the server playbook's assertion for every peer on the server.
+  if (Array.isArray(raw.addresses) && raw.addresses.length === 0) p.add([...path, 'addresses'], `must hold the peer's address (one per address family of its network): ${rejoin}`);
+  const familyAt = new Map<number, number>();
   addresses.forEach((a, i) => {
+    let c: Cidr;
     try {
-      const c = parseCidr(a);
-      if (c.prefix !== c.bits) p.add([...path, 'addresses', i], `a peer address is a single host (/${c.bits}), got ${a}`);
+      c = parseCidr(a, { strict: false });
     } catch (e) {
-      p.add([...path, 'addresses', i], errorText(e));
+      return void p.add([...path, 'addresses', i], errorText(e));
     }
+    if (c.prefix !== c.bits) return void p.add([...path, 'addresses', i], `a peer address is a single host (/${c.bits}), got ${a}`);
+    // Refused rather than accepted: infra writes only the canonical form (vpn join, render), so another
+    // spelling is a hand edit, and two spellings of one address defeat review by eye and by grep.
+    const canonical = formatCidr(c);
+    if (canonical !== a) p.add([...path, 'addresses', i], `write ${canonical}: the same address in the one form infra writes and compares`);
+    const first = familyAt.get(c.family);
+    if (first !== undefined) p.add([...path, 'addresses', i], `a second IPv${c.family} address (after ${addresses[first]}): a peer has one address per family`);
+    else familyAt.set(c.family, i);
   });
   const added = date(p, raw, path, 'added', true);
   if (!device || !network || !publicKey || !added) return undefined;
@@ -426,7 +439,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
     ),
   );
   const vpn_peers = list(p, raw, [], 'vpn_peers')
-    .map((v, i) => validatePeer(p, v, ['vpn_peers', i]))
+    .map((v, i) => validatePeer(p, v, ['vpn_peers', i], handle))
     .filter((v): v is VpnPeer => !!v);
   duplicates(vpn_peers.map((v) => `${v.network}/${v.device}`)).forEach((i) =>
     p.add(['vpn_peers', i, 'device'], `device "${vpn_peers[i].device}" is enrolled twice in network ${vpn_peers[i].network}`),
@@ -494,7 +507,7 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located, 
   });
   const keyOwner = new Map<string, string>();
   const wgOwner = new Map<string, string>();
-  const addressOwner = new Map<string, string>();
+  const addressOwner = new Map<string, string>(); // addressKey -> handle/device
   for (const m of members) {
     m.ssh_keys.forEach((k, i) => {
       const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
@@ -504,25 +517,76 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located, 
       else if (!other) keyOwner.set(blob, `${m.handle}/${k.name}`);
     });
     m.vpn_peers.forEach((v, i) => {
-      const net = config.vpn[v.network];
+      const net = ownValue(config.vpn, v.network);
       if (!net) {
-        push(m.handle, ['vpn_peers', i, 'network'], `no VPN network "${v.network}" in infra.yml (known: ${Object.keys(config.vpn).join(', ') || 'none'})`);
+        push(m.handle, ['vpn_peers', i, 'network'], `no VPN network "${printable(v.network)}" in infra.yml (known: ${Object.keys(config.vpn).join(', ') || 'none'})`);
         return;
       }
       const other = wgOwner.get(v.public_key);
       if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
       else wgOwner.set(v.public_key, `${m.handle}/${v.device}`);
-      v.addresses.forEach((a, j) => {
-        const c = parseCidr(a);
-        const range = c.family === 4 ? net.ipv4 : net.ipv6;
-        if (!range || !cidrsOverlap(c, parseCidr(range)))
-          push(m.handle, ['vpn_peers', i, 'addresses', j], `${a} is outside network ${v.network} (${range ?? `no IPv${c.family} range`})`);
-        const key = `${v.network}:${a}`;
-        const holder = addressOwner.get(key);
-        if (holder) push(m.handle, ['vpn_peers', i, 'addresses', j], `${a} is also held by ${holder}`);
-        else addressOwner.set(key, `${m.handle}/${v.device}`);
-      });
+      for (const problem of peerAddressProblems(net, v, `${m.handle}/${v.device}`, addressOwner)) push(m.handle, ['vpn_peers', i, ...problem.path], problem.message);
     });
+  }
+  return out;
+}
+
+/**
+ * What `vpn join` guarantees of a peer's addresses, checked for hand edits: each inside the network's
+ * range of its family, a host address (not the network or IPv4 broadcast address), not reserved, held by
+ * no other peer (compared as addresses, not text), and one for every family the network has.
+ * `owners` (addressKey -> `handle/device`) collects the addresses seen so far across calls.
+ */
+export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string, owners: Map<string, string>): Array<{ path: Path; message: string }> {
+  const out: Array<{ path: Path; message: string }> = [];
+  const rejoin = `\`infra vpn leave ${name.split('/')[0]} --device ${peer.device}\`, then \`infra vpn join ${name.split('/')[0]} --device ${peer.device}\` gives it free addresses`;
+  const rangeOf = (family: number): Cidr | undefined => {
+    const text = family === 4 ? net.ipv4 : net.ipv6;
+    if (text === undefined) return undefined;
+    try {
+      return parseCidr(text, { strict: false });
+    } catch {
+      return undefined; // the network's own problem, reported on infra.yml
+    }
+  };
+  const reserved = new Set<string>();
+  for (const r of net.reserved) {
+    try {
+      const c = parseCidr(r, { strict: false, allowBareAddress: true });
+      reserved.add(addressKey({ family: c.family, value: c.network }));
+    } catch {
+      // reported on infra.yml
+    }
+  }
+  const held = new Set<number>();
+  peer.addresses.forEach((a, j) => {
+    let c: Cidr;
+    try {
+      c = parseCidr(a, { strict: false, allowBareAddress: true });
+    } catch (e) {
+      return void out.push({ path: ['addresses', j], message: errorText(e) });
+    }
+    held.add(c.family);
+    const range = rangeOf(c.family);
+    const at: Path = ['addresses', j];
+    if (!range) return void out.push({ path: at, message: `${a} is IPv${c.family}, but network ${net.name} has no IPv${c.family} range: ${rejoin}` });
+    const address = { family: c.family, value: c.network };
+    const rangeText = formatCidr(range);
+    if (!cidrContains(range, address)) return void out.push({ path: at, message: `${a} is outside network ${net.name} (${rangeText}): ${rejoin}` });
+    const { first, last } = hostRange(range);
+    if (c.network < first) return void out.push({ path: at, message: `${a} is the network address of ${rangeText}, not a host address: ${rejoin}` });
+    if (c.network > last) return void out.push({ path: at, message: `${a} is the broadcast address of ${rangeText}, not a host address: ${rejoin}` });
+    const key = addressKey(address);
+    if (reserved.has(key)) return void out.push({ path: at, message: `${a} is reserved in vpn.${net.name}.reserved (never handed to peers): ${rejoin}` });
+    const holder = owners.get(key);
+    if (holder) out.push({ path: at, message: `${a} is also held by ${holder}: ${rejoin}` });
+    else owners.set(key, name);
+  });
+  if (peer.addresses.length > 0) {
+    for (const family of [4, 6] as const) {
+      const range = rangeOf(family);
+      if (range && !held.has(family)) out.push({ path: ['addresses'], message: `network ${net.name} has an IPv${family} range (${formatCidr(range)}) but this peer has no IPv${family} address: ${rejoin}` });
+    }
   }
   return out;
 }

@@ -4,7 +4,8 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
-import { allocate } from './ip-alloc.js';
+import { allocate, tryCanonicalCidr } from './ip-alloc.js';
+import { ownValue } from './dict.js';
 import { NAME_RE, type IsoDate, type Member, type Registry, type VpnNetwork, type VpnPeer } from './types.js';
 import { checkWgKey, type DeviceConfigInput } from './wireguard.js';
 import { describeHandshake, type WgDump } from './wg-dump.js';
@@ -31,10 +32,10 @@ export function resolveNetwork(registry: Registry, name: string | undefined): Vp
   if (names.length === 0)
     throw invalidInput('infra.yml has no VPN network', 'add one under `vpn:` in infra.yml (see the README: ipv4, endpoint, server_public_key, servers), then run `infra check`');
   if (name === undefined) {
-    if (names.length === 1) return registry.config.vpn[names[0]];
+    if (names.length === 1) return ownValue(registry.config.vpn, names[0])!;
     throw new InfraError(ExitCode.usage, `there are ${names.length} VPN networks (${names.join(', ')}): say which one`, { hint: `pass --network ${names[0]}` });
   }
-  const net = registry.config.vpn[name];
+  const net = ownValue(registry.config.vpn, name);
   if (!net) throw invalidInput(`no VPN network "${printable(name)}" in infra.yml (known: ${names.join(', ')})`, `pass one of them: --network ${names[0]}`);
   return net;
 }
@@ -89,9 +90,14 @@ export function scanRenderedLayout(text: string): string[] | undefined {
 export function renderedPeerAddresses(texts: Iterable<string>): string[] {
   const out: string[] = [];
   for (const text of texts) {
+    // A generated file is not trusted (SPEC §4): what is not an address is dropped, not handed to allocate().
+    const keep = (a: string) => {
+      const canonical = tryCanonicalCidr(a);
+      if (canonical !== undefined) out.push(canonical);
+    };
     const fast = scanRenderedLayout(text);
     if (fast) {
-      for (const a of fast) out.push(a);
+      fast.forEach(keep);
       continue;
     }
     let data: unknown;
@@ -106,7 +112,7 @@ export function renderedPeerAddresses(texts: Iterable<string>): string[] {
       if (!Array.isArray(peers)) continue;
       for (const peer of peers) {
         const ips = (peer as { allowed_ips?: unknown } | null)?.allowed_ips;
-        if (Array.isArray(ips)) for (const ip of ips) if (typeof ip === 'string') out.push(ip);
+        if (Array.isArray(ips)) for (const ip of ips) if (typeof ip === 'string') keep(ip);
       }
     }
   }
@@ -185,7 +191,7 @@ export function findPeer(registry: Registry, handle: string, device: string, net
       hint: `pass --network ${matches[0].peer.network}`,
     });
   const { peer, index } = matches[0];
-  return { member, network: registry.config.vpn[peer.network], peer, index };
+  return { member, network: resolveNetwork(registry, peer.network), peer, index };
 }
 
 export function planRekey(registry: Registry, handle: string, device: string, network: string | undefined, publicKey: string): PeerRef & { newPeer: VpnPeer } {

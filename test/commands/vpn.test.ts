@@ -428,12 +428,12 @@ describe('infra vpn leave / rekey / list', () => {
     const dir = await enrolled();
     await fs.writeFile(
       path.join(dir, 'keys/carol/member.yml'),
-      (await memberYml(dir, 'carol')) + `vpn_peers:\n  - {device: old, network: meet, public_key: '${newKey()}', addresses: [10.77.0.9/32], added: 2025-01-01}\n`,
+      (await memberYml(dir, 'carol')) + `vpn_peers:\n  - {device: old, network: meet, public_key: '${newKey()}', addresses: [10.77.0.9/32, 'fd77:77::9/128'], added: 2025-01-01}\n`,
     );
     const table = await run(['vpn', 'list', '--dir', dir]);
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^NETWORK\s+MEMBER\s+DEVICE\s+ADDRESSES\s+STATUS/);
-    expect(table.stdout).toMatch(/meet\s+carol\s+old\s+10\.77\.0\.9\/32\s+departed/);
+    expect(table.stdout).toMatch(/meet\s+carol\s+old\s+10\.77\.0\.9\/32, fd77:77::9\/128\s+departed/);
     const json = JSON.parse((await run(['vpn', 'list', '--network', 'meet', '--dir', dir, '--json'])).stdout);
     expect(json.peers.map((p: { member: string; device: string; member_status: string }) => `${p.member}/${p.device}:${p.member_status}`)).toEqual(['alice/laptop:active', 'alice/phone:active', 'carol/old:departed']);
     const unknown = await run(['vpn', 'list', '--network', 'nope', '--dir', dir]);
