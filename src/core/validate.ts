@@ -433,7 +433,8 @@ function validateToken(p: Problems, raw: unknown, path: Path): TokenEntry | unde
     if (problem) p.add([...path, 'homeserver'], problem);
   } else if (kind === 'matrix' && raw.homeserver === undefined) p.add([...path, 'homeserver'], 'is required for a matrix token (e.g. https://matrix.example)');
   const readableBy = raw.readable_by === undefined ? undefined : stringList(p, raw, path, 'readable_by', HANDLE_RE);
-  duplicates(readableBy ?? []).forEach((i) => p.add([...path, 'readable_by', i], `${readableBy![i]} is listed twice`));
+  const rawReaders = Array.isArray(raw.readable_by) ? raw.readable_by.map(String) : [];
+  duplicates(rawReaders).forEach((i) => p.add([...path, 'readable_by', i], `${rawReaders[i]} is listed twice`));
   const consumers: TokenConsumer[] = [];
   const consumerKeys: string[] = [];
   list(p, raw, path, 'consumers').forEach((c, i) => {
