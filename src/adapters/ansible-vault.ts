@@ -117,7 +117,7 @@ export async function readVaultPasswordFile(file: string, options: { timeoutMs?:
     const stdout = await new Promise<Buffer>((resolve, reject) => {
       execFile(file, client ? ['--vault-id', 'default'] : [], { timeout: options.timeoutMs ?? SCRIPT_TIMEOUT_MS, encoding: 'buffer', maxBuffer: 1 << 20 }, (error, out) => {
         if (!error) return resolve(out);
-        const why = error.killed || error.signal ? `did not finish within ${Math.round((options.timeoutMs ?? SCRIPT_TIMEOUT_MS) / 1000)} s` : `exited with status ${String(error.code)}`;
+        const why = error.killed || error.signal ? `did not finish within ${(options.timeoutMs ?? SCRIPT_TIMEOUT_MS) < 1000 ? `${options.timeoutMs} ms` : `${Math.round((options.timeoutMs ?? SCRIPT_TIMEOUT_MS) / 1000)} s`}` : `exited with status ${String(error.code)}`;
         reject(new InfraError(ExitCode.invalid, `vault password script ${file} ${why}`, { hint: `run it by hand to see what is wrong: ${file}` }));
       });
     });
