@@ -71,6 +71,18 @@ describe('writeSecret', () => {
     expect(new Set(gh.requests.map((r) => r.as))).toEqual(new Set(['alice-gh', 'example-roobot']));
   });
 
+  it('the stand-in refuses a box sealed for another repository (it really opens them)', async () => {
+    const { Octokit } = await import('@octokit/rest');
+    const sodium = (await import('libsodium-wrappers')).default;
+    await sodium.ready;
+    const octokit = new Octokit({ auth: ADMIN_TOKEN, baseUrl: gh.url });
+    const { data: siteKey } = await octokit.rest.actions.getRepoPublicKey({ owner: 'example-coop', repo: 'site' });
+    const { data: orgKey } = await octokit.rest.actions.getRepoPublicKey({ owner: 'example-coop', repo: 'organizing' });
+    const sealed = sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(NEW_VALUE), sodium.from_base64(siteKey.key, sodium.base64_variants.ORIGINAL)), sodium.base64_variants.ORIGINAL);
+    await expect(octokit.rest.actions.createOrUpdateRepoSecret({ owner: 'example-coop', repo: 'organizing', secret_name: 'A', encrypted_value: sealed, key_id: orgKey.key_id })).rejects.toMatchObject({ status: 422 });
+    expect(gh.received.size).toBe(0);
+  });
+
   it('keeps an organisation secret’s visibility; a new one is private', async () => {
     const client = githubSecrets({ baseUrl: gh.url });
     await client.writeSecret(consumer('github_org_secret:example-coop:SHARED_TOKEN'), NEW_VALUE, ADMIN_TOKEN);

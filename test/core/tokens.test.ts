@@ -419,3 +419,15 @@ describe('validation of tokens in member.yml', () => {
     ]);
   });
 });
+
+describe('the leak detector (test/helpers/secrets.ts)', () => {
+  const SECRET = 'tok_Mq3vX8nL1mZ7pK2sW5yB9cJ3hF6dG0aT';
+  it('finds the secret, a 16-character piece of it, or its escaped form, and says where but not what', async () => {
+    const { findSecret, expectNoSecret } = await import('../helpers/secrets.js');
+    expect(findSecret(SECRET, { stdout: 'nothing here', stderr: `value=${SECRET}` })).toEqual(['stderr at offset 6']);
+    expect(findSecret(SECRET, [`cut: ${SECRET.slice(5, 25)}…`])).toEqual(['#0 at offset 5 (a piece of it)']);
+    expect(findSecret(SECRET, { file: Buffer.from(`x: "${SECRET}"`) })).toEqual(['file at offset 4']);
+    expect(() => expectNoSecret(SECRET, { out: SECRET })).toThrow(/^the secret leaked into: out at offset 0$/);
+    expect(() => expectNoSecret(SECRET, { out: SECRET.slice(0, 15), err: undefined })).not.toThrow();
+  });
+});
