@@ -169,6 +169,16 @@ describe('member.schema.json flags mistakes where they are', () => {
     ['a repository without an owner', botDoc, (d) => (d.tokens[0].consumers[0].github_secret.repo = 'organizing'), '/tokens/0/consumers/0/github_secret/repo', 'pattern'],
     ['a vault variable with a dash', botDoc, (d) => (d.tokens[0].consumers[1].ansible_vault_var.var = 'roobot-token'), '/tokens/0/consumers/1/ansible_vault_var/var', 'pattern'],
     ['a vault consumer with an extra field', botDoc, (d) => (d.tokens[0].consumers[1].ansible_vault_var.file = 'x.yml'), '/tokens/0/consumers/1/ansible_vault_var', 'additionalProperties'],
+    ['a matrix token without a homeserver', botDoc, (d) => delete d.tokens[1].homeserver, '/tokens/1', 'required'],
+    ['a homeserver on a github token', botDoc, (d) => (d.tokens[0].homeserver = 'https://matrix.example'), '/tokens/0', 'not'],
+    ['a plain-http homeserver off the loopback', botDoc, (d) => (d.tokens[1].homeserver = 'http://matrix.example'), '/tokens/1/homeserver', 'pattern'],
+    ['an expiry on a generic token', botDoc, (d) => (d.tokens[2].expires_at = '2027-01-30'), '/tokens/2', 'not'],
+    ['a reader listed twice', botDoc, (d) => (d.tokens[0].readable_by = ['alice', 'alice']), '/tokens/0/readable_by', 'uniqueItems'],
+    ['an environment secret without an environment', botDoc, (d) => (d.tokens[0].consumers[0] = { github_env_secret: { repo: 'example-coop/site', name: 'DEPLOY' } }), '/tokens/0/consumers/0/github_env_secret', 'required'],
+    ['an organisation secret named GITHUB_*', botDoc, (d) => (d.tokens[0].consumers[0] = { github_org_secret: { org: 'example-coop', name: 'github_x' } }), '/tokens/0/consumers/0/github_org_secret/name', 'pattern'],
+    ['a repository named ..', botDoc, (d) => (d.tokens[0].consumers[0].github_secret.repo = 'example-coop/..'), '/tokens/0/consumers/0/github_secret/repo', 'pattern'],
+    ['a pending rotation without its consumers', botDoc, (d) => (d.tokens[0].pending = { started_at: '2026-11-29', started_by: 'alice' }), '/tokens/0/pending', 'required'],
+    ['a pending consumer that is a path', botDoc, (d) => (d.tokens[0].pending = { started_at: '2026-11-29', started_by: 'alice', left: ['ansible_vault_var:production:../x:v'] }), '/tokens/0/pending/left/0', 'pattern'],
   ];
 
   it.each(cases)('%s', (_what, base, mutate, instancePath, keyword) => {
@@ -177,6 +187,23 @@ describe('member.schema.json flags mistakes where they are', () => {
     mutate(doc);
     const errors = errorsOf(validateMember, doc);
     expect(errors.map((e) => [e.instancePath, e.keyword])).toContainEqual([instancePath, keyword]);
+  });
+});
+
+describe('member.schema.json accepts the whole token shape', () => {
+  it('every consumer kind, expiry, readers and a pending rotation', () => {
+    const doc = botDoc();
+    Object.assign(doc.tokens[0], {
+      expires_at: '2027-01-30',
+      readable_by: ['alice', 'bob'],
+      pending: { started_at: '2026-11-29', started_by: 'alice', left: ['github_secret:example-coop/organizing:API_TOKEN_BOT', 'github_env_secret:example-coop/site:production deploy:DEPLOY_TOKEN'] },
+    });
+    doc.tokens[0].consumers.push(
+      { github_env_secret: { repo: 'example-coop/site', environment: 'production deploy', name: 'DEPLOY_TOKEN' } },
+      { github_org_secret: { org: 'example-coop', name: 'BOT_TOKEN' } },
+    );
+    doc.tokens[1].homeserver = 'http://127.0.0.1:8448';
+    expect(describeErrors(errorsOf(validateMember, doc))).toBe('');
   });
 });
 

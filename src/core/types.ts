@@ -73,7 +73,16 @@ export type TokenKind = 'github' | 'matrix' | 'generic';
 
 export type TokenConsumer =
   | { github_secret: { repo: string; name: string } }
+  | { github_env_secret: { repo: string; environment: string; name: string } }
+  | { github_org_secret: { org: string; name: string } }
   | { ansible_vault_var: { environment: string; group: string; var: string } };
+
+/** A rotation in progress: the new value waits in tokens/<name>.pending.asc until every consumer in `left` has it. */
+export interface PendingRotation {
+  started_at: IsoDate;
+  started_by: string;
+  left: string[]; // consumers still to update, in CLI form (see core/tokens.ts formatConsumer)
+}
 
 export interface TokenEntry {
   name: string;
@@ -81,7 +90,11 @@ export interface TokenEntry {
   rotate_every_days?: number;
   rotated_at?: IsoDate;
   rotated_by?: string;
+  expires_at?: IsoDate; // github: as GET /user's expiration header says
+  homeserver?: string; // matrix (required there)
+  readable_by?: string[]; // admins the current value was ever encrypted to since the last rotation
   consumers: TokenConsumer[];
+  pending?: PendingRotation;
 }
 
 export interface Member {
@@ -108,6 +121,8 @@ export interface Registry {
   members: Member[]; // sorted by handle
 }
 
+/** Environment names in infra.yml (also the ENV part of an ansible_vault_var consumer). */
+export const ENV_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 export const HANDLE_RE = /^[a-z][a-z0-9-]{0,31}$/;
 /** GitHub logins: alphanumerics and single inner hyphens, at most 39 characters. */
 export const GITHUB_LOGIN_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;

@@ -9,8 +9,10 @@ import { dict, ownValue } from './dict.js';
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
 import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
+import { CONSUMER_FORMS, CONSUMER_KINDS, consumerKey, consumerProblems, formatConsumer, parseConsumer, type ConsumerKind } from './tokens.js';
 import {
   DEFAULT_POLICY,
+  ENV_RE,
   GITHUB_LOGIN_RE,
   GITLAB_USERNAME_RE,
   HANDLE_RE,
@@ -18,6 +20,7 @@ import {
   type Grant,
   type InfraConfig,
   type Member,
+  type PendingRotation,
   type Policy,
   type SshKeyEntry,
   type TokenConsumer,
@@ -31,7 +34,7 @@ export type Locate = (path: Path) => number | undefined;
 
 export const GROUP_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 export const UNIX_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
-export const ENV_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+export { ENV_RE };
 export const ORG_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 export const TOKEN_KINDS = ['github', 'matrix', 'generic'] as const;
@@ -359,38 +362,104 @@ function validatePeer(p: Problems, raw: unknown, path: Path, handle: string): Vp
 }
 
 function validateConsumer(p: Problems, raw: unknown, path: Path): TokenConsumer | undefined {
-  if (!isObject(raw)) return void p.add(path, 'must be {github_secret: {repo, name}} or {ansible_vault_var: {environment, group, var}}');
+  const forms = Object.values(CONSUMER_FORMS).join(', ');
+  if (!isObject(raw)) return void p.add(path, `must be a mapping with one of ${CONSUMER_KINDS.join(', ')} (CLI forms: ${forms})`);
   const keys = Object.keys(raw);
-  if (keys.length !== 1 || !['github_secret', 'ansible_vault_var'].includes(keys[0]))
-    return void p.add(path, 'must have exactly one of github_secret or ansible_vault_var');
-  const inner = raw[keys[0]];
-  const ipath = [...path, keys[0]];
+  if (keys.length !== 1 || !(CONSUMER_KINDS as readonly string[]).includes(keys[0]))
+    return void p.add(path, `must have exactly one of ${CONSUMER_KINDS.join(', ')}`);
+  const kind = keys[0] as ConsumerKind;
+  const inner = raw[kind];
+  const ipath = [...path, kind];
   if (!isObject(inner)) return void p.add(ipath, 'must be a mapping');
-  if (keys[0] === 'github_secret') {
-    unknownFields(p, ipath, inner, ['repo', 'name']);
-    const repo = str(p, inner, ipath, 'repo', { required: true, re: /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, reText: 'owner/repository' });
-    const name = str(p, inner, ipath, 'name', { required: true, re: /^[A-Za-z_][A-Za-z0-9_]*$/, reText: 'a GitHub secret name (letters, digits, _)' });
-    return repo && name ? { github_secret: { repo, name } } : undefined;
+  const fields = CONSUMER_FORMS[kind].split(':').slice(1);
+  const names: Record<string, string> = { 'OWNER/REPO': 'repo', ENVIRONMENT: 'environment', NAME: 'name', ORG: 'org', ENV: 'environment', GROUP: 'group', VAR: 'var' };
+  const allowed = fields.map((f) => names[f]);
+  unknownFields(p, ipath, inner, allowed);
+  const values: Record<string, string> = {};
+  for (const f of allowed) {
+    const v = str(p, inner, ipath, f, { required: true });
+    if (v !== undefined) values[f] = v;
   }
-  unknownFields(p, ipath, inner, ['environment', 'group', 'var']);
-  const environment = str(p, inner, ipath, 'environment', { required: true });
-  const group = str(p, inner, ipath, 'group', { required: true, re: /^[A-Za-z_][A-Za-z0-9_-]*$/ });
-  const v = str(p, inner, ipath, 'var', { required: true, re: /^[A-Za-z_][A-Za-z0-9_]*$/, reText: 'an Ansible variable name' });
-  return environment && group && v ? { ansible_vault_var: { environment, group, var: v } } : undefined;
+  if (Object.keys(values).length !== allowed.length) return undefined;
+  const consumer = { [kind]: values } as unknown as TokenConsumer;
+  const problems = consumerProblems(consumer);
+  for (const problem of problems) p.add([...ipath, problem.field], problem.message);
+  return problems.length ? undefined : consumer;
 }
+
+/** An http(s) URL without credentials, query or fragment; plain http only on the loopback (local test servers). */
+function homeserverProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be the homeserver URL, e.g. https://matrix.example';
+  }
+  if (url.username || url.password) return 'must not hold a user name or password';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return undefined;
+  return 'must be an https:// URL';
+}
+
+function validatePending(p: Problems, raw: unknown, path: Path, consumers: TokenConsumer[]): PendingRotation | undefined {
+  if (!isObject(raw)) return void p.add(path, 'must be a mapping with started_at, started_by and left');
+  unknownFields(p, path, raw, ['started_at', 'started_by', 'left']);
+  const startedAt = date(p, raw, path, 'started_at', true);
+  const startedBy = str(p, raw, path, 'started_by', { required: true, re: HANDLE_RE, reText: 'a member handle' });
+  const known = new Set(consumers.map(consumerKey));
+  const seen = new Set<string>();
+  const left: string[] = [];
+  list(p, raw, path, 'left', true).forEach((item, i) => {
+    const problem = textProblem(item, 'a consumer in CLI form');
+    if (problem) return p.add([...path, 'left', i], problem);
+    let consumer: TokenConsumer;
+    try {
+      consumer = parseConsumer(item as string, 'pending consumer');
+    } catch (e) {
+      return p.add([...path, 'left', i], errorText(e));
+    }
+    const key = consumerKey(consumer);
+    if (!known.has(key)) return p.add([...path, 'left', i], `${formatConsumer(consumer)} is not among this token's consumers`);
+    if (seen.has(key)) return p.add([...path, 'left', i], `${formatConsumer(consumer)} is listed twice`);
+    seen.add(key);
+    left.push(item as string);
+  });
+  if (!startedAt || !startedBy) return undefined;
+  return { started_at: startedAt, started_by: startedBy, left };
+}
+
+const TOKEN_FIELDS = ['name', 'kind', 'rotate_every_days', 'rotated_at', 'rotated_by', 'expires_at', 'homeserver', 'readable_by', 'consumers', 'pending'];
 
 function validateToken(p: Problems, raw: unknown, path: Path): TokenEntry | undefined {
   if (!isObject(raw)) return void p.add(path, 'must be a mapping with name, kind and consumers');
-  unknownFields(p, path, raw, ['name', 'kind', 'rotate_every_days', 'rotated_at', 'rotated_by', 'consumers']);
+  unknownFields(p, path, raw, TOKEN_FIELDS);
   const name = str(p, raw, path, 'name', { required: true, re: NAME_RE });
   const kind = str(p, raw, path, 'kind', { required: true });
   if (kind && !(TOKEN_KINDS as readonly string[]).includes(kind)) p.add([...path, 'kind'], `must be one of ${TOKEN_KINDS.join(', ')}`);
   const every = int(p, raw, path, 'rotate_every_days', 1);
   const rotatedAt = date(p, raw, path, 'rotated_at');
   const rotatedBy = str(p, raw, path, 'rotated_by', { re: HANDLE_RE });
-  const consumers = list(p, raw, path, 'consumers')
-    .map((c, i) => validateConsumer(p, c, [...path, 'consumers', i]))
-    .filter((c): c is TokenConsumer => !!c);
+  const expiresAt = date(p, raw, path, 'expires_at');
+  if (expiresAt && kind !== 'github') p.add([...path, 'expires_at'], 'only github tokens have expires_at (GitHub reports it)');
+  const homeserver = str(p, raw, path, 'homeserver');
+  if (homeserver !== undefined) {
+    const problem = kind === 'matrix' ? homeserverProblem(homeserver) : 'only matrix tokens have a homeserver';
+    if (problem) p.add([...path, 'homeserver'], problem);
+  } else if (kind === 'matrix' && raw.homeserver === undefined) p.add([...path, 'homeserver'], 'is required for a matrix token (e.g. https://matrix.example)');
+  const readableBy = raw.readable_by === undefined ? undefined : stringList(p, raw, path, 'readable_by', HANDLE_RE);
+  const rawReaders = Array.isArray(raw.readable_by) ? raw.readable_by.map(String) : [];
+  duplicates(rawReaders).forEach((i) => p.add([...path, 'readable_by', i], `${rawReaders[i]} is listed twice`));
+  const consumers: TokenConsumer[] = [];
+  const consumerKeys: string[] = [];
+  list(p, raw, path, 'consumers').forEach((c, i) => {
+    const consumer = validateConsumer(p, c, [...path, 'consumers', i]);
+    if (!consumer) return;
+    if (consumerKeys.includes(consumerKey(consumer))) return p.add([...path, 'consumers', i], `${formatConsumer(consumer)} is listed twice`);
+    consumerKeys.push(consumerKey(consumer));
+    consumers.push(consumer);
+  });
+  const pending = raw.pending === undefined || raw.pending === null ? undefined : validatePending(p, raw.pending, [...path, 'pending'], consumers);
   if (!name || !kind || !(TOKEN_KINDS as readonly string[]).includes(kind)) return undefined;
   return {
     name,
@@ -398,7 +467,11 @@ function validateToken(p: Problems, raw: unknown, path: Path): TokenEntry | unde
     ...(every !== undefined ? { rotate_every_days: every } : {}),
     ...(rotatedAt ? { rotated_at: rotatedAt } : {}),
     ...(rotatedBy ? { rotated_by: rotatedBy } : {}),
+    ...(expiresAt && kind === 'github' ? { expires_at: expiresAt } : {}),
+    ...(homeserver && kind === 'matrix' ? { homeserver: homeserver.replace(/\/+$/, '') } : {}),
+    ...(readableBy ? { readable_by: readableBy } : {}),
     consumers,
+    ...(pending ? { pending } : {}),
   };
 }
 
@@ -447,7 +520,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   const tokens = list(p, raw, [], 'tokens')
     .map((t, i) => validateToken(p, t, ['tokens', i]))
     .filter((t): t is TokenEntry => !!t);
-  if (kind === 'human' && tokens.length) p.add(['tokens'], 'only bots hold tokens (kind: bot)');
+  if (kind !== 'bot' && tokens.length) p.add(['tokens'], 'only bots hold tokens (kind: bot)');
   duplicates(tokens.map((t) => t.name)).forEach((i) => p.add(['tokens', i, 'name'], `token "${tokens[i].name}" is listed twice`));
 
   if (p.list.length || !name || !org) return { problems: p.list };
@@ -509,6 +582,12 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located, 
   const wgOwner = new Map<string, string>();
   const addressOwner = new Map<string, string>(); // addressKey -> handle/device
   for (const m of members) {
+    m.tokens.forEach((t, i) =>
+      t.consumers.forEach((c, j) => {
+        if ('ansible_vault_var' in c && !(c.ansible_vault_var.environment in config.environments))
+          push(m.handle, ['tokens', i, 'consumers', j, 'ansible_vault_var', 'environment'], `no environment "${c.ansible_vault_var.environment}" in infra.yml (known: ${Object.keys(config.environments).join(', ') || 'none'})`);
+      }),
+    );
     m.ssh_keys.forEach((k, i) => {
       const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
       const other = keyOwner.get(blob);
