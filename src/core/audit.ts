@@ -329,7 +329,7 @@ function tokenFindings(members: readonly Member[], config: InfraConfig | undefin
         if (left <= 0) out.push(finding('token-expiring', subject, `GitHub says it expired on ${t.expires_at} (${plural(-left, 'day')} ago): its consumers are failing`, rotate, 'high'));
         else if (left <= horizon) out.push(finding('token-expiring', subject, `GitHub says it expires on ${t.expires_at}, in ${plural(left, 'day')}`, rotate, 'low'));
       }
-      const exposed = (t.readable_by ?? []).filter((h) => !admins.has(h) || byHandle.get(h)?.status === 'departed').sort(byText);
+      const exposed = (t.readable_by ?? []).filter((h) => (config && !admins.has(h)) || byHandle.get(h)?.status === 'departed').sort(byText);
       if (exposed.length)
         out.push(
           finding(
