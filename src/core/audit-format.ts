@@ -200,13 +200,21 @@ export function auditTable(report: AuditReport, width: number): string {
 
 /** `a, b, c` cut to `width` columns as `a, b, +3 more` (whole names, never half of one). */
 function fitList(items: readonly string[], width: number): string {
-  const all = items.join(', ');
-  if (displayWidth(all) <= width) return all;
-  for (let n = items.length - 1; n >= 1; n--) {
-    const text = `${items.slice(0, n).join(', ')}, +${items.length - n} more`;
-    if (displayWidth(text) <= width) return text;
+  // Grows from the front, so a list of thousands costs what fits on the line.
+  let shown = '';
+  let used = 0;
+  for (let n = 0; n < items.length; n++) {
+    const next = (n ? 2 : 0) + displayWidth(items[n]);
+    const last = n === items.length - 1;
+    const moreAfter = last ? 0 : `, +${items.length - n - 1} more`.length;
+    if (used + next + moreAfter > width) {
+      if (n === 0) break;
+      return `${shown}, +${items.length - n} more`;
+    }
+    shown += `${n ? ', ' : ''}${items[n]}`;
+    used += next;
   }
-  return truncate(`${items.length} members`, width);
+  return shown && displayWidth(shown) <= width ? shown : truncate(`${items.length} members`, width);
 }
 
 // ------------------------------------------------------------------ markdown

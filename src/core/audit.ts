@@ -215,6 +215,21 @@ function problemFinding(p: Problem): Finding {
 
 // ------------------------------------------------------------------ keys
 
+/** Each entry parsed once per audit, however many checks look at it; undefined when it does not parse. */
+const parseCache = new WeakMap<object, PublicKey | null>();
+function parseEntry(entry: { key: string }): PublicKey | undefined {
+  let hit = parseCache.get(entry);
+  if (hit === undefined) {
+    try {
+      hit = parsePublicKey(entry.key);
+    } catch {
+      hit = null; // validation reports it (invalid-registry); a member that loaded has only parseable keys
+    }
+    parseCache.set(entry, hit);
+  }
+  return hit ?? undefined;
+}
+
 interface ParsedKey {
   member: Member;
   name: string;
@@ -225,11 +240,8 @@ function parsedKeys(members: readonly Member[]): ParsedKey[] {
   const out: ParsedKey[] = [];
   for (const member of members)
     for (const k of member.ssh_keys) {
-      try {
-        out.push({ member, name: k.name, parsed: parsePublicKey(k.key) });
-      } catch {
-        // validation reports it (invalid-registry); a member that loaded has only parseable keys
-      }
+      const parsed = parseEntry(k);
+      if (parsed) out.push({ member, name: k.name, parsed });
     }
   return out;
 }
@@ -243,12 +255,8 @@ function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate):
     for (const k of member.ssh_keys) {
       const subject = `${member.handle}/${k.name}`;
       const replace = `\`infra keys add ${member.handle} NEW_KEY.pub\`, then \`infra keys remove ${member.handle} ${k.name}\``;
-      let parsed: PublicKey;
-      try {
-        parsed = parsePublicKey(k.key);
-      } catch {
-        continue;
-      }
+      const parsed = parseEntry(k);
+      if (!parsed) continue;
       const weak = policyProblems(parsed, policy.ssh);
       if (weak.length)
         out.push(finding('weak-key', subject, `${weak.join('; ')} (${parsed.fingerprint}); it grants nothing until replaced`, `infra keys remove ${member.handle} ${k.name}`));
@@ -466,8 +474,10 @@ function accessMatrix(config: InfraConfig, inventories: Readonly<Record<string, 
     for (const [host, users] of hosts)
       for (const [user, ua] of users) {
         const grants = [...selected].filter(([i, hs]) => hs.has(host) && config.access[i].user === user).map(([i]) => i);
-        const members = [...new Set(ua.granted.map((g) => g.member))].sort(byText);
-        const vpnOnlyMembers = members.filter((m) => ua.granted.filter((g) => g.member === m).every((g) => g.vpnOnly));
+        const everyKeyVpnOnly = new Map<string, boolean>(); // member -> all their keys here are vpn_only
+        for (const g of ua.granted) everyKeyVpnOnly.set(g.member, (everyKeyVpnOnly.get(g.member) ?? true) && g.vpnOnly);
+        const members = [...everyKeyVpnOnly.keys()].sort(byText);
+        const vpnOnlyMembers = members.filter((m) => everyKeyVpnOnly.get(m));
         rows.push({
           environment,
           host,
@@ -584,13 +594,10 @@ class DepartedPlaces {
     for (const m of members) {
       if (m.status !== 'departed') continue;
       for (const k of m.ssh_keys) {
-        try {
-          const parsed = parsePublicKey(k.key);
-          this.keys.set(parsed.fingerprint, { subject: `${m.handle}/${k.name}`, handle: m.handle, departed: m.departed });
-          this.blobs.set(parsed.base64, parsed.fingerprint);
-        } catch {
-          // validation's
-        }
+        const parsed = parseEntry(k);
+        if (!parsed) continue;
+        this.keys.set(parsed.fingerprint, { subject: `${m.handle}/${k.name}`, handle: m.handle, departed: m.departed });
+        this.blobs.set(parsed.base64, parsed.fingerprint);
       }
       for (const p of m.vpn_peers) this.peers.set(p.public_key, { subject: `${m.handle}/${p.device}`, handle: m.handle, departed: m.departed, network: p.network });
     }
@@ -624,8 +631,11 @@ class DepartedPlaces {
       const folder = [...prefixes].find(([prefix]) => p.startsWith(prefix))?.[1];
       if (folder === undefined) continue;
       const { authorized, peers } = grantingSections(decode(content));
-      for (const [blob, fingerprint] of this.blobs) if (authorized.includes(blob)) this.keyAt(fingerprint, `${p} (infra_authorized_keys)`, folder);
-      for (const key of this.peers.keys()) if (peers.includes(key)) this.peerAt(key, `${p} (infra_wireguard_peers)`);
+      for (const blob of base64Words(authorized)) {
+        const fingerprint = this.blobs.get(blob);
+        if (fingerprint) this.keyAt(fingerprint, `${p} (infra_authorized_keys)`, folder);
+      }
+      for (const key of base64Words(peers)) if (this.peers.has(key)) this.peerAt(key, `${p} (infra_wireguard_peers)`);
     }
   }
 
@@ -645,6 +655,11 @@ class DepartedPlaces {
     }
     return out;
   }
+}
+
+/** Every run of base64 long enough to be a key (a WireGuard key is 44 characters, an SSH key blob more). */
+function base64Words(text: string): Set<string> {
+  return new Set(text.match(/[A-Za-z0-9+/]{40,}={0,2}/g) ?? []);
 }
 
 /**

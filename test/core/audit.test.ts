@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { validateConfig } from '../../src/core/validate.js';
+import { REPO_ROOT } from '../helpers/example.js';
 import { auditFindings, CODES, liveTargets, sortFindings, variableNames, vpnDumpFindings, type AuditInput, type Finding, type LiveHost } from '../../src/core/audit.js';
 import { planAccess } from '../../src/core/grants.js';
 import { parseYamlInventory } from '../../src/core/inventory.js';
@@ -617,5 +621,32 @@ describe('variableNames', () => {
     expect(variableNames('$ANSIBLE_VAULT;1.1;AES256\n3961\n')).toBeUndefined();
     expect(variableNames('- a\n- b\n')).toBeUndefined();
     expect(variableNames('a: [\n')).toBeUndefined();
+  });
+});
+
+describe('policy for the audit: ssh.vpn_only_hosts and vpn.idle_days', () => {
+  const raw = (policy: Record<string, unknown>) => ({ org: 'T', admins: [], environments: { production: 'inventories/production' }, policy });
+  const schema = new Ajv2020({ strict: true, strictRequired: false, allErrors: true }).compile(JSON.parse(readFileSync(`${REPO_ROOT}/schema/infra.schema.json`, 'utf8')));
+
+  it('are read by validation and accepted by the schema', () => {
+    const doc = raw({ ssh: { vpn_only_hosts: 'bbb:&production' }, vpn: { idle_days: 60 } });
+    const { config, problems } = validateConfig(doc, 'infra.yml');
+    expect(problems).toEqual([]);
+    expect(config!.policy.ssh.vpn_only_hosts).toBe('bbb:&production');
+    expect(config!.policy.vpn).toEqual({ idle_days: 60 });
+    expect(schema(doc)).toBe(true);
+  });
+
+  it('default to no VPN-only hosts and 90 idle days', () => {
+    const { config } = validateConfig(raw({}), 'infra.yml');
+    expect(config!.policy.ssh.vpn_only_hosts).toBeUndefined();
+    expect(config!.policy.vpn).toEqual({ idle_days: 90 });
+  });
+
+  it('refuse wrong values in both', () => {
+    const doc = raw({ ssh: { vpn_only_hosts: 'bbb\nx' }, vpn: { idle_days: 0, idle: 3 } });
+    expect(validateConfig(doc, 'infra.yml').problems.map((p) => p.field).sort()).toEqual(['policy.ssh.vpn_only_hosts', 'policy.vpn.idle', 'policy.vpn.idle_days']);
+    expect(schema(doc)).toBe(false);
+    expect(schema.errors!.map((e) => e.instancePath).sort()).toEqual(['/policy/ssh/vpn_only_hosts', '/policy/vpn', '/policy/vpn/idle_days']);
   });
 });
