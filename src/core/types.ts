@@ -9,12 +9,16 @@ export interface SshPolicy {
   allowed_types: string[]; // ed25519, ed25519-sk, ecdsa, ecdsa-sk, rsa
   min_rsa_bits: number;
   max_age_days: number;
+  /** Ansible host pattern: hosts reached only from inside the VPN (audit: vpn-bypass). */
+  vpn_only_hosts?: string;
 }
 
 export interface Policy {
   ssh: SshPolicy;
   tokens: { rotate_every_days: number };
   audit: { min_members_per_host: number; horizon_days: number };
+  /** Optional in the type so older literals still compile; validation always fills it. */
+  vpn?: { idle_days: number };
 }
 
 export interface Grant {
@@ -135,4 +139,5 @@ export const DEFAULT_POLICY: Policy = {
   ssh: { allowed_types: ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'], min_rsa_bits: 3072, max_age_days: 730 },
   tokens: { rotate_every_days: 90 },
   audit: { min_members_per_host: 2, horizon_days: 30 },
+  vpn: { idle_days: 90 },
 };

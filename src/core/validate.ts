@@ -153,7 +153,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   const policy: Policy = structuredClone(DEFAULT_POLICY);
   if (raw === undefined || raw === null) return policy;
   if (!isObject(raw)) return p.add(['policy'], 'must be a mapping'), policy;
-  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit']);
+  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit', 'vpn']);
   const section = (name: string, allowed: string[]): Record<string, unknown> => {
     const s = raw[name];
     if (s === undefined || s === null) return {};
@@ -161,7 +161,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
     unknownFields(p, ['policy', name], s, allowed);
     return s;
   };
-  const ssh = section('ssh', ['allowed_types', 'min_rsa_bits', 'max_age_days']);
+  const ssh = section('ssh', ['allowed_types', 'min_rsa_bits', 'max_age_days', 'vpn_only_hosts']);
   if (ssh.allowed_types !== undefined) {
     const types = stringList(p, ssh, ['policy', 'ssh'], 'allowed_types');
     types.forEach((t, i) => {
@@ -172,6 +172,10 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   }
   policy.ssh.min_rsa_bits = int(p, ssh, ['policy', 'ssh'], 'min_rsa_bits', 1024, policy.ssh.min_rsa_bits)!;
   policy.ssh.max_age_days = int(p, ssh, ['policy', 'ssh'], 'max_age_days', 1, policy.ssh.max_age_days)!;
+  const vpnOnlyHosts = str(p, ssh, ['policy', 'ssh'], 'vpn_only_hosts');
+  if (vpnOnlyHosts !== undefined) policy.ssh.vpn_only_hosts = vpnOnlyHosts;
+  const vpn = section('vpn', ['idle_days']);
+  policy.vpn = { idle_days: int(p, vpn, ['policy', 'vpn'], 'idle_days', 1, DEFAULT_POLICY.vpn!.idle_days)! };
   const tokens = section('tokens', ['rotate_every_days']);
   policy.tokens.rotate_every_days = int(p, tokens, ['policy', 'tokens'], 'rotate_every_days', 1, policy.tokens.rotate_every_days)!;
   const audit = section('audit', ['min_members_per_host', 'horizon_days']);

@@ -1,0 +1,241 @@
+/**
+ * "What changed since" (SPEC §7 `--since`): access changes between two versions of the registry's files,
+ * per commit. Pure: the git adapter (src/adapters/git.ts) reads the files at each commit; this reads them.
+ *
+ * History holds files that no longer validate, or validated under older rules, so reading is lenient:
+ * only the fields that changes are about are taken, each when it has the expected type. A change is
+ * judged by identity, not text: keys by their decoded blob (a renamed key is not a new one), VPN peers
+ * by their public key, grants by their content.
+ */
+import { parse as parseYaml } from 'yaml';
+import { parsePublicKey } from './ssh-key.js';
+
+export type ChangeKind =
+  | 'member-added'
+  | 'member-offboarded'
+  | 'member-changed'
+  | 'member-removed'
+  | 'key-added'
+  | 'key-removed'
+  | 'grant-added'
+  | 'grant-removed'
+  | 'grant-changed'
+  | 'peer-added'
+  | 'peer-removed'
+  | 'token-rotated';
+
+export interface Change {
+  date: string; // the commit's date, YYYY-MM-DD
+  commit: string; // short hash
+  kind: ChangeKind;
+  subject: string;
+  detail?: string;
+}
+
+/** One commit's registry files before (its first parent) and after: relative path -> text; absent = no such file. */
+export interface CommitFiles {
+  commit: string;
+  date: string;
+  before: ReadonlyMap<string, string>;
+  after: ReadonlyMap<string, string>;
+}
+
+interface SnapshotGrant {
+  groups: string[];
+  hosts: string;
+  user: string;
+  vpn_only: boolean;
+  environments?: string[];
+}
+
+interface SnapshotMember {
+  handle: string;
+  name?: string;
+  org?: string;
+  kind?: string;
+  status?: string;
+  departed?: string;
+  groups: string[];
+  keys: Map<string, { name: string; expires?: string }>; // canonical blob -> key
+  peers: Map<string, { device: string; network: string; addresses: string[] }>; // WireGuard public key -> peer
+  tokens: Map<string, { rotated_at?: string; rotated_by?: string }>;
+}
+
+interface Snapshot {
+  /** undefined when the files given do not include infra.yml (it did not change) or it does not parse. */
+  grants?: SnapshotGrant[];
+  admins?: string[];
+  members: Map<string, SnapshotMember>;
+  /** Files given that do not parse (a commit with a broken file): nothing is concluded from them. */
+  unreadable: Set<string>;
+}
+
+const CONFIG_FILE = 'infra.yml';
+const MEMBER_FILE_RE = /^keys\/([^/]+)\/member\.yml$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : v instanceof Date ? v.toISOString().slice(0, 10) : undefined);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isObject) : []);
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function parseData(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The key's identity: its decoded blob; for a line that no longer parses, its base64 as written. */
+function keyIdentity(line: string): string | undefined {
+  try {
+    return parsePublicKey(line).blob.toString('base64');
+  } catch {
+    return line.trim().split(/\s+/)[1];
+  }
+}
+
+function readMember(handle: string, data: unknown): SnapshotMember | undefined {
+  if (!isObject(data)) return undefined;
+  const keys = new Map<string, { name: string; expires?: string }>();
+  for (const k of list(data.ssh_keys)) {
+    const line = str(k.key);
+    const name = str(k.name);
+    const id = line === undefined ? undefined : keyIdentity(line);
+    if (id && name) keys.set(id, { name, ...(str(k.expires) ? { expires: str(k.expires) } : {}) });
+  }
+  const peers = new Map<string, { device: string; network: string; addresses: string[] }>();
+  for (const p of list(data.vpn_peers)) {
+    const key = str(p.public_key);
+    const device = str(p.device);
+    const network = str(p.network);
+    if (key && device && network) peers.set(key, { device, network, addresses: strings(p.addresses) });
+  }
+  const tokens = new Map<string, { rotated_at?: string; rotated_by?: string }>();
+  for (const t of list(data.tokens)) {
+    const name = str(t.name);
+    if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}) });
+  }
+  return {
+    handle,
+    ...(str(data.name) ? { name: str(data.name) } : {}),
+    ...(str(data.org) ? { org: str(data.org) } : {}),
+    ...(str(data.kind) ? { kind: str(data.kind) } : {}),
+    ...(str(data.status) ? { status: str(data.status) } : {}),
+    ...(str(data.departed) ? { departed: str(data.departed) } : {}),
+    groups: strings(data.groups),
+    keys,
+    peers,
+    tokens,
+  };
+}
+
+/** The parts of the registry that changes are about, from whichever of its files are given. */
+export function readSnapshot(files: ReadonlyMap<string, string>): Snapshot {
+  const snapshot: Snapshot = { members: new Map(), unreadable: new Set() };
+  for (const [path, text] of files) {
+    if (path === CONFIG_FILE) {
+      const data = parseData(text);
+      if (!isObject(data)) {
+        snapshot.unreadable.add(path);
+        continue;
+      }
+      snapshot.admins = strings(data.admins);
+      snapshot.grants = list(data.access).flatMap((g) => {
+        const hosts = str(g.hosts);
+        const user = str(g.user);
+        if (hosts === undefined || user === undefined) return [];
+        return [{ groups: strings(g.groups), hosts, user, vpn_only: g.vpn_only === true, ...(Array.isArray(g.environments) ? { environments: strings(g.environments) } : {}) }];
+      });
+      continue;
+    }
+    const m = MEMBER_FILE_RE.exec(path);
+    if (!m) continue;
+    const member = readMember(m[1], parseData(text));
+    if (member) snapshot.members.set(m[1], member);
+    else snapshot.unreadable.add(path);
+  }
+  return snapshot;
+}
+
+const describeGrant = (g: SnapshotGrant) =>
+  `${g.groups.join(', ')} -> ${g.hosts} as ${g.user}${g.vpn_only ? ' (VPN only)' : ''}${g.environments ? ` in ${g.environments.join(', ')}` : ''}`;
+const grantIdentity = (g: SnapshotGrant) => JSON.stringify([[...g.groups].sort(), g.hosts, g.user, g.vpn_only, g.environments ? [...g.environments].sort() : null]);
+
+/** Grants compared as a multiset; a removed and an added grant for the same groups, or the same hosts and user, are one change. */
+function grantChanges(before: SnapshotGrant[], after: SnapshotGrant[]): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
+  const removed = [...before];
+  const added: SnapshotGrant[] = [];
+  for (const g of after) {
+    const i = removed.findIndex((r) => grantIdentity(r) === grantIdentity(g));
+    if (i >= 0) removed.splice(i, 1);
+    else added.push(g);
+  }
+  const out: Array<Pick<Change, 'kind' | 'subject' | 'detail'>> = [];
+  const sameGroups = (a: SnapshotGrant, b: SnapshotGrant) => JSON.stringify([...a.groups].sort()) === JSON.stringify([...b.groups].sort());
+  for (const g of added) {
+    const i = removed.findIndex((r) => sameGroups(r, g) || (r.hosts === g.hosts && r.user === g.user));
+    if (i >= 0) {
+      const [old] = removed.splice(i, 1);
+      out.push({ kind: 'grant-changed', subject: describeGrant(g), detail: `was ${describeGrant(old)}` });
+    } else out.push({ kind: 'grant-added', subject: describeGrant(g) });
+  }
+  for (const g of removed) out.push({ kind: 'grant-removed', subject: describeGrant(g) });
+  return out;
+}
+
+function memberChanges(handle: string, before: SnapshotMember | undefined, after: SnapshotMember | undefined): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
+  const out: Array<Pick<Change, 'kind' | 'subject' | 'detail'>> = [];
+  if (!before && !after) return out;
+  if (!after) return [{ kind: 'member-removed', subject: handle, detail: `keys/${handle}/member.yml deleted` }];
+  if (!before)
+    out.push({ kind: 'member-added', subject: handle, detail: [after.name, after.org && `(${after.org})`, after.groups.length ? `groups ${after.groups.join(', ')}` : ''].filter(Boolean).join(' ') });
+  else {
+    if (before.status !== 'departed' && after.status === 'departed') out.push({ kind: 'member-offboarded', subject: handle, ...(after.departed ? { detail: `departed on ${after.departed}` } : {}) });
+    const edits: string[] = [];
+    if (before.status === 'departed' && after.status !== 'departed') edits.push(`status ${before.status} -> ${after.status ?? '(none)'}`);
+    const g0 = [...before.groups].sort(byText).join(', ');
+    const g1 = [...after.groups].sort(byText).join(', ');
+    if (g0 !== g1) edits.push(`groups ${g0 || '(none)'} -> ${g1 || '(none)'}`);
+    for (const field of ['name', 'org', 'kind'] as const) if (before[field] !== after[field]) edits.push(`${field} ${before[field] ?? '(none)'} -> ${after[field] ?? '(none)'}`);
+    for (const [id, k] of after.keys) {
+      const old = before.keys.get(id);
+      if (!old) continue;
+      if (old.name !== k.name) edits.push(`key ${old.name} renamed ${k.name}`);
+      if (old.expires !== k.expires) edits.push(`key ${k.name} expires ${old.expires ?? '(never)'} -> ${k.expires ?? '(never)'}`);
+    }
+    if (edits.length) out.push({ kind: 'member-changed', subject: handle, detail: edits.join('; ') });
+  }
+  const keysBefore = before?.keys ?? new Map();
+  for (const [id, k] of after.keys) if (!keysBefore.has(id)) out.push({ kind: 'key-added', subject: `${handle}/${k.name}` });
+  for (const [id, k] of keysBefore) if (!after.keys.has(id)) out.push({ kind: 'key-removed', subject: `${handle}/${k.name}` });
+  const peersBefore = before?.peers ?? new Map();
+  for (const [key, p] of after.peers) if (!peersBefore.has(key)) out.push({ kind: 'peer-added', subject: `${handle}/${p.device}`, detail: `${p.network} ${p.addresses.join(', ')}`.trim() });
+  for (const [key, p] of peersBefore) if (!after.peers.has(key)) out.push({ kind: 'peer-removed', subject: `${handle}/${p.device}`, detail: p.network });
+  for (const [name, t] of after.tokens) {
+    const old = before?.tokens.get(name);
+    if (t.rotated_at && t.rotated_at !== old?.rotated_at)
+      out.push({ kind: 'token-rotated', subject: `${handle}/${name}`, detail: `on ${t.rotated_at}${t.rotated_by ? ` by ${t.rotated_by}` : ''}` });
+  }
+  return out;
+}
+
+/** The access changes one commit made, given its registry files before and after. */
+export function changesIn(files: CommitFiles): Change[] {
+  const before = readSnapshot(files.before);
+  const after = readSnapshot(files.after);
+  const meta = { date: files.date, commit: files.commit };
+  const out: Change[] = [];
+  const unreadable = new Set([...before.unreadable, ...after.unreadable]);
+  const configTouched = files.before.has(CONFIG_FILE) || files.after.has(CONFIG_FILE);
+  if (configTouched && !unreadable.has(CONFIG_FILE)) for (const c of grantChanges(before.grants ?? [], after.grants ?? [])) out.push({ ...meta, ...c });
+  const handles = [...new Set([...before.members.keys(), ...after.members.keys()])].sort(byText);
+  for (const h of handles.filter((x) => !unreadable.has(`keys/${x}/member.yml`))) for (const c of memberChanges(h, before.members.get(h), after.members.get(h))) out.push({ ...meta, ...c });
+  return out;
+}
+
+/** Every change of every commit, in the order of the commits given (oldest first). */
+export function changesOver(history: readonly CommitFiles[]): Change[] {
+  return history.flatMap(changesIn);
+}

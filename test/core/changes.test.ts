@@ -1,0 +1,68 @@
+import { stringify } from 'yaml';
+import { changesIn, type CommitFiles } from '../../src/core/changes.js';
+import { ed25519Line } from '../helpers/registry-fixture.js';
+
+const KEY = ed25519Line('dana');
+const member = (over: Record<string, unknown> = {}) =>
+  stringify({ name: 'Dana', kind: 'human', org: 'o', status: 'active', groups: ['infra'], ssh_keys: [{ name: 'laptop', key: KEY, added: '2026-01-01' }], ...over });
+const files = (entries: Record<string, string>) => new Map(Object.entries(entries));
+const commit = (before: Record<string, string>, after: Record<string, string>): CommitFiles => ({ commit: 'abc1234', date: '2026-11-20', before: files(before), after: files(after) });
+const kinds = (c: CommitFiles) => changesIn(c).map((x) => [x.kind, x.subject, x.detail]);
+const DANA = 'keys/dana/member.yml';
+
+describe('changesIn', () => {
+  it('carries the commit and date on every change', () => {
+    expect(changesIn(commit({}, { [DANA]: member() }))).toEqual([
+      { date: '2026-11-20', commit: 'abc1234', kind: 'member-added', subject: 'dana', detail: 'Dana (o) groups infra' },
+      { date: '2026-11-20', commit: 'abc1234', kind: 'key-added', subject: 'dana/laptop' },
+    ]);
+  });
+
+  it('compares keys by blob: the same key with another comment is no change', () => {
+    const recommented = member({ ssh_keys: [{ name: 'laptop', key: `${KEY.split(' ').slice(0, 2).join(' ')} other-comment`, added: '2026-01-01' }] });
+    expect(kinds(commit({ [DANA]: member() }, { [DANA]: recommented }))).toEqual([]);
+  });
+
+  it('reports an expiry change and a return from departure as member-changed', () => {
+    const before = member({ status: 'departed', departed: '2026-10-01' });
+    const after = member({ ssh_keys: [{ name: 'laptop', key: KEY, added: '2026-01-01', expires: '2027-01-01' }] });
+    expect(kinds(commit({ [DANA]: before }, { [DANA]: after }))).toEqual([['member-changed', 'dana', 'status departed -> active; key laptop expires (never) -> 2027-01-01']]);
+  });
+
+  it('a deleted member file is member-removed', () => {
+    expect(kinds(commit({ [DANA]: member() }, {}))).toEqual([['member-removed', 'dana', 'keys/dana/member.yml deleted']]);
+  });
+
+  it('concludes nothing from a file that does not parse in one of the two versions', () => {
+    expect(kinds(commit({ [DANA]: member() }, { [DANA]: 'name: [unclosed\n' }))).toEqual([]);
+    expect(kinds(commit({ 'infra.yml': 'access: [\n' }, { 'infra.yml': stringify({ access: [{ groups: ['a'], hosts: 'all', user: 'root' }] }) }))).toEqual([]);
+  });
+
+  it('a first rotation (no rotated_at before) is token-rotated', () => {
+    const bot = (t: Record<string, unknown>) => stringify({ name: 'Roo', kind: 'bot', org: 'o', status: 'active', tokens: [{ name: 'matrix', kind: 'matrix', consumers: [], ...t }] });
+    expect(kinds(commit({ 'keys/roo/member.yml': bot({}) }, { 'keys/roo/member.yml': bot({ rotated_at: '2026-11-19' }) }))).toEqual([['token-rotated', 'roo/matrix', 'on 2026-11-19']]);
+  });
+
+  it('pairs a removed and an added grant for the same groups as one change, and leaves unrelated ones apart', () => {
+    const config = (access: unknown[]) => stringify({ org: 'T', access });
+    const before = config([
+      { groups: ['infra'], hosts: 'all', user: 'sysadmin' },
+      { groups: ['ops'], hosts: 'web', user: 'deploy' },
+    ]);
+    const after = config([
+      { groups: ['infra'], hosts: 'all:!bbb', user: 'sysadmin', environments: ['production'] },
+      { groups: ['monitoring'], hosts: 'monitoring', user: 'prometheus' },
+    ]);
+    expect(kinds(commit({ 'infra.yml': before }, { 'infra.yml': after }))).toEqual([
+      ['grant-changed', 'infra -> all:!bbb as sysadmin in production', 'was infra -> all as sysadmin'],
+      ['grant-added', 'monitoring -> monitoring as prometheus', undefined],
+      ['grant-removed', 'ops -> web as deploy', undefined],
+    ]);
+  });
+
+  it('reordered grants are no change', () => {
+    const a = { groups: ['infra'], hosts: 'all', user: 'sysadmin' };
+    const b = { groups: ['ops'], hosts: 'web', user: 'deploy' };
+    expect(kinds(commit({ 'infra.yml': stringify({ access: [a, b] }) }, { 'infra.yml': stringify({ access: [b, a] }) }))).toEqual([]);
+  });
+});
