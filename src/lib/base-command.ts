@@ -67,12 +67,10 @@ export abstract class InfraCommand<T> extends Command {
   /** oclif's parse error as one line, a did-you-mean for a mistyped flag, and the help to read. */
   private usageError(err: Error & { flags?: string[] }): { message: string; hint: string } {
     const id = (this.id ?? '').replace(/:/g, ' ');
-    const message = err.message
-      .split('\n')
-      .map((line) => line.replace(/^\s*›?\s*/, '').trim())
-      .filter((line) => line && line !== 'See more help with --help')
-      .join(' ')
-      .replace(/:\s+(\S+)\s{2,}/g, ': $1: ');
+    // oclif: "Missing 2 required args:\nhandle  the member\nkey  the key ..." -> "missing 2 required args: handle, key"
+    const [first, ...rest] = err.message.split('\n').map((line) => line.replace(/^\s*›?\s*/, '').trim()).filter((line) => line && line !== 'See more help with --help');
+    const names = rest.map((line) => line.split(/\s{2,}/)[0]);
+    const message = (first.endsWith(':') && names.length ? `${first} ${names.join(', ')}` : [first, ...rest].join(' ')).replace(/^[A-Z]/, (c) => c.toLowerCase());
     const known = Object.keys({ ...this.ctor.flags, ...this.ctor.baseFlags, json: true }).map((f) => `--${f}`);
     const typed = err.flags?.[0]?.split('=')[0];
     const near = typed ? closestNames(typed, known, 1).filter((f) => levenshtein(f, typed) <= 3) : [];

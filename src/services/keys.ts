@@ -54,6 +54,8 @@ export async function addKeys(ctx: Context, input: AddKeysInput, sources: KeySou
   if (input.name !== undefined && !NAME_RE.test(input.name))
     throw new InfraError(ExitCode.invalid, `--name: "${printable(input.name)}" is not a key name (letters, digits, . _ -; no spaces or /)`);
   if (input.expires !== undefined && !isIsoDate(input.expires)) throw new InfraError(ExitCode.invalid, '--expires must be a date YYYY-MM-DD');
+  if (input.file !== undefined && (input.github !== undefined || input.gitlab !== undefined))
+    throw new InfraError(ExitCode.usage, 'give either FILE or --github/--gitlab, not both', { hint: `infra keys add ${input.handle} --${input.github !== undefined ? 'github' : 'gitlab'} ${input.github ?? input.gitlab} --all` });
   const loaded = await ctx.store.load();
   const member = requireMember(loaded.registry, input.handle);
   const policy = loaded.registry.config.policy.ssh;

@@ -206,7 +206,7 @@ export interface ShowMemberResult {
   member: Omit<Member, 'has_pgp'> & { admin: boolean; has_pgp: boolean };
   keys: Array<{ name: string; type: string; bits: number; fingerprint: string; added: string; age_days: number; expires?: string; source?: string }>;
   tokens: Array<{ name: string; kind: string; rotated_at?: string; next_due?: string }>;
-  reaches: Reach[];
+  reaches: Array<Omit<Reach, 'vpnOnly'> & { vpn_only: boolean }>;
 }
 
 export async function showMember(ctx: Context, handle: string): Promise<ShowMemberResult> {
@@ -214,7 +214,7 @@ export async function showMember(ctx: Context, handle: string): Promise<ShowMemb
   const loaded = await ctx.store.load();
   const { config, members } = loaded.registry;
   const member = requireMember(loaded.registry, handle);
-  const reaches = hostsReachedBy(member.handle, config, members, await loadInventories(loaded));
+  const reaches = hostsReachedBy(member.handle, config, members, await loadInventories(loaded)).map(({ vpnOnly, ...r }) => ({ ...r, vpn_only: vpnOnly }));
   const date = today(ctx);
   const keys = member.ssh_keys.map((k) => {
     const p = parsePublicKey(k.key);

@@ -132,7 +132,7 @@ describe('infra members list / show', () => {
     const dir = await copyExample();
     const frank = JSON.parse((await run(['members', 'show', 'frank', '--dir', dir, '--json'])).stdout);
     // frank is only in meet-tech: production bbb hosts from the VPN only (grant 2), staging bbb hosts from anywhere (grant 3)
-    expect(frank.reaches.map((r: { environment: string; host: string; user: string; vpnOnly: boolean }) => `${r.environment}/${r.host}/${r.user}/${r.vpnOnly}`).sort()).toEqual([
+    expect(frank.reaches.map((r: { environment: string; host: string; user: string; vpn_only: boolean }) => `${r.environment}/${r.host}/${r.user}/${r.vpn_only}`).sort()).toEqual([
       'production/bbb1/sysadmin/true',
       'production/bbb2/sysadmin/true',
       'production/bbb3/sysadmin/true',

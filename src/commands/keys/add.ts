@@ -19,8 +19,8 @@ export default class KeysAdd extends InfraCommand<AddKeysResult> {
   static override flags = {
     name: Flags.string({ description: 'name of the key, e.g. laptop (default: from its comment)' }),
     expires: Flags.string({ description: 'expiry date YYYY-MM-DD, rendered as expiry-time' }),
-    github: Flags.string({ description: "import the user's authentication keys from GitHub", exclusive: ['file', 'gitlab'] }),
-    gitlab: Flags.string({ description: "import the user's authentication keys from a GitLab instance", exclusive: ['file', 'github'] }),
+    github: Flags.string({ description: "import the user's authentication keys from GitHub", exclusive: ['gitlab'] }),
+    gitlab: Flags.string({ description: "import the user's authentication keys from a GitLab instance", exclusive: ['github'] }),
     'gitlab-url': Flags.string({ description: 'the GitLab instance (default: $INFRA_GITLAB_URL or https://gitlab.com)', dependsOn: ['gitlab'] }),
     all: Flags.boolean({ description: 'with --github/--gitlab: take every acceptable key, without asking' }),
   };

@@ -9,7 +9,7 @@ export default class KeysCheck extends InfraCommand<CheckKeysResult> {
   static override summary = 'Check authorized_keys-format lines: what `ssh-keygen -l` prints, plus policy verdicts.';
   static override description =
     'Reads files (or stdin): options, comments with spaces, CRLF, security keys (sk-*), cert-authority lines. Prints bits, SHA256 fingerprint, comment and type per key, and whether it passes the policy (from the registry when there is one, else the defaults). Exit 4 when any line fails.';
-  static override examples = ['<%= config.bin %> keys check keys/alice/member.yml', 'cat ~/.ssh/id_ed25519.pub | <%= config.bin %> keys check -', '<%= config.bin %> keys check --json ~/.ssh/id_ed25519.pub'];
+  static override examples = ['<%= config.bin %> keys check ~/.ssh/id_ed25519.pub', 'cat ~/.ssh/id_ed25519.pub | <%= config.bin %> keys check -', '<%= config.bin %> keys check --json ~/.ssh/id_ed25519.pub'];
   static override strict = false;
   static override args = { file: Args.string({ description: 'files to read; - or nothing reads stdin' }) };
 

@@ -26,7 +26,7 @@ export default class MembersShow extends InfraCommand<ShowMemberResult> {
       ...section(
         'Reaches',
         r.reaches.length
-          ? table(['ENV', 'HOST', 'USER', 'KEYS', 'FROM'], r.reaches.map((x) => [x.environment, x.host, x.user, x.keys.join(','), x.vpnOnly ? 'VPN only' : 'anywhere']), fit([3, 1]))
+          ? table(['ENV', 'HOST', 'USER', 'KEYS', 'FROM'], r.reaches.map((x) => [x.environment, x.host, x.user, x.keys.join(','), x.vpn_only ? 'VPN only' : 'anywhere']), fit([3, 1]))
           : m.status === 'departed' ? '  nothing (departed)' : '  nothing: no grant in infra.yml covers their groups',
       ),
     ].join('\n'));
