@@ -18,7 +18,7 @@ export interface OutStream {
   write(text: string): void;
   /** A terminal: progress lines, colour, QR codes. */
   isTTY: boolean;
-  /** Width to fit tables to: the terminal's, else $COLUMNS, else 80. */
+  /** Width to fit tables to: the terminal's, else $COLUMNS, else 80; unlimited on a pipe without $COLUMNS. */
   columns: number;
 }
 
@@ -78,12 +78,17 @@ export function requireFlags(ctx: Context, values: Record<string, string | undef
     throw new InfraError(ExitCode.usage, `missing ${missing.join(', ')}`, { hint: `${example} (infra prompts for these only on a terminal)` });
 }
 
+/**
+ * Tables fit a terminal: its width, else $COLUMNS, else 80. Piped output keeps every character (a `grep`
+ * must find the whole address) unless $COLUMNS asks for a width.
+ */
 export function streamOf(stream: NodeJS.WriteStream, env: Readonly<Record<string, string | undefined>>): OutStream {
   const fromEnv = Number(env.COLUMNS);
+  const asked = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined;
   return {
     write: (text) => void stream.write(text),
     isTTY: Boolean(stream.isTTY),
-    columns: stream.isTTY && stream.columns ? stream.columns : Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 80,
+    columns: stream.isTTY ? stream.columns || asked || 80 : (asked ?? Number.POSITIVE_INFINITY),
   };
 }
 

@@ -249,7 +249,7 @@ describe('infra vpn join', () => {
     const r = await run(['vpn', 'join', 'alice', '--device', 'laptop', '--encrypt', '--dir', dir]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('alice has no OpenPGP key (keys/alice/pgp.asc)');
-    expect(r.stderr).toContain('gpg --export --armor alice@example.org > keys/alice/pgp.asc');
+    expect(r.stderr).toContain('gpg --export --armor alice@example.org > alice.asc && infra members edit alice --pgp alice.asc');
     expect(await treeDigest(dir)).toBe(before);
   });
 
