@@ -1,7 +1,8 @@
 /**
  * Prompts, only on a terminal (SPEC §2, like `gh`): every prompt has a flag, and when stdin or stdout is
  * not a terminal, or --json / --no-input is given, a missing value is an error naming the flag.
- * @inquirer/prompts is imported lazily: most runs never prompt. Tests swap in a fake with `usePrompter`.
+ * @inquirer/prompts is imported lazily: most runs never prompt. Services get the prompter in their Context,
+ * so tests pass a scripted one; test/commands/prompted.test.ts drives the real one on a pseudo-terminal.
  */
 import { InfraError } from './errors.js';
 
@@ -20,19 +21,7 @@ export interface Prompter {
   select<T>(opts: { message: string; choices: Choice<T>[] }): Promise<T>;
 }
 
-// Kept on globalThis: tests import src/ while the commands they run are loaded from dist/.
-const SLOT = Symbol.for('infra.prompter');
-type Injected = { prompter: Prompter; terminal: boolean } | undefined;
-const slot = globalThis as unknown as Record<symbol, Injected>;
-
-/** For tests: a fake prompter, and whether to behave as if on a terminal. `undefined` restores the real ones. */
-export function usePrompter(prompter: Prompter | undefined, terminal = true): void {
-  slot[SLOT] = prompter ? { prompter, terminal } : undefined;
-}
-
 export function onTerminal(): boolean {
-  const injected = slot[SLOT];
-  if (injected) return injected.terminal;
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
 }
 
@@ -67,5 +56,5 @@ const inquirer: Prompter = {
 };
 
 export function prompter(): Prompter {
-  return slot[SLOT]?.prompter ?? inquirer;
+  return inquirer;
 }

@@ -3,12 +3,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { startFakeForge } from '../helpers/fake-forge.js';
-import { usePrompter, type Prompter } from '../../src/lib/prompter.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { run, spawnCli } from '../helpers/cli.js';
 import { ed25519Line, FAKE_PRIVATE_KEY, rsaLine } from '../helpers/keys.js';
 
-afterEach(() => usePrompter(undefined));
 
 const memberDoc = async (dir: string, handle: string) => parse(await fs.readFile(path.join(dir, `keys/${handle}/member.yml`), 'utf8'));
 const writeTemp = async (content: string) => {
@@ -43,19 +41,8 @@ describe('infra keys add', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ added: [], skipped: [{ reason: expect.stringContaining('already present as dana/tablet') }] });
   });
 
-  it('prompted: a terminal user pastes the key', async () => {
-    const dir = await copyExample();
-    const line = ed25519Line('erin@pi');
-    const prompter = { input: async () => line } as unknown as Prompter;
-    usePrompter(prompter, true);
-    const r = await run(['keys', 'add', 'erin', '--dir', dir, '--name', 'pi']);
-    expect(r.code).toBe(0);
-    expect((await memberDoc(dir, 'erin')).ssh_keys.find((k: { name: string }) => k.name === 'pi').key).toBe(line);
-  });
-
   it('without a key and without a terminal: a usage error naming the ways to give one', async () => {
     const dir = await copyExample();
-    usePrompter({} as Prompter, false);
     const r = await run(['keys', 'add', 'erin', '--dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/pass FILE, - for stdin, --github USER or --gitlab USER/);
@@ -151,27 +138,6 @@ describe('infra keys add', () => {
           ['github-13', 'github:frank-o/13'],
         ]);
       } finally {
-        await forge.close();
-      }
-    });
-
-    it('prompted: a terminal user picks which of the new keys to add', async () => {
-      const dir = await copyExample();
-      const keys = [ed25519Line(), ed25519Line(), ed25519Line()];
-      const forge = await startFakeForge({ github: { 'frank-o': keys.map((key, i) => ({ id: 100 + i, key })) } });
-      const offered: string[][] = [];
-      usePrompter({ checkbox: async ({ choices }: { choices: Array<{ value: string }> }) => (offered.push(choices.map((c) => c.value)), [choices[1].value]) } as unknown as Prompter, true);
-      const saved = process.env.INFRA_GITHUB_API_URL;
-      process.env.INFRA_GITHUB_API_URL = forge.url;
-      try {
-        const r = await run(['keys', 'add', 'frank', '--github', 'frank-o', '--dir', dir]);
-        expect(r.code).toBe(0);
-        expect(offered).toEqual([keys.map((k) => k.split(' ')[1])]);
-        const stored = (await memberDoc(dir, 'frank')).ssh_keys;
-        expect(stored.map((k: { source?: string }) => k.source)).toEqual([undefined, 'github:frank-o/101']);
-      } finally {
-        if (saved === undefined) delete process.env.INFRA_GITHUB_API_URL;
-        else process.env.INFRA_GITHUB_API_URL = saved;
         await forge.close();
       }
     });

@@ -9,14 +9,12 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import QRCode from 'qrcode';
 import { parse } from 'yaml';
-import { usePrompter, type Prompter } from '../../src/lib/prompter.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/core/wireguard.js';
 import { run, spawnCli } from '../helpers/cli.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { requireTool } from '../helpers/real-tools.js';
 
-afterEach(() => usePrompter(undefined));
 
 const newKey = () => publicKeyOf(generatePrivateKey(randomBytes));
 const SERVER_KEY = newKey();
@@ -72,33 +70,6 @@ function configFields(text: string): Record<string, string> {
   return out;
 }
 
-function fakePrompter(answers: { input?: Record<string, string>; select?: Record<string, string> }): Prompter & { asked: string[] } {
-  const asked: string[] = [];
-  const pick = (table: Record<string, string> | undefined, message: string) => {
-    asked.push(message);
-    const key = Object.keys(table ?? {}).find((k) => message.includes(k));
-    if (key === undefined) throw new Error(`unexpected prompt: ${message}`);
-    return table![key];
-  };
-  return {
-    asked,
-    input: async ({ message, validate }) => {
-      const v = pick(answers.input, message);
-      const verdict = validate?.(v);
-      if (typeof verdict === 'string') throw new Error(`prompt validation: ${verdict}`);
-      return v;
-    },
-    password: async ({ message }) => pick(answers.input, message),
-    confirm: async () => true,
-    checkbox: async () => [],
-    select: async <T,>({ message, choices }: { message: string; choices: Array<{ value: T }> }) => {
-      const v = pick(answers.select, message);
-      const choice = choices.find((c) => c.value === (v as unknown));
-      if (!choice) throw new Error(`no choice ${v}`);
-      return choice.value;
-    },
-  };
-}
 
 describe('infra vpn join', () => {
   it('flags only: records the peer in place and prints a config whose private key matches it', async () => {
@@ -133,15 +104,6 @@ describe('infra vpn join', () => {
     expect(publicKeyOf(configFields(out.config)['Interface.PrivateKey'])).toBe(peer.public_key);
   });
 
-  it('prompted: a missing --device is asked for, and the network chosen when there are two', async () => {
-    const dir = await registry({ meet: meet(), ops: meet({ ipv4: '10.78.0.0/24', ipv6: undefined, reserved: [], dns: undefined, allowed_ips: ['10.78.0.0/24'] }) });
-    const fake = fakePrompter({ input: { Device: 'tablet' }, select: { network: 'ops' } });
-    usePrompter(fake, true);
-    const r = await run(['vpn', 'join', 'alice', '--dir', dir, '--public-key', newKey()]);
-    expect(r.code).toBe(0);
-    expect(fake.asked).toEqual([expect.stringContaining('Device'), expect.stringContaining('network')]);
-    expect(await peersOf(dir)).toMatchObject([{ device: 'tablet', network: 'ops', addresses: ['10.78.0.1/32'] }]);
-  });
 
   it('--no-input (or not a terminal): a missing --device is a usage error naming the flag', async () => {
     const dir = await registry();
@@ -163,14 +125,6 @@ describe('infra vpn join', () => {
     expect((await peersOf(dir))[0].public_key).toBe(key);
   });
 
-  it('warns a terminal user that the config holds a private key', async () => {
-    const dir = await registry();
-    usePrompter(fakePrompter({}), true);
-    const r = await run(['vpn', 'join', 'alice', '--device', 'laptop', '--dir', dir]);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/private key/);
-    expect(r.stdout).toMatch(/^PrivateKey = /m);
-  });
 
   it('--out: creates the file with mode 0600, refuses to overwrite without --force, overwrites with it', async () => {
     const dir = await registry();
@@ -394,12 +348,6 @@ describe('infra vpn leave / rekey / list', () => {
     expect(await treeDigest(dir)).toBe(before);
   });
 
-  it('leave: prompted for the device on a terminal', async () => {
-    const dir = await enrolled();
-    usePrompter(fakePrompter({ input: { device: 'phone' } }), true);
-    expect((await run(['vpn', 'leave', 'alice', '--dir', dir])).code).toBe(0);
-    expect((await peersOf(dir)).map((p) => p.device)).toEqual(['laptop']);
-  });
 
   it('rekey: a new key pair, the same addresses; the config matches the new key', async () => {
     const dir = await enrolled();
