@@ -9,20 +9,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { readVaultPasswordFile, readVaultVar, setVaultVar, vaultBlock, vaultDecrypt, vaultEncrypt, VAULT_HEADER, writeVaultVar } from '../../src/adapters/ansible-vault.js';
 import type { InfraError } from '../../src/lib/errors.js';
-import { thrown } from '../helpers/thrown.js';
+import { rejection, thrown } from '../helpers/thrown.js';
 
 const TOKEN = 'tok_Zx81mQ0pL2vN7bR4sW9yK3cJ6hF5dG1a';
 const PASSWORD = 'vault-Pw-7hq2Lm9xR4t';
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if ((e as Error).name === 'InfraError') return e as InfraError;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('vault 1.1 envelope', () => {
   it('has the header, 80-column hex lines and a final newline, and decrypts', () => {

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { fetchGithubKeys, fetchGitlabKeys } from '../../src/adapters/forge-keys.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { startFakeForge, unusedPort, type FakeForge, type FakeGitlabKey } from '../helpers/fake-forge.js';
+import { rejection } from '../helpers/thrown.js';
 
 /** `ssh-ed25519 <base64 of the SSH wire blob>` for a freshly generated key. */
 function ed25519PublicKey(): string {
@@ -11,15 +12,6 @@ function ed25519PublicKey(): string {
   return `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)]).toString('base64')}`;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<InfraError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(InfraError);
-    return error as InfraError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const ENV_VARS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'INFRA_GITHUB_API_URL', 'INFRA_GITLAB_URL'] as const;
 const savedEnv: Record<string, string | undefined> = {};

@@ -8,6 +8,7 @@ import { InfraError } from '../../src/lib/errors.js';
 import { tempDir } from '../helpers/example.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { baseConfig, ed25519Line, memberData } from '../helpers/registry-fixture.js';
+import { rejection } from '../helpers/thrown.js';
 
 const HAS_GIT = requireTool('git', 'git');
 const d = HAS_GIT ? describe : describe.skip;
@@ -168,15 +169,6 @@ async function gitShow(repo: string, commit: string, rel: string): Promise<strin
   return git(repo, ['show', `${commit}:${rel}`]);
 }
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof InfraError) return e;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 d('git adapter: what is not a usable history', () => {
   it('a registry that is not a git repository: exit 3 with the commands to make it one', async () => {

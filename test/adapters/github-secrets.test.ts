@@ -8,6 +8,7 @@ import { parseConsumer } from '../../src/core/tokens.js';
 import type { InfraError } from '../../src/lib/errors.js';
 import { startFakeGithub, type FakeGithub } from '../helpers/fake-github.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
+import { rejection } from '../helpers/thrown.js';
 
 const BOT_TOKEN = 'github_pat_11BOTBOTBOT0123456789_abcdefghijklmnopqrstu';
 const ADMIN_TOKEN = 'ghp_ADMINadmin0123456789abcdefghijklmnop';
@@ -30,15 +31,6 @@ afterEach(() => gh.close());
 
 const consumer = (text: string) => parseConsumer(text) as GithubConsumer;
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if ((e as Error).name === 'InfraError') return e as InfraError;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('whoAmI', () => {
   it('returns the login and the expiry day from the header', async () => {

@@ -7,6 +7,7 @@ import { matrixClient } from '../../src/adapters/matrix.js';
 import type { InfraError } from '../../src/lib/errors.js';
 import { startFakeMatrix, type FakeMatrix } from '../helpers/fake-matrix.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
+import { rejection } from '../helpers/thrown.js';
 
 const BOT = '@roobot:matrix.example';
 const PASSWORD = 'bot-Pa55-Hq8vL3xZ9mW2';
@@ -17,15 +18,6 @@ beforeEach(async () => {
 });
 afterEach(() => hs.close());
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if ((e as Error).name === 'InfraError') return e as InfraError;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 describe('a matrix rotation, step by step', () => {
   it('logs in on a new device, checks it, and logging out the old token leaves the new one working', async () => {

@@ -7,20 +7,12 @@ import { decryptWithKey, encryptToAdmins, messageRecipients } from '../../src/ad
 import type { InfraError } from '../../src/lib/errors.js';
 import { makeAdmin, revoked, type TestAdmin } from '../helpers/pgp-keys.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
+import { rejection } from '../helpers/thrown.js';
 
 const NOW = new Date('2026-11-29T10:00:00Z');
 const TOKEN = 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB';
 const PASSPHRASE = 'c0rrect-h0rse-Qv8sT2pX-batt3ry';
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if ((e as Error).name === 'InfraError') return e as InfraError;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 let alice: TestAdmin;
 let bob: TestAdmin;

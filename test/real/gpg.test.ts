@@ -13,6 +13,7 @@ import type { InfraError } from '../../src/lib/errors.js';
 import { makeAdmin, type TestAdmin } from '../helpers/pgp-keys.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { expectNoSecret } from '../helpers/secrets.js';
+import { rejection } from '../helpers/thrown.js';
 
 const d = requireTool('gpg', 'gnupg') ? describe : describe.skip;
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -57,15 +58,6 @@ function decryptAs(admin: TestAdmin, message: string): GpgResult {
   return gpg(home, ['--passphrase-fd', '0', '--decrypt', messageFile], `${admin.passphrase ?? ''}\n`);
 }
 
-async function rejection(p: Promise<unknown>): Promise<InfraError> {
-  try {
-    await p;
-  } catch (e) {
-    if ((e as Error).name === 'InfraError') return e as InfraError;
-    throw e;
-  }
-  throw new Error('expected an InfraError');
-}
 
 d('GnuPG reads what infra encrypts', () => {
   let admins: TestAdmin[];
