@@ -386,7 +386,7 @@ function adminFindings(config: InfraConfig, members: readonly Member[]): Finding
         'admin-without-pgp',
         admin,
         `${admin} is an admin but keys/${admin}/pgp.asc is missing, so token values cannot be encrypted to them`,
-        `gpg --export --armor ${m.email ?? admin} > keys/${admin}/pgp.asc, then \`infra tokens reencrypt\``,
+        `infra members edit ${admin} --pgp ${admin}.asc (exported with \`gpg --export --armor ${m.email ?? admin} > ${admin}.asc\`), then \`infra tokens reencrypt\``,
       ),
     );
   }
