@@ -246,9 +246,46 @@ function parsedKeys(members: readonly Member[]): ParsedKey[] {
   return out;
 }
 
+/** A date judgement on one key or token: its code, a short note for a table, and the finding's detail. */
+export interface DateMark<C extends FindingCode> {
+  code: C;
+  severity: Severity;
+  note: string;
+  detail: string;
+}
+
+/**
+ * expired-key, key-expiring and old-key for one registered key, judged against `asOf`: the audit's findings,
+ * and the marks `keys list` and `members show` print.
+ */
+export function keyDateMarks(k: { added: IsoDate; expires?: IsoDate }, policy: Policy, asOf: IsoDate): Array<DateMark<'expired-key' | 'key-expiring' | 'old-key'>> {
+  const out: Array<DateMark<'expired-key' | 'key-expiring' | 'old-key'>> = [];
+  if (k.expires !== undefined) {
+    const left = daysBetween(asOf, k.expires);
+    // expiry-time="YYYYMMDD" means the key stops working as that day begins.
+    if (left <= 0) out.push({ code: 'expired-key', severity: CODES['expired-key'], note: `expired ${k.expires}`, detail: `expired on ${k.expires} (${plural(-left, 'day')} ago); sshd refuses it` });
+    else if (left <= policy.audit.horizon_days) out.push({ code: 'key-expiring', severity: CODES['key-expiring'], note: `expires in ${plural(left, 'day')}`, detail: `expires on ${k.expires}, in ${plural(left, 'day')}` });
+  }
+  const age = daysBetween(k.added, asOf);
+  if (age > policy.ssh.max_age_days)
+    out.push({ code: 'old-key', severity: CODES['old-key'], note: `old: over ${policy.ssh.max_age_days} days`, detail: `added on ${k.added}, ${plural(age, 'day')} ago (policy: at most ${policy.ssh.max_age_days})` });
+  return out;
+}
+
+/** token-overdue and token-due-soon for one token (by rotated_at and its period), judged against `asOf`. */
+export function tokenDueMark(t: Pick<TokenEntry, 'rotated_at' | 'rotate_every_days'>, policy: Policy, asOf: IsoDate): (DateMark<'token-overdue' | 'token-due-soon'> & { due?: IsoDate }) | undefined {
+  const every = t.rotate_every_days ?? policy.tokens.rotate_every_days;
+  if (t.rotated_at === undefined)
+    return { code: 'token-overdue', severity: CODES['token-overdue'], note: 'overdue: never rotated', detail: `no rotated_at: never rotated with infra, so its age is unknown (rotate every ${plural(every, 'day')})` };
+  const due = addDays(t.rotated_at, every);
+  const left = daysBetween(asOf, due);
+  if (left < 0) return { code: 'token-overdue', severity: CODES['token-overdue'], due, note: `overdue by ${plural(-left, 'day')}`, detail: `rotated on ${t.rotated_at}, due on ${due} (${plural(-left, 'day')} ago; every ${plural(every, 'day')})` };
+  if (left <= policy.audit.horizon_days) return { code: 'token-due-soon', severity: CODES['token-due-soon'], due, note: left === 0 ? 'due today' : `due in ${plural(left, 'day')}`, detail: `rotated on ${t.rotated_at}, due on ${due} (in ${plural(left, 'day')})` };
+  return undefined;
+}
+
 function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate): Finding[] {
   const out: Finding[] = [];
-  const horizon = policy.audit.horizon_days;
   for (const member of members) {
     // A departed member's keys grant nothing (render revokes them); their age and strength no longer matter.
     if (member.status !== 'active') continue;
@@ -260,14 +297,7 @@ function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate):
       const weak = policyProblems(parsed, policy.ssh);
       if (weak.length)
         out.push(finding('weak-key', subject, `${weak.join('; ')} (${parsed.fingerprint}); it grants nothing until replaced`, `infra keys remove ${member.handle} ${k.name}`));
-      if (k.expires !== undefined) {
-        const left = daysBetween(asOf, k.expires);
-        // expiry-time="YYYYMMDD" means the key stops working as that day begins.
-        if (left <= 0) out.push(finding('expired-key', subject, `expired on ${k.expires} (${plural(-left, 'day')} ago); sshd refuses it`, `infra keys remove ${member.handle} ${k.name}`));
-        else if (left <= horizon) out.push(finding('key-expiring', subject, `expires on ${k.expires}, in ${plural(left, 'day')}`, replace));
-      }
-      const age = daysBetween(k.added, asOf);
-      if (age > policy.ssh.max_age_days) out.push(finding('old-key', subject, `added on ${k.added}, ${plural(age, 'day')} ago (policy: at most ${policy.ssh.max_age_days})`, replace));
+      for (const mark of keyDateMarks(k, policy, asOf)) out.push(finding(mark.code, subject, mark.detail, mark.code === 'expired-key' ? `infra keys remove ${member.handle} ${k.name}` : replace));
     }
   }
   out.push(...duplicateKeyFindings(members));
@@ -324,14 +354,8 @@ function tokenFindings(members: readonly Member[], config: InfraConfig | undefin
           ),
         );
       }
-      const every = t.rotate_every_days ?? policy.tokens.rotate_every_days;
-      if (t.rotated_at === undefined) out.push(finding('token-overdue', subject, `no rotated_at: never rotated with infra, so its age is unknown (rotate every ${plural(every, 'day')})`, rotate));
-      else {
-        const due = addDays(t.rotated_at, every);
-        const left = daysBetween(asOf, due);
-        if (left < 0) out.push(finding('token-overdue', subject, `rotated on ${t.rotated_at}, due on ${due} (${plural(-left, 'day')} ago; every ${plural(every, 'day')})`, rotate));
-        else if (left <= horizon) out.push(finding('token-due-soon', subject, `rotated on ${t.rotated_at}, due on ${due} (in ${plural(left, 'day')})`, rotate));
-      }
+      const due = tokenDueMark(t, policy, asOf);
+      if (due) out.push(finding(due.code, subject, due.detail, rotate));
       if (t.expires_at !== undefined) {
         const left = daysBetween(asOf, t.expires_at);
         if (left <= 0) out.push(finding('token-expiring', subject, `GitHub says it expired on ${t.expires_at} (${plural(-left, 'day')} ago): its consumers are failing`, rotate, 'high'));
@@ -362,7 +386,7 @@ function adminFindings(config: InfraConfig, members: readonly Member[]): Finding
         'admin-without-pgp',
         admin,
         `${admin} is an admin but keys/${admin}/pgp.asc is missing, so token values cannot be encrypted to them`,
-        `gpg --export --armor ${m.email ?? admin} > keys/${admin}/pgp.asc, then \`infra tokens reencrypt\``,
+        `infra members edit ${admin} --pgp ${admin}.asc (exported with \`gpg --export --armor ${m.email ?? admin} > ${admin}.asc\`), then \`infra tokens reencrypt\``,
       ),
     );
   }

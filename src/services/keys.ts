@@ -1,9 +1,10 @@
 /** SSH keys: add (file, stdin, prompt, GitHub, GitLab), list, remove, check. */
 import type { ForgeKey } from '../adapters/forge-keys.js';
+import { keyDateMarks } from '../core/audit.js';
 import { daysBetween } from '../core/dates.js';
 import { findKey, planKeyAdds, type Candidate, type Verdict } from '../core/key-entries.js';
 import { checkAuthorizedKeys, looksLikePrivateKey, parsePublicKey, policyProblems, splitKeyText, sshKeygenLine, type KeysCheckReport } from '../core/ssh-key.js';
-import { DEFAULT_POLICY, NAME_RE, type SshPolicy } from '../core/types.js';
+import { DEFAULT_POLICY, NAME_RE, type Policy, type SshPolicy } from '../core/types.js';
 import { assertHandle, isIsoDate, printable } from '../core/validate.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { clean } from '../lib/style.js';
@@ -171,6 +172,19 @@ export interface KeyRow {
   source?: string;
   status: 'active' | 'departed';
   problems: string[];
+  /** The audit's date judgements (expired-key, key-expiring, old-key) as of today; none for a departed member's keys, which grant nothing. */
+  marks: KeyMark[];
+}
+
+export interface KeyMark {
+  code: string;
+  severity: string;
+  note: string;
+}
+
+/** The audit's date judgements on one key, for tables: `expired 2026-10-31`, `expires in 11 days`, `old: over 730 days`. */
+export function keyMarks(status: 'active' | 'departed', k: { added: string; expires?: string }, policy: Policy, asOf: string): KeyMark[] {
+  return status === 'active' ? keyDateMarks(k, policy, asOf).map(({ code, severity, note }) => ({ code, severity, note })) : [];
 }
 
 export async function listKeys(ctx: Context, handle?: string): Promise<{ keys: KeyRow[] }> {
@@ -193,6 +207,7 @@ export async function listKeys(ctx: Context, handle?: string): Promise<{ keys: K
         ...(k.source ? { source: k.source } : {}),
         status: m.status,
         problems: policyProblems(p, registry.config.policy.ssh),
+        marks: keyMarks(m.status, k, registry.config.policy, date),
       };
     }),
   );

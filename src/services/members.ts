@@ -5,6 +5,7 @@ import { Document } from 'yaml';
 import { loadInventories } from '../adapters/inventories.js';
 import { readPublicKey, type PgpKeyInfo } from '../adapters/pgp.js';
 import { memberRel, YAML_OUT } from '../adapters/store.js';
+import { tokenDueMark } from '../core/audit.js';
 import { addDays, daysBetween } from '../core/dates.js';
 import { hostsReachedBy, type Reach } from '../core/grants.js';
 import { parsePublicKey } from '../core/ssh-key.js';
@@ -12,6 +13,7 @@ import { GITHUB_LOGIN_RE, type Member, type Registry } from '../core/types.js';
 import { assertHandle, EMAIL_RE, GROUP_RE, isIsoDate, ORG_RE, printable, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { need, requireFlags, requireMember, today, type Context } from './context.js';
+import { keyMarks, type KeyMark } from './keys.js';
 
 const orgProblem = (v: string) => (ORG_RE.test(v) ? undefined : 'an organisation id: lowercase letters, digits, . _ -');
 const emailProblem = (v: string) => (EMAIL_RE.test(v) ? undefined : 'an email address');
@@ -204,8 +206,9 @@ export async function listMembers(ctx: Context): Promise<{ members: MemberSummar
 
 export interface ShowMemberResult {
   member: Omit<Member, 'has_pgp'> & { admin: boolean; has_pgp: boolean };
-  keys: Array<{ name: string; type: string; bits: number; fingerprint: string; added: string; age_days: number; expires?: string; source?: string }>;
-  tokens: Array<{ name: string; kind: string; rotated_at?: string; next_due?: string }>;
+  keys: Array<{ name: string; type: string; bits: number; fingerprint: string; added: string; age_days: number; expires?: string; source?: string; marks: KeyMark[] }>;
+  /** `mark`: the audit's token-overdue or token-due-soon as of today. */
+  tokens: Array<{ name: string; kind: string; rotated_at?: string; next_due?: string; mark?: KeyMark }>;
   reaches: Array<Omit<Reach, 'vpnOnly'> & { vpn_only: boolean }>;
 }
 
@@ -218,11 +221,13 @@ export async function showMember(ctx: Context, handle: string): Promise<ShowMemb
   const date = today(ctx);
   const keys = member.ssh_keys.map((k) => {
     const p = parsePublicKey(k.key);
-    return { name: k.name, type: p.type, bits: p.bits, fingerprint: p.fingerprint, added: k.added, age_days: daysBetween(k.added, date), ...(k.expires ? { expires: k.expires } : {}), ...(k.source ? { source: k.source } : {}) };
+    const marks = keyMarks(member.status, k, config.policy, date);
+    return { name: k.name, type: p.type, bits: p.bits, fingerprint: p.fingerprint, added: k.added, age_days: daysBetween(k.added, date), ...(k.expires ? { expires: k.expires } : {}), ...(k.source ? { source: k.source } : {}), marks };
   });
   const tokens = member.tokens.map((t) => {
     const every = t.rotate_every_days ?? config.policy.tokens.rotate_every_days;
-    return { name: t.name, kind: t.kind, ...(t.rotated_at ? { rotated_at: t.rotated_at, next_due: addDays(t.rotated_at, every) } : {}) };
+    const due = tokenDueMark(t, config.policy, date);
+    return { name: t.name, kind: t.kind, ...(t.rotated_at ? { rotated_at: t.rotated_at, next_due: addDays(t.rotated_at, every) } : {}), ...(due ? { mark: { code: due.code, severity: due.severity, note: due.note } } : {}) };
   });
   return { member: { ...member, admin: config.admins.includes(member.handle) }, keys, tokens, reaches };
 }
@@ -253,7 +258,7 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   checklist.push(
     `Accounts outside infra: ${member.github ? `remove @${member.github} from the GitHub organisation, ` : 'GitHub organisation, '}Matrix rooms and admin rights, BigBlueButton/Greenlight admin accounts, mailing lists, the password manager, DNS and hosting panels.`,
   );
-  checklist.push(`Check nothing is left: \`infra render --check\` and \`infra members show ${h}\` (reaches nothing).`);
+  checklist.push(`Check nothing is left: \`infra render --check\`, \`infra members show ${h}\` (reaches nothing), then \`infra audit\` (no departed-access for ${h}; add \`--live\` to look on the hosts).`);
   return { checklist, tokensToRotate: tokens };
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Document } from 'yaml';
 import { checkOutFile, memberEncryptionKey, writeOutFile } from '../adapters/device-config.js';
 import { previousRenders } from '../adapters/inventories.js';
+import { vpnDumpFindings } from '../core/audit.js';
 import type { Registry, VpnPeer } from '../core/types.js';
 import { assertHandle } from '../core/validate.js';
 import { checkDeviceName, deviceConfigInput, findPeer, listPeers, networkNames, planJoin, planRekey, renderedPeerAddresses, vpnStatus as joinDump, type PeerRow, type VpnStatus } from '../core/vpn-plan.js';
@@ -130,9 +131,6 @@ export async function listVpn(ctx: Context, input: { network?: string } = {}): P
   return { peers };
 }
 
-const SEVERITY = { high: 0, medium: 1, low: 2 } as const;
-const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /** Where a dump comes from when no file is given; tests pass a fake. */
 export interface WgSource {
   showDump(): Promise<string>;
@@ -150,8 +148,10 @@ export async function vpnStatus(ctx: Context, input: { file?: string } = {}, wg:
   const { registry } = await ctx.store.load();
   const text =
     input.file === undefined ? await wg.showDump() : await readArg(ctx, input.file);
-  const status = joinDump(parseWgDump(text), registry, Math.floor(ctx.now().getTime() / 1000));
-  status.findings.sort((a, b) => SEVERITY[a.severity] - SEVERITY[b.severity] || byCodeUnits(a.code, b.code) || byCodeUnits(a.subject, b.subject)); // as the audit sorts them
+  const dump = parseWgDump(text);
+  const status = joinDump(dump, registry, Math.floor(ctx.now().getTime() / 1000));
+  // The findings are the audit's own (unknown-peer, departed-access, idle-peer), judged as `infra audit --wg-dump` judges them.
+  status.findings = vpnDumpFindings({ dump }, registry.config, registry.members, today(ctx));
   if (!status.peers.length) say(ctx, 'no peer of the registry is on these interfaces');
   if (status.absent.length) say(ctx, `not on these interfaces: ${status.absent.map((a) => clean(`${a.member}/${a.device} (${a.network})`)).join(', ')}`);
   for (const f of status.findings) say(ctx, `${red(f.severity)} ${f.code} ${clean(f.subject)}: ${clean(f.detail)}\n  fix: ${clean(f.fix)}`);

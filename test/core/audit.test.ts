@@ -461,7 +461,7 @@ const cases: Case[] = [
   {
     name: 'admin-without-pgp: an admin with no keys/<handle>/pgp.asc',
     input: () => registryCase((_c, ms) => (find(ms, 'bob').has_pgp = false)),
-    expected: { code: 'admin-without-pgp', severity: 'medium', subject: 'bob', fix: 'gpg --export --armor bob > keys/bob/pgp.asc, then `infra tokens reencrypt`' },
+    expected: { code: 'admin-without-pgp', severity: 'medium', subject: 'bob', fix: 'infra members edit bob --pgp bob.asc (exported with `gpg --export --armor bob > bob.asc`), then `infra tokens reencrypt`' },
   },
 ];
 

@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { generatePrivateKey, publicKeyOf } from '../../src/core/wireguard.js';
 import { InfraError } from '../../src/lib/errors.js';
 import type { Prompter } from '../../src/lib/prompter.js';
+import { runAudit } from '../../src/services/audit.js';
 import { joinVpn, leaveVpn, listVpn, rekeyVpn, vpnStatus } from '../../src/services/vpn.js';
 import { seededRandom, testContext } from '../helpers/context.js';
 import { hunk } from '../helpers/diff.js';
@@ -333,10 +334,20 @@ describe('vpnStatus', () => {
 
   it('without a file it asks the wg source; under --json it says nothing', async () => {
     const root = await copyExample();
-    const ctx = testContext({ root, json: true });
+    const ctx = testContext({ root, today: '2026-03-20', json: true });
     const status = await vpnStatus(ctx, {}, { showDump: async () => `${serverLine}\n${peerLine(ALICE, '10.77.0.2/32', 0)}\n` });
     expect(status.peers).toEqual([expect.objectContaining({ member: 'alice', handshake: 'never', latest_handshake: null })]);
-    expect(status.findings).toEqual([]);
+    expect(status.findings).toEqual([]); // enrolled on 2026-03-02: 18 days without a handshake is not idle yet
     expect(ctx.output).toEqual({ stdout: '', stderr: '' });
+  });
+
+  it("shares the audit's VPN findings: a peer idle for policy.vpn.idle_days is idle-peer (low), as `infra audit --wg-dump` says", async () => {
+    const root = await copyExample();
+    const ctx = testContext({ root, today: TODAY, json: true }); // 2026-06-15: alice/laptop enrolled 2026-03-02, 105 days ago
+    const status = await vpnStatus(ctx, {}, { showDump: async () => `${serverLine}\n${peerLine(ALICE, '10.77.0.2/32', 0)}\n` });
+    expect(status.findings).toEqual([expect.objectContaining({ code: 'idle-peer', severity: 'low', subject: 'alice/laptop', fix: 'if the device is gone: infra vpn leave alice --device laptop --network meet' })]);
+    const audit = await runAudit(testContext({ root, today: TODAY, stdin: `${serverLine}\n${peerLine(ALICE, '10.77.0.2/32', 0)}\n` }), { wgDump: '-' });
+    const judged = (fs: Array<{ code: string; severity: string; subject: string; fix: string }>) => fs.map((f) => [f.code, f.severity, f.subject, f.fix]);
+    expect(judged(audit.findings.filter((f) => f.code === 'idle-peer'))).toEqual(judged(status.findings));
   });
 });

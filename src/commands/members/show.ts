@@ -20,9 +20,9 @@ export default class MembersShow extends InfraCommand<ShowMemberResult> {
       bold(`${m.handle}: ${m.name}`),
       `${m.kind}, ${m.org}${m.email ? `, ${m.email}` : ''}${m.admin ? ', admin' : ''}; ${m.status}${m.departed ? ` since ${m.departed}` : ''}`,
       `groups: ${m.groups.join(', ') || '-'}`,
-      ...section('SSH keys', r.keys.length ? table(['NAME', 'TYPE', 'BITS', 'FINGERPRINT', 'AGE', 'EXPIRES'], r.keys.map((k) => [k.name, k.type, String(k.bits), k.fingerprint, `${k.age_days}d`, k.expires ?? '-']), fit([3, 1, 0])) : '  none'),
+      ...section('SSH keys', r.keys.length ? table(['NAME', 'TYPE', 'BITS', 'FINGERPRINT', 'AGE', 'EXPIRES', 'NOTE'], r.keys.map((k) => [k.name, k.type, String(k.bits), k.fingerprint, `${k.age_days}d`, k.expires ?? '-', k.marks.map((x) => x.note).join('; ')]), fit([3, 6, 1, 0])) : '  none'),
       ...section('VPN peers', m.vpn_peers.length ? table(['NETWORK', 'DEVICE', 'ADDRESSES', 'PUBLIC KEY'], m.vpn_peers.map((p) => [p.network, p.device, p.addresses.join(' '), p.public_key]), fit([3, 2])) : '  none'),
-      ...(r.tokens.length ? section('Tokens', table(['NAME', 'KIND', 'ROTATED', 'NEXT DUE'], r.tokens.map((t) => [t.name, t.kind, t.rotated_at ?? 'never', t.next_due ?? 'now']))) : []),
+      ...(r.tokens.length ? section('Tokens', table(['NAME', 'KIND', 'ROTATED', 'NEXT DUE', 'NOTE'], r.tokens.map((t) => [t.name, t.kind, t.rotated_at ?? 'never', t.next_due ?? 'now', t.mark?.note ?? '']))) : []),
       ...section(
         'Reaches',
         r.reaches.length

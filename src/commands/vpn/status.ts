@@ -13,7 +13,7 @@ const bytes = (n: number) => {
 
 export default class VpnStatusCommand extends InfraCommand<VpnStatus> {
   static override summary = "Who is connected: a WireGuard server's `wg show all dump`, joined with the registry.";
-  static override description = `Per member and device: last handshake, bytes received and sent, endpoint. Peers the registry does not know, and departed members' peers still on the server, are reported as findings (codes unknown-peer and departed-access, as in \`infra audit\`); exit 4 when one is high.
+  static override description = `Per member and device: last handshake, bytes received and sent, endpoint. Findings are the ones \`infra audit --wg-dump FILE\` reports: peers the registry does not know (unknown-peer), departed members' peers still on the server (departed-access), and peers without a handshake for policy.vpn.idle_days (idle-peer); exit 4 when one is high.
 Reads the dump from FILE, or stdin with -; with neither, runs \`wg show all dump\` here (as root on the server).`;
   static override examples = ['wg show all dump | <%= config.bin %> vpn status -', 'wg show all dump > dump.txt && <%= config.bin %> vpn status dump.txt --json', '<%= config.bin %> vpn status            # runs `wg show all dump` here (as root)'];
   static override args = { file: Args.string({ description: 'output of `wg show all dump`, or - for stdin' }) };

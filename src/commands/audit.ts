@@ -1,0 +1,45 @@
+import { Flags } from '@oclif/core';
+import { auditJson, auditJsonText, auditMarkdown, auditTable, type AuditJson } from '../core/audit-format.js';
+import { InfraCommand } from '../lib/base-command.js';
+import { ExitCode, InfraError } from '../lib/errors.js';
+import { runAudit } from '../services/audit.js';
+
+export default class Audit extends InfraCommand<AuditJson> {
+  static override summary = 'The pre-meeting report: who reaches which host, and what to fix now, soon, or watch.';
+  static override description = `Findings (high, medium, low), each with the exact command or edit that fixes it, and the access matrix: hosts x members, remote user, VPN-only. An invalid registry still gets a report (invalid-registry findings, and the rest on what loads).
+--format table (default) fits the terminal; markdown pastes into meeting notes; json (or --json) is for scripts. --since DATE|GITREF adds what changed, from the registry's git history. --wg-dump FILE (or - for stdin) checks a saved \`wg show all dump\`; --live reads authorized_keys and WireGuard peers from the hosts through Ansible.
+--fail-on SEVERITY makes it a CI gate: exit 4 when a finding is that severe or worse (the report is printed anyway).`;
+  static override examples = [
+    '<%= config.bin %> audit',
+    '<%= config.bin %> audit --format markdown > meeting-notes.md',
+    '<%= config.bin %> audit --env production --as-of 2026-12-01 --json',
+    '<%= config.bin %> audit --fail-on high',
+    'wg show all dump > dump.txt && <%= config.bin %> audit --wg-dump dump.txt   # the dump saved on a VPN server',
+    'git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm x && <%= config.bin %> audit --since HEAD',
+  ];
+  static override flags = {
+    env: Flags.string({ description: "only this environment's hosts (a name under environments: in infra.yml)" }),
+    format: Flags.string({ description: 'table (default), markdown or json' }),
+    'as-of': Flags.string({ description: 'judge every date against this day (YYYY-MM-DD) instead of today' }),
+    since: Flags.string({ description: 'also list access changes since a date (YYYY-MM-DD) or a git ref' }),
+    'fail-on': Flags.string({ description: 'exit 4 when a finding is this severe or worse: low, medium or high' }),
+    live: Flags.boolean({ description: 'read authorized_keys and WireGuard peers from the hosts, through Ansible' }),
+    limit: Flags.string({ description: 'with --live: only the hosts this Ansible pattern selects' }),
+    'wg-dump': Flags.string({ description: 'a saved `wg show all dump` (FILE, or - for stdin)' }),
+  };
+
+  async run(): Promise<AuditJson> {
+    const { flags } = await this.parseWith(Audit);
+    if (this.jsonEnabled() && flags.format !== undefined && flags.format !== 'json')
+      throw new InfraError(ExitCode.usage, `--json prints JSON; it cannot be combined with --format ${flags.format}`, { hint: `infra audit --format ${flags.format}` });
+    const ctx = this.context();
+    const report = await runAudit(ctx, { env: flags.env, format: flags.format, asOf: flags['as-of'], since: flags.since, failOn: flags['fail-on'], live: flags.live, limit: flags.limit, wgDump: flags['wg-dump'] });
+    if (!this.jsonEnabled()) {
+      const print = { table: () => auditTable(report, ctx.stdout.columns), markdown: () => auditMarkdown(report), json: () => auditJsonText(report) }[report.format];
+      ctx.stdout.write(print());
+    }
+    if (!report.failed) return auditJson(report);
+    this.say(`exit 4: findings at or above --fail-on ${flags['fail-on']}`);
+    return this.finishWith(ExitCode.checkFailed, auditJson(report));
+  }
+}
