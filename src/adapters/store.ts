@@ -219,7 +219,7 @@ function locatedFor(files: Map<string, YamlFile>): Located {
  * wrong; `partial` whenever infra.yml itself is valid: the members that validated, so that cross-file,
  * policy and inventory checks still run while another file has a syntax error.
  */
-export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[] }> {
+export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[]; betweenFilesOnly?: boolean }> {
   const raw = await readRaw(root);
   if (!raw.config && !raw.files.has(CONFIG_FILE))
     raw.problems.unshift({ file: CONFIG_FILE, field: '(file)', message: 'is missing' });
@@ -229,7 +229,9 @@ export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; 
   const unreadable = new Set(raw.unreadable.filter((h) => !valid.has(h)));
   const partial: Loaded = { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located };
   const problems = [...raw.problems, ...crossCheck(raw.config, raw.members, located, unreadable)];
-  return problems.length ? { partial, problems } : { loaded: partial, partial, problems };
+  // Every file is valid on its own; what is wrong lies between them (a key under two members, an address held twice).
+  const betweenFilesOnly = raw.problems.length === 0 && unreadable.size === 0;
+  return problems.length ? { partial, problems, betweenFilesOnly } : { loaded: partial, partial, problems };
 }
 
 export async function loadRegistry(root: string): Promise<Loaded> {
@@ -355,6 +357,9 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   }
 }
 
+/** A problem without its line, which an edit above it may shift. */
+const problemKey = (p: Problem) => `${p.file}\0${p.field}\0${p.message}`;
+
 const digest = (text: string | undefined) => (text === undefined ? 'absent' : createHash('sha256').update(text).digest('hex'));
 
 /**
@@ -369,6 +374,8 @@ export class Transaction {
   constructor(
     readonly root: string,
     readonly loaded: Loaded,
+    /** Problems the registry already had (between files only): the result may keep them, not add to them. */
+    private readonly existing: readonly Problem[] = [],
   ) {}
 
   get registry(): Registry {
@@ -469,7 +476,8 @@ export class Transaction {
     const pending = this.pending();
     if (pending.size === 0 && this.removed.size === 0) return [];
     // The result must be a valid registry: validate the new texts before anything touches the disk.
-    const problems = await this.validateResult(pending);
+    const known = new Set(this.existing.map(problemKey));
+    const problems = (await this.validateResult(pending)).filter((p) => !known.has(problemKey(p)));
     if (problems.length) throw invalidRegistry(problems, 'nothing was written');
     for (const rel of [...pending.keys(), ...this.removed]) if (this.loaded.files.has(rel)) await this.assertUnchanged(rel);
     for (const [rel, { content, mode }] of pending) await writeFileAtomic(path.join(this.root, rel), content, mode);
@@ -481,7 +489,12 @@ export class Transaction {
 /** Lock, load fresh, let `fn` edit, commit. The registry is re-read under the lock so no edit is lost. */
 export async function mutateRegistry<T>(root: string, command: string, fn: (tx: Transaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
   return withLock(root, command, async () => {
-    const tx = new Transaction(root, await loadRegistry(root));
+    // An edit may start on a registry whose every file is valid but whose files disagree (one key under two
+    // members, one address held twice): removing one of them is how that gets fixed. It must add no problem.
+    const { loaded, partial, problems, betweenFilesOnly } = await inspectRegistry(root);
+    const base = loaded ?? (betweenFilesOnly ? partial : undefined);
+    if (!base) throw invalidRegistry(problems);
+    const tx = new Transaction(root, base, problems);
     const result = await fn(tx);
     const written = await tx.commit();
     return { result, written };
