@@ -208,6 +208,8 @@ export const COMPAT_USER = 'sysadmin';
 export interface PreviousRender {
   /** remote user -> lines, as the file had them under infra_authorized_keys and infra_revoked_keys. */
   lines: Map<string, string[]>;
+  /** The file exists but is not YAML infra could read: nothing carried, and the caller warns. */
+  unreadable?: boolean;
 }
 
 /** What an earlier render put in a host's file; an unreadable file counts as empty (it is overwritten). */
@@ -251,11 +253,11 @@ function parseAnyYaml(text: string): PreviousRender {
   const lines = new Map<string, string[]>();
   let data: unknown;
   try {
-    data = parseYaml(text);
+    data = parseYaml(text, { maxAliasCount: 100 });
   } catch {
-    return { lines };
+    return { lines, unreadable: true };
   }
-  if (!data || typeof data !== 'object') return { lines };
+  if (!data || typeof data !== 'object') return { lines, unreadable: data !== null && data !== undefined };
   for (const field of ['infra_authorized_keys', 'infra_revoked_keys']) {
     const byUser = (data as Record<string, unknown>)[field];
     if (!byUser || typeof byUser !== 'object' || Array.isArray(byUser)) continue;
@@ -384,8 +386,11 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const files = new Map<string, string>();
   const warnings: string[] = [];
   let unchanged = 0;
-  const carried = (rel: string, users: Map<string, UserAccess>) =>
-    carriedRevocations(parsePreviousRender(previous.get(rel)), users, (message) => warnings.push(`${rel}: ${message}`));
+  const carried = (rel: string, users: Map<string, UserAccess>) => {
+    const parsed = parsePreviousRender(previous.get(rel));
+    if (parsed.unreadable) warnings.push(`${rel}: not YAML infra could read: nothing in it is carried over`);
+    return carriedRevocations(parsed, users, (message) => warnings.push(`${rel}: ${message}`));
+  };
   const keep = (rel: string, content: string) => {
     files.set(rel, content);
     if (previous.get(rel) === content) unchanged++;
