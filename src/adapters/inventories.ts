@@ -196,6 +196,12 @@ export async function previousRenders(root: string, environmentPaths: readonly s
   return out;
 }
 
+/**
+ * The settings the shipped playbooks document ("Variables you may set"): operators put these in group_vars,
+ * and none of them overrides what render writes. Every other infra_* variable is render's alone.
+ */
+const PLAYBOOK_SETTINGS = new Set(['infra_become', 'infra_allow_empty_users', 'infra_wireguard_hosts', 'infra_wireguard_interfaces', 'infra_wireguard_dir', 'infra_wireguard_postup']);
+
 /** Ansible's vars plugin skips these (hidden files, backups), so they cannot shadow anything. */
 const IGNORED_VARS_FILE = /^\.|~$|\.(?:orig|bak|retry|pyc|pyo|swp)$/;
 
@@ -229,7 +235,7 @@ export async function shadowingProblems(root: string, environmentPaths: readonly
     }
     if (!real.isFile() || generatedFiles.test(rel) || real.size > 16 * 1024 * 1024) return;
     const names = variableNames(await fs.readFile(path.join(root, rel), 'utf8')) ?? [];
-    for (const name of names.filter((n) => n.startsWith('infra_')).sort(byName))
+    for (const name of names.filter((n) => n.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(n)).sort(byName))
       problems.push({
         file: rel,
         field: name,

@@ -82,8 +82,9 @@ const yamlQuote = (s: string) => `'${s.replace(/'/g, "''")}'`;
     expect(planted).toContain('infra_revoked_keys:\n  ');
     await fs.writeFile(path.join(root, GEN), planted);
   };
+  // --check: every task is evaluated (templates and all), nothing is written to the machine running the test
   const playbook = (file: string) =>
-    runSync('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), file, '-e', 'infra_become=false', '-e', `infra_wireguard_dir=${tmp}`], { env: ansibleEnv, cwd: tmp, timeoutMs: 180_000 });
+    runSync('ansible-playbook', ['-i', path.join(root, 'inventories', 'test'), file, '--check', '-e', 'infra_become=false', '-e', `infra_wireguard_dir=${tmp}`], { env: ansibleEnv, cwd: tmp, timeoutMs: 180_000 });
   const markers = () => ['user', 'line', 'peer'].filter((w) => existsSync(marker(w)));
 
   it('control: the same playbooks without their raw check do run a planted template (the hazard is real)', async () => {
@@ -115,7 +116,9 @@ const yamlQuote = (s: string) => `'${s.replace(/'/g, "''")}'`;
     expect(r.stderr).toMatch(/warning: .*testhost\/infra\.generated\.yml: dropped the remote user/);
     expect(await fs.readFile(path.join(root, GEN), 'utf8')).not.toMatch(/\{[{%#]/);
     const inv = JSON.parse(mustRun('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { env: ansibleEnv, timeoutMs: 60_000 }));
-    expect(Object.keys(inv._meta.hostvars.testhost.infra_revoked_keys)).toEqual(['nobody']);
+    // both planted entries are gone, and alice is still granted: nothing is left to revoke
+    expect(inv._meta.hostvars.testhost.infra_revoked_keys).toEqual({});
+    expect(inv._meta.hostvars.testhost.infra_authorized_keys.nobody).toHaveLength(1);
     const access = playbook(path.join(REPO, 'ansible', 'apply-access.yml'));
     expect(access.code).toBe(0);
     expect(markers()).toEqual([]);

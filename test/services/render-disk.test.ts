@@ -81,8 +81,11 @@ describe('hole 5: another vars file defining infra_*', () => {
     await expect(fs.access(path.join(root, BBB1))).rejects.toThrow();
   });
 
-  it('hand-written variables that are not infra_*, and the generated file itself, are fine', async () => {
-    const root = await registry({ 'inventories/production/host_vars/bbb1/main.yml': 'ntp: x\n', 'inventories/production/group_vars/all.yml': 'x: 1\n' });
+  it('hand-written variables that are not infra_*, the playbooks\' own settings, and the generated file itself, are fine', async () => {
+    const root = await registry({
+      'inventories/production/host_vars/bbb1/main.yml': 'ntp: x\n',
+      'inventories/production/group_vars/all.yml': 'x: 1\ninfra_become: false\ninfra_wireguard_dir: /etc/wg\n', // the playbooks' documented settings
+    });
     await render(testContext({ root }), {});
     await expect(render(testContext({ root }), {})).resolves.toMatchObject({ written: [], unchanged: 2 });
   });
