@@ -63,7 +63,8 @@ const PLAIN_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 /** A Unix user name as useradd takes it (SPEC §4): every remote user written, fresh or read back. */
 export const REMOTE_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** What Jinja2 reads as the start of a template, statement or comment: never in a file Ansible templates. */
-const NETWORK_NAME_RE = /^[a-z][a-z0-9_-]{0,14}$/;
+// validate.ts allows lowercase names of at most 15 characters; render only insists on a plain YAML key with no template mark.
+const NETWORK_NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 export const TEMPLATE_MARK_RE = /\{[{%#]/;
 // YAML 1.1 (PyYAML, what Ansible reads with) turns these plain scalars into booleans or null.
 const YAML11_SPECIAL = /^(?:y|yes|n|no|true|false|on|off|null|~)$/i;
