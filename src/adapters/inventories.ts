@@ -10,6 +10,7 @@ import { resolvePattern } from '../core/host-pattern.js';
 import { mergeInventories, unsafeHostNameReason, type Inventory } from '../core/inventory.js';
 import { GENERATED_FILE, hostVarsPrefix, vpnRangesOf } from '../core/render.js';
 import { fieldName, type Path } from '../core/validate.js';
+import { variableNames } from '../core/audit.js';
 import { InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
 import { loadInventory } from './inventory-files.js';
 import { CONFIG_FILE, type Loaded } from './store.js';
@@ -135,32 +136,120 @@ export async function inspectInventories(loaded: Loaded): Promise<Inspected> {
   return { inventories, folders, problems };
 }
 
+/** Whether `abs` (which exists) resolves, through every link, to a place inside the registry at `root`. */
+export async function resolvesInside(root: string, abs: string): Promise<boolean> {
+  const [realRoot, real] = await Promise.all([fs.realpath(root), fs.realpath(abs)]);
+  return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+}
+
+/** A symbolic link out of the registry where render reads or writes: refused, naming it (SPEC §4). */
+export function linkOutProblem(rel: string): Problem {
+  return { file: rel, field: 'render', message: 'is a symbolic link that leads out of the registry: infra never reads or writes through it' };
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
  * The generated files that exist now for the given environment paths (as in infra.yml: folders, or
  * inventory files whose folder holds host_vars/): relative path -> text.
  * Only `host_vars/<host>/infra.generated.yml`; hand-written files beside them are never read.
+ * A host folder or generated file that is a symbolic link out of the registry is refused (exit 3, naming
+ * every one), so nothing outside is read, or later written, through it.
  */
 export async function previousRenders(root: string, environmentPaths: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  const outside: Problem[] = [];
   const folders = new Set<string>();
   for (const p of environmentPaths) folders.add(await inventoryFolder(root, p)); // a folder resolves to itself
   for (const folder of folders) {
     const prefix = hostVarsPrefix(folder);
     let entries;
     try {
+      if (!(await resolvesInside(root, path.join(root, prefix)))) {
+        outside.push(linkOutProblem(prefix.replace(/\/$/, '')));
+        continue;
+      }
       entries = await fs.readdir(path.join(root, prefix), { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
       throw e;
     }
-    for (const entry of entries.filter((d) => d.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const entry of entries.filter((d) => d.isDirectory() || d.isSymbolicLink()).sort((a, b) => byName(a.name, b.name))) {
       const rel = `${prefix}${entry.name}/${GENERATED_FILE}`;
       try {
+        if (entry.isSymbolicLink() && !(await resolvesInside(root, path.join(root, prefix, entry.name)))) {
+          outside.push(linkOutProblem(`${prefix}${entry.name}`));
+          continue;
+        }
+        if (!(await resolvesInside(root, path.join(root, rel)))) {
+          outside.push(linkOutProblem(rel));
+          continue;
+        }
         out.set(rel, await fs.readFile(path.join(root, rel), 'utf8'));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
       }
     }
   }
+  if (outside.length) throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
   return out;
+}
+
+/**
+ * The settings the shipped playbooks document ("Variables you may set"): operators put these in group_vars,
+ * and none of them overrides what render writes. Every other infra_* variable is render's alone.
+ */
+const PLAYBOOK_SETTINGS = new Set(['infra_become', 'infra_allow_empty_users', 'infra_wireguard_hosts', 'infra_wireguard_interfaces', 'infra_wireguard_dir', 'infra_wireguard_postup']);
+
+/** Ansible's vars plugin skips these (hidden files, backups), so they cannot shadow anything. */
+const IGNORED_VARS_FILE = /^\.|~$|\.(?:orig|bak|retry|pyc|pyo|swp)$/;
+
+/**
+ * Files in host_vars/ and group_vars/ beside the generated ones that define an `infra_*` variable: each
+ * would override what render writes (Ansible loads a host's files alphabetically, and group_vars apply
+ * wherever a host has no generated file), so render refuses while one exists (SPEC §4, the audit's
+ * shadowed-render). A file that is not a YAML mapping (vault-encrypted as a whole) cannot be read here
+ * and is left to the audit. Links out of the registry are reported, never followed.
+ */
+export async function shadowingProblems(root: string, environmentPaths: readonly string[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const folders = new Set<string>();
+  for (const p of environmentPaths) folders.add(await inventoryFolder(root, p));
+  const visit = async (rel: string, depth: number): Promise<void> => {
+    let stat;
+    try {
+      stat = await fs.lstat(path.join(root, rel));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw e;
+    }
+    if (stat.isSymbolicLink() && !(await resolvesInside(root, path.join(root, rel)).catch(() => true))) return void problems.push(linkOutProblem(rel));
+    const real = stat.isSymbolicLink() ? await fs.stat(path.join(root, rel)).catch(() => undefined) : stat;
+    if (!real) return;
+    if (real.isDirectory()) {
+      if (depth > 8) return;
+      const names = (await fs.readdir(path.join(root, rel))).filter((n) => !IGNORED_VARS_FILE.test(n)).sort(byName);
+      for (const name of names) await visit(`${rel}/${name}`, depth + 1);
+      return;
+    }
+    if (!real.isFile() || generatedFiles.test(rel) || real.size > 16 * 1024 * 1024) return;
+    const names = variableNames(await fs.readFile(path.join(root, rel), 'utf8')) ?? [];
+    for (const name of names.filter((n) => n.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(n)).sort(byName))
+      problems.push({
+        file: rel,
+        field: name,
+        message: `defines ${name}, which overrides what \`infra render\` writes (Ansible loads the last vars file alphabetically): remove ${name} from ${rel}`,
+      });
+  };
+  // Only host_vars/<host>/infra.generated.yml is render's own; the same name anywhere else is not.
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const bases = [...folders].map((f) => (f === '.' ? '' : `${f}/`));
+  const generatedFiles = new RegExp(`^(?:${bases.map(escape).join('|')})host_vars/[^/]+/${escape(GENERATED_FILE)}$`);
+  for (const folder of [...folders].sort(byName)) {
+    const base = folder === '.' ? '' : `${folder}/`;
+    await visit(`${base}host_vars`, 0);
+    await visit(`${base}group_vars`, 0);
+  }
+  return problems;
 }

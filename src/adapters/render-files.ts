@@ -14,7 +14,61 @@ export interface RenderWriter {
   remove(root: string, rel: string): Promise<void>;
 }
 
-const diskWriter: RenderWriter = { write: (file, content) => writeFileAtomic(file, content), remove: removeGenerated };
+const diskWriter: RenderWriter = { write: writeGenerated, remove: removeGenerated };
+
+/** The temporary file writeFileAtomic makes beside `<name>`: `.<name>.<pid>.<8 hex>.tmp`. */
+const tempOf = (name: string) => new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.([0-9]+)\\.[0-9a-f]{8}\\.tmp$`);
+const GENERATED_TEMP = tempOf(GENERATED_FILE);
+
+/**
+ * An atomic write that leaves no temporary file behind when it fails part-way (a full disk): the
+ * temporary copy holds the key lists, and must not be picked up by `git add -A`.
+ */
+async function writeGenerated(file: string, content: string): Promise<void> {
+  try {
+    await writeFileAtomic(file, content);
+  } catch (e) {
+    const dir = path.dirname(file);
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => GENERATED_TEMP.exec(n)?.[1] === String(process.pid)).map((n) => fs.rm(path.join(dir, n), { force: true })));
+    throw e;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove what killed renders left: `host_vars/<host>/.infra.generated.yml.<pid>.<rand>.tmp` of processes
+ * that no longer run (a live pid may be a render writing right now). Returns the removed paths, relative.
+ */
+export async function removeStaleTemps(root: string, hostVarsPrefixes: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const prefix of hostVarsPrefixes) {
+    let hosts;
+    try {
+      hosts = await fs.readdir(path.join(root, prefix), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const host of hosts.filter((d) => d.isDirectory())) {
+      const dir = `${prefix}${host.name}`;
+      for (const name of await fs.readdir(path.join(root, dir)).catch(() => [] as string[])) {
+        const pid = GENERATED_TEMP.exec(name)?.[1];
+        if (pid === undefined || Number(pid) === process.pid || pidAlive(Number(pid))) continue;
+        await fs.rm(path.join(root, dir, name), { force: true });
+        removed.push(`${dir}/${name}`);
+      }
+    }
+  }
+  return removed.sort();
+}
 
 /**
  * Write the changed files, then remove the stale ones. Every target is checked first, so a folder in the
@@ -52,8 +106,25 @@ export async function applyRender(root: string, changed: ReadonlyArray<readonly 
   for (const rel of remove) await step('remove', rel, () => writer.remove(root, rel));
 }
 
-/** Targets a write cannot reach: a file where a folder must be, a folder where the file must be, or a folder we may not write. */
+/**
+ * Targets a write cannot reach: a file where a folder must be, a folder where the file must be, a folder we
+ * may not write, or a path that a symbolic link leads out of the registry (never followed, SPEC §4).
+ */
 async function blockedTargets(root: string, rels: readonly string[]): Promise<Array<{ rel: string; reason: string; fix: string }>> {
+  const realRoot = await fs.realpath(root);
+  /** The first folder on the way to `rel` that is a link leading out of the registry, or nowhere. */
+  const linkOut = async (rel: string): Promise<string | undefined> => {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const st = await fs.lstat(path.join(root, prefix)).catch(() => undefined);
+      if (!st) return undefined;
+      if (!st.isSymbolicLink()) continue;
+      const real = await fs.realpath(path.join(root, prefix)).catch(() => undefined);
+      if (real === undefined || !(real === realRoot || real.startsWith(realRoot + path.sep))) return prefix;
+    }
+    return undefined;
+  };
   const kinds = new Map<string, Promise<'dir' | 'file' | 'none'>>();
   const kindOf = (rel: string) => {
     let k = kinds.get(rel);
@@ -71,6 +142,11 @@ async function blockedTargets(root: string, rels: readonly string[]): Promise<Ar
   };
   const out: Array<{ rel: string; reason: string; fix: string }> = [];
   for (const rel of rels) {
+    const link = await linkOut(rel);
+    if (link !== undefined) {
+      out.push({ rel, reason: `${link} is a symbolic link that leads out of the registry: infra never writes through it`, fix: `replace the link ${link} with a real folder` });
+      continue;
+    }
     if ((await kindOf(rel)) === 'dir') {
       out.push({ rel, reason: `${rel} is a folder, not a file`, fix: `move ${rel} out of the way` });
       continue;
@@ -79,6 +155,11 @@ async function blockedTargets(root: string, rels: readonly string[]): Promise<Ar
     let dir = path.posix.dirname(rel);
     let kind = await kindOf(dir);
     while (kind === 'none' && dir !== '.' && dir !== '/') kind = await kindOf((dir = path.posix.dirname(dir)));
+    const own = await fs.lstat(path.join(root, rel)).catch(() => undefined);
+    if (own?.isSymbolicLink()) {
+      out.push({ rel, reason: `${rel} is a symbolic link: infra does not write through it`, fix: `remove the link ${rel}` });
+      continue;
+    }
     if (kind === 'file') out.push({ rel, reason: `${dir} is a file, not a folder`, fix: `move ${dir} out of the way` });
     else if (kind === 'dir') {
       try {

@@ -148,8 +148,19 @@ const memberRel = (handle: string) => `keys/${handle}/member.yml`;
 async function readRaw(root: string): Promise<RawLoad> {
   const files = new Map<string, YamlFile>();
   const problems: Problem[] = [];
+  // A symbolic link is never read (SPEC §4): a member.yml linked to /etc/shadow must not have its lines
+  // printed as field names. It is reported by file name only, and the file counts as unreadable.
+  const linked = new Set<string>();
+  const reportLink = (rel: string) => {
+    linked.add(rel);
+    problems.push({ file: rel, field: '(file)', message: 'is a symbolic link: infra does not follow links in the registry; replace it with the file itself' });
+  };
   const read = async (rel: string): Promise<string | undefined> => {
     try {
+      if ((await fs.lstat(path.join(root, rel))).isSymbolicLink()) {
+        reportLink(rel);
+        return undefined;
+      }
       return await fs.readFile(path.join(root, rel), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -175,7 +186,9 @@ async function readRaw(root: string): Promise<RawLoad> {
 
   let entries: string[] = [];
   try {
-    entries = (await fs.readdir(path.join(root, 'keys'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    const dirents = await fs.readdir(path.join(root, 'keys'), { withFileTypes: true });
+    for (const d of dirents) if (d.isSymbolicLink() && !d.name.startsWith('.')) reportLink(`keys/${d.name}`);
+    entries = dirents.filter((d) => d.isDirectory()).map((d) => d.name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -189,6 +202,7 @@ async function readRaw(root: string): Promise<RawLoad> {
   entries.forEach((handle, i) => {
     const rel = memberRel(handle);
     const { text, hasPgp } = texts[i];
+    if (text === undefined && linked.has(rel)) return;
     if (text === undefined) {
       problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
       return;
@@ -202,7 +216,8 @@ async function readRaw(root: string): Promise<RawLoad> {
     if (r.member) members.push(r.member);
   });
   const ok = new Set(members.map((m) => m.handle));
-  return { config, members, unreadable: entries.filter((h) => !ok.has(h)), files, problems };
+  const linkedMembers = [...linked].map((rel) => /^keys\/([^/]+)$/.exec(rel)?.[1]).filter((h): h is string => h !== undefined);
+  return { config, members, unreadable: [...entries.filter((h) => !ok.has(h)), ...linkedMembers].sort(), files, problems };
 }
 
 function locatedFor(files: Map<string, YamlFile>): Located {
@@ -221,7 +236,7 @@ function locatedFor(files: Map<string, YamlFile>): Located {
  */
 export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[]; betweenFilesOnly?: boolean }> {
   const raw = await readRaw(root);
-  if (!raw.config && !raw.files.has(CONFIG_FILE))
+  if (!raw.config && !raw.files.has(CONFIG_FILE) && !raw.problems.some((p) => p.file === CONFIG_FILE))
     raw.problems.unshift({ file: CONFIG_FILE, field: '(file)', message: 'is missing' });
   if (!raw.config) return { problems: raw.problems };
   const located = locatedFor(raw.files);

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { environmentNames, hostsOf, inventoryOf, planAccess, type UserAccess } from './grants.js';
 import { unsafeHostNameReason, type Inventory } from './inventory.js';
-import { canonicalKeyData, isKnownKeyType, parseAuthorizedKeyLine } from './ssh-key.js';
+import { parseAuthorizedKeyLine } from './ssh-key.js';
 import type { Registry, VpnNetwork } from './types.js';
 import { dict, dictOf, hasOwnName, ownValue } from './dict.js';
 import { tryCanonicalCidr } from './ip-alloc.js';
@@ -43,6 +43,11 @@ export interface HostRenderInput {
   /** Every range of every VPN network, in the order from= lists them. */
   vpnRanges: readonly string[];
   compat?: 'provision_ssh_keys';
+  /**
+   * A host no grant reaches any more whose previous file still listed keys (SPEC §4): the file lists them
+   * under infra_revoked_keys only, with no infra_authorized_keys, so the playbook removes them there.
+   */
+  revokedOnly?: boolean;
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -55,6 +60,12 @@ const COMMENT_RE = /^[a-z][a-z0-9-]{0,31}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RANGE_RE = /^[0-9A-Fa-f:.]+\/[0-9]{1,3}$/;
 const DATE_RE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 const PLAIN_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+/** A Unix user name as useradd takes it (SPEC §4): every remote user written, fresh or read back. */
+export const REMOTE_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** What Jinja2 reads as the start of a template, statement or comment: never in a file Ansible templates. */
+// validate.ts allows lowercase names of at most 15 characters; render only insists on a plain YAML key with no template mark.
+const NETWORK_NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+export const TEMPLATE_MARK_RE = /\{[{%#]/;
 // YAML 1.1 (PyYAML, what Ansible reads with) turns these plain scalars into booleans or null.
 const YAML11_SPECIAL = /^(?:y|yes|n|no|true|false|on|off|null|~)$/i;
 
@@ -130,6 +141,7 @@ export function renderHost(input: HostRenderInput): string {
   const out: string[] = [HEADER];
   const authorized = new Map<string, string[]>();
   for (const user of sortedKeys(input.authorized)) {
+    checked(REMOTE_USER_RE, 'remote user', user);
     const lines = input.authorized[user].map((k) => ({ comment: k.comment, line: authorizedLine(k, input.vpnRanges) })).sort(lineOrder);
     authorized.set(user, lines.map((l) => l.line));
   }
@@ -147,10 +159,11 @@ export function renderHost(input: HostRenderInput): string {
       }
     }
   };
-  list('infra_authorized_keys', 'remote user -> complete list of authorized_keys lines', authorized);
+  if (!input.revokedOnly) list('infra_authorized_keys', 'remote user -> complete list of authorized_keys lines', authorized);
 
   const revoked = new Map<string, string[]>();
   for (const user of sortedKeys(input.revoked)) {
+    checked(REMOTE_USER_RE, 'remote user', user);
     const seen = new Set<string>();
     const lines = input.revoked[user]
       .map((k) => ({ comment: k.comment, line: revokedLine(k), blob: k.base64 }))
@@ -167,6 +180,7 @@ export function renderHost(input: HostRenderInput): string {
       out.push(topKey('infra_wireguard_peers:', "only on hosts matched by a network's `servers`"));
       for (const net of networks) {
         const peers = [...input.wireguardPeers[net]].sort((a, b) => byText(a.name, b.name));
+        checked(NETWORK_NAME_RE, 'network name', net);
         if (peers.length === 0) out.push(`  ${yamlKey(net)}: []`);
         else {
           out.push(`  ${yamlKey(net)}:`);
@@ -195,6 +209,8 @@ export const COMPAT_USER = 'sysadmin';
 export interface PreviousRender {
   /** remote user -> lines, as the file had them under infra_authorized_keys and infra_revoked_keys. */
   lines: Map<string, string[]>;
+  /** The file exists but is not YAML infra could read: nothing carried, and the caller warns. */
+  unreadable?: boolean;
 }
 
 /** What an earlier render put in a host's file; an unreadable file counts as empty (it is overwritten). */
@@ -238,11 +254,11 @@ function parseAnyYaml(text: string): PreviousRender {
   const lines = new Map<string, string[]>();
   let data: unknown;
   try {
-    data = parseYaml(text);
+    data = parseYaml(text, { maxAliasCount: 100 });
   } catch {
-    return { lines };
+    return { lines, unreadable: true };
   }
-  if (!data || typeof data !== 'object') return { lines };
+  if (!data || typeof data !== 'object') return { lines, unreadable: data !== null && data !== undefined };
   for (const field of ['infra_authorized_keys', 'infra_revoked_keys']) {
     const byUser = (data as Record<string, unknown>)[field];
     if (!byUser || typeof byUser !== 'object' || Array.isArray(byUser)) continue;
@@ -256,33 +272,46 @@ function parseAnyYaml(text: string): PreviousRender {
   return { lines };
 }
 
-/** `[options ]type base64 comment` as infra writes it, read without decoding the key; undefined when it is not that simple. */
-const OWN_LINE_RE = /^(?:[a-z-]+="[^"\s]*"(?:,[a-z-]+="[^"\s]*")* )?([a-z][a-z0-9.@-]*) ([A-Za-z0-9+/]+={0,2}) (\S+)$/;
+/** A value read back from a file, for a warning: short, quoted, every character outside printable ASCII escaped. */
+export function shownValue(value: string): string {
+  const cut = value.length > 60 ? `${value.slice(0, 60)}...` : value;
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
-/** Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked. */
-function carriedRevocations(previous: PreviousRender, users: Map<string, UserAccess>): Record<string, RevokedKeyInput[]> {
+/**
+ * Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked.
+ * Nothing in that file is trusted (SPEC §4): a user name that is not a Unix user name, a line that is not
+ * a key as ssh-key.ts parses it, anything holding a Jinja2 mark, is dropped, and `warn` says what and where.
+ * What is kept is rebuilt from the parsed key (canonical type and base64), never copied.
+ */
+function carriedRevocations(previous: PreviousRender, users: Map<string, UserAccess>, warn: (message: string) => void): Record<string, RevokedKeyInput[]> {
   const out = dict<RevokedKeyInput[]>();
   for (const [user, lines] of previous.lines) {
+    if (!REMOTE_USER_RE.test(user)) {
+      warn(`dropped the remote user ${shownValue(user)} and its ${lines.length} line(s): not a Unix user name`);
+      continue;
+    }
     const grantedNow = new Set((users.get(user)?.granted ?? []).map((g) => g.parsed.base64));
     for (const line of lines) {
-      let key: { type: string; base64: string; comment: string; writtenBase64?: string };
-      const own = OWN_LINE_RE.exec(line);
-      // Compared by canonical base64, so a padded copy of a granted key is not taken for another key.
-      if (own && isKnownKeyType(own[1])) {
-        const canonical = canonicalKeyData(`${own[1]} ${own[2]}`);
-        key = { type: own[1], base64: canonical, comment: own[3], ...(canonical !== own[2] ? { writtenBase64: own[2] } : {}) };
-      } else {
-        try {
-          key = parseAuthorizedKeyLine(line); // written by hand or by another tool: read it as sshd would
-        } catch {
-          continue; // not a key line: nothing we could revoke
-        }
+      let key: { type: string; base64: string; comment: string; writtenBase64?: string; certAuthority?: boolean };
+      try {
+        if (TEMPLATE_MARK_RE.test(line)) throw new Error('template mark');
+        key = parseAuthorizedKeyLine(line); // canonical base64, as sshd reads the line
+      } catch {
+        warn(`dropped a line of ${user}: ${shownValue(line)} is not an authorized_keys line infra could revoke`);
+        continue;
       }
-      if (grantedNow.has(key.base64) || key.type.endsWith('-cert-v01@openssh.com')) continue;
+      // Compared by canonical base64, so a padded copy of a granted key is not taken for another key.
+      if (grantedNow.has(key.base64) || key.type.endsWith('-cert-v01@openssh.com') || key.certAuthority) continue;
+      if (!KEY_TYPE_RE.test(key.type) || !BASE64_RE.test(key.base64)) {
+        warn(`dropped a line of ${user}: ${shownValue(line)} is not an authorized_keys line infra could revoke`);
+        continue;
+      }
       const comment = COMMENT_RE.test(key.comment) ? key.comment : 'unknown/removed';
       (out[user] ??= []).push({ type: key.type, base64: key.base64, comment });
       // A padded line may still be on the host as written: `state: absent` must match that text too.
-      if (key.writtenBase64) out[user].push({ type: key.type, base64: key.writtenBase64, comment });
+      if (key.writtenBase64 && BASE64_RE.test(key.writtenBase64)) out[user].push({ type: key.type, base64: key.writtenBase64, comment });
     }
   }
   return out;
@@ -297,6 +326,8 @@ export interface RenderPlan {
   remove: string[];
   /** How many of `files` already have exactly this content. */
   unchanged: number;
+  /** What was dropped from previous files because it was not in the form infra writes (each names the file). */
+  warnings: string[];
 }
 
 export interface PlanOptions {
@@ -354,13 +385,24 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
 
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const files = new Map<string, string>();
+  const warnings: string[] = [];
   let unchanged = 0;
+  const carried = (rel: string, users: Map<string, UserAccess>) => {
+    const parsed = parsePreviousRender(previous.get(rel));
+    if (parsed.unreadable) warnings.push(`${rel}: not YAML infra could read: nothing in it is carried over`);
+    return carriedRevocations(parsed, users, (message) => warnings.push(`${rel}: ${message}`));
+  };
+  const keep = (rel: string, content: string) => {
+    files.set(rel, content);
+    if (previous.get(rel) === content) unchanged++;
+  };
   for (const environment of environments) {
     const folder = folderOf(environment);
+    const inventory = inventoryOf(inventories, environment);
     const hostAccess = access.get(environment) ?? new Map<string, Map<string, UserAccess>>();
     const serverOf = new Map<string, string[]>(); // host -> networks it serves
     for (const net of networks)
-      for (const host of hostsOf(ownValue(config.vpn, net)!.servers, inventoryOf(inventories, environment))) serverOf.set(host, [...(serverOf.get(host) ?? []), net]);
+      for (const host of hostsOf(ownValue(config.vpn, net)!.servers, inventory)) serverOf.set(host, [...(serverOf.get(host) ?? []), net]);
     const hosts = [...new Set([...hostAccess.keys(), ...serverOf.keys()])].sort(byText);
     for (const host of hosts) {
       const rel = generatedPath(folder, host);
@@ -377,26 +419,36 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
         }));
         if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
       }
-      const prevText = previous.get(rel);
-      for (const [user, keys] of Object.entries(carriedRevocations(parsePreviousRender(prevText), users))) (revoked[user] ??= []).push(...keys);
+      for (const [user, keys] of Object.entries(carried(rel, users))) (revoked[user] ??= []).push(...keys);
       const served = serverOf.get(host);
-      const content = renderHost({
-        authorized,
-        revoked,
-        vpnRanges,
-        ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
-        ...(compat ? { compat } : {}),
-      });
-      files.set(rel, content);
-      if (prevText === content) unchanged++;
+      keep(
+        rel,
+        renderHost({
+          authorized,
+          revoked,
+          vpnRanges,
+          ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
+          ...(compat ? { compat } : {}),
+        }),
+      );
+    }
+    // A host still in the inventory that no grant reaches any more keeps a file while its previous file
+    // listed keys (SPEC §4): those keys under infra_revoked_keys only, so the playbook removes them there.
+    // Revocations carry over from file to file, so rendering twice changes nothing; the file goes when the
+    // host leaves the inventory.
+    const prefix = hostVarsPrefix(folder);
+    const reached = new Set(hosts);
+    for (const rel of [...previous.keys()].sort(byText)) {
+      if (!rel.startsWith(prefix) || !rel.endsWith(`/${GENERATED_FILE}`)) continue;
+      const host = rel.slice(prefix.length, -GENERATED_FILE.length - 1);
+      if (reached.has(host) || !inventory.hosts.has(host) || unsafeHostNameReason(host) || host === '.' || host === '..') continue;
+      const revoked = carried(rel, new Map());
+      if (Object.keys(revoked).length === 0) continue;
+      keep(rel, renderHost({ authorized: dict(), revoked, vpnRanges, revokedOnly: true }));
     }
   }
   const prefixes = environments.map((e) => hostVarsPrefix(folderOf(e)));
-  // A host no grant (and no VPN network) reaches any more loses its whole file, as SPEC §4 says ("gets no
-  // file"), and with it the infra_revoked_keys it carried: from then on the playbook removes nothing there,
-  // so a revoked key survives on that host if the last render was never applied or the key is put back by
-  // hand. Keeping a file with only infra_revoked_keys would close that gap, but carried revocations never
-  // run out, so that file would never go away: a change to the contract, left to the SPEC's owner.
+  // A host gone from the inventory, or one whose previous file listed no key, loses its file.
   const remove = [...previous.keys()].filter((rel) => !files.has(rel) && prefixes.some((p) => rel.startsWith(p))).sort(byText);
-  return { files, remove, unchanged };
+  return { files, remove, unchanged, warnings };
 }

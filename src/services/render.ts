@@ -1,10 +1,10 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
-import { inspectInventories, previousRenders } from '../adapters/inventories.js';
-import { applyRender } from '../adapters/render-files.js';
+import { inspectInventories, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { applyRender, removeStaleTemps } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
-import { planRender } from '../core/render.js';
+import { hostVarsPrefix, planRender } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
-import type { Context } from './context.js';
+import { say, type Context } from './context.js';
 
 export interface RenderInput {
   env?: string;
@@ -17,6 +17,8 @@ export interface RenderResult {
   written: string[];
   removed: string[];
   unchanged: number;
+  /** What was dropped from previous generated files (not in the form infra writes); each names its file. Only when there is any. */
+  warnings?: string[];
 }
 
 /** Plan over the registry and inventories, then (unless a dry run) write only the files whose bytes change. */
@@ -32,11 +34,21 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const { inventories, folders, problems } = await inspectInventories(loaded);
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
     const root = await ctx.store.root();
-    const previous = await previousRenders(root, environments.map((e) => folders[e]));
+    const envFolders = environments.map((e) => folders[e]);
+    // Another vars file defining infra_* would override the generated one: refuse (SPEC §4, shadowed-render).
+    const shadowing = await shadowingProblems(root, known.map((e) => folders[e]).filter((f) => f !== undefined));
+    if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
+    const previous = await previousRenders(root, envFolders);
     const plan = planRender(loaded.registry, inventories, previous, { environments, inventoryFolders: folders });
+    for (const warning of plan.warnings) say(ctx, `warning: ${warning}`);
     const changed = [...plan.files].filter(([rel, content]) => previous.get(rel) !== content);
-    if (!input.dryRun) await applyRender(root, changed, plan.remove);
-    return { written: changed.map(([rel]) => rel), removed: plan.remove, unchanged: plan.unchanged };
+    if (!input.dryRun) {
+      // Killed renders leave temporary copies (holding key lists) beside the files: gone before we write.
+      const stale = await removeStaleTemps(root, envFolders.map((f) => hostVarsPrefix(f)));
+      if (stale.length) say(ctx, `removed ${stale.length} temporary file(s) a killed render left: ${stale.join(', ')}`);
+      await applyRender(root, changed, plan.remove);
+    }
+    return { written: changed.map(([rel]) => rel), removed: plan.remove, unchanged: plan.unchanged, ...(plan.warnings.length ? { warnings: plan.warnings } : {}) };
   };
   return input.dryRun ? work() : ctx.store.withLock('render', work);
 }

@@ -1,0 +1,100 @@
+/** The hostile strings and member-controlled fields of issue 10's campaign, and one case run: shared by the core and real tests. */
+import { parseYamlInventory } from '../../src/core/inventory.js';
+import { planRender } from '../../src/core/render.js';
+import type { InfraConfig, Member } from '../../src/core/types.js';
+import { validateConfig, validateMember } from '../../src/core/validate.js';
+import { formatProblem } from '../../src/lib/errors.js';
+import { ed25519Line, keyBody, memberData } from '../helpers/registry-fixture.js';
+
+export const HOSTILE: Record<string, string> = {
+  newline: 'a\nb: c',
+  cr: 'a\rb',
+  'single quote': "it's",
+  'double quote': 'say "hi"',
+  backslash: 'a\\nb',
+  hash: 'a #b',
+  comma: 'a,command="sh"',
+  equals: 'a=b',
+  'yaml indicators': '- &x *x !tag |> %: ? @`',
+  jinja: "{{ lookup('pipe','id') }}",
+  'jinja stmt': '{% raw %}',
+  escape: '\u001b[31mred\u001b]0;title\u0007',
+  nul: 'a\u0000b',
+  bidi: 'abc\u202edcba\u2066',
+  'look-alike': 'аlice', // Cyrillic а
+  '10 kB': 'x'.repeat(10_240),
+};
+
+const A = keyBody(ed25519Line('alice'));
+const WG = Buffer.alloc(32, 7).toString('base64');
+const HOSTS = 'all:\n  hosts:\n    bbb1:\n    vpn1:\n';
+const baseConfigData = (): Record<string, unknown> => ({
+  org: 'T',
+  admins: [],
+  environments: { production: 'inventories/production' },
+  access: [{ groups: ['infra'], hosts: 'all', user: 'sysadmin' }],
+  vpn: {
+    meet: { ipv4: '10.77.0.0/24', endpoint: 'vpn.example.org:51820', server_public_key: Buffer.alloc(32, 9).toString('base64'), reserved: [], allowed_ips: ['10.77.0.0/24'], servers: 'vpn1' },
+  },
+});
+const baseMemberData = (): Record<string, unknown> =>
+  memberData('alice', {
+    groups: ['infra'],
+    ssh_keys: [{ name: 'laptop', key: `${A} alice@laptop`, added: '2026-01-01' }],
+    vpn_peers: [{ device: 'laptop', network: 'meet', public_key: WG, addresses: ['10.77.0.5/32'], added: '2026-01-01' }],
+  });
+
+export type Field = { name: string; apply: (v: string, m: Record<string, any>, c: Record<string, any>) => { handle?: string; hosts?: string } | void };
+export const FIELDS: Field[] = [
+  { name: 'handle', apply: (v) => ({ handle: v }) },
+  { name: 'name', apply: (v, m) => void (m.name = v) },
+  { name: 'email', apply: (v, m) => void (m.email = `${v}@example.org`) },
+  { name: 'org', apply: (v, m) => void (m.org = v) },
+  { name: 'groups', apply: (v, m) => void (m.groups = ['infra', v]) },
+  { name: 'key name', apply: (v, m) => void (m.ssh_keys[0].name = v) },
+  { name: 'key comment', apply: (v, m) => void (m.ssh_keys[0].key = `${A} ${v}`) },
+  { name: 'device', apply: (v, m) => void (m.vpn_peers[0].device = v) },
+  { name: 'grant user', apply: (v, _m, c) => void (c.access[0].user = v) },
+  { name: 'grant group', apply: (v, _m, c) => void (c.access[0].groups = [v]) },
+  { name: 'network name', apply: (v, m, c) => {
+    c.vpn = { [v]: c.vpn.meet };
+    m.vpn_peers[0].network = v;
+  } },
+  { name: 'host name', apply: (v) => ({ hosts: `all:\n  hosts:\n    ${JSON.stringify(v)}:\n    vpn1:\n` }) },
+];
+
+export type Outcome = 'refused' | 'inert';
+export interface HostileCase {
+  field: string;
+  label: string;
+  outcome: Outcome;
+  problems: string[];
+  rendered?: Map<string, string>;
+}
+
+/** Each field with each hostile string: refused (with the problem) or rendered. */
+export function runCase(field: Field, label: string, value: string): HostileCase {
+  const m = baseMemberData() as Record<string, any>;
+  const c = baseConfigData() as Record<string, any>;
+  const over = field.apply(value, m, c) ?? {};
+  const handle = over.handle ?? 'alice';
+  const problems: string[] = [];
+  const cfg = validateConfig(c, 'infra.yml');
+  problems.push(...cfg.problems.map(formatProblem));
+  const mem = validateMember(handle, m, `keys/${handle}/member.yml`);
+  problems.push(...mem.problems.map(formatProblem));
+  let inventory;
+  try {
+    inventory = parseYamlInventory(over.hosts ?? HOSTS, 'inventories/production/hosts.yml');
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  if (problems.length || !cfg.config || !mem.member || !inventory) return { field: field.name, label, outcome: 'refused', problems };
+  try {
+    const plan = planRender({ root: '/x', config: cfg.config as InfraConfig, members: [mem.member as Member] }, { production: inventory }, new Map());
+    return { field: field.name, label, outcome: 'inert', problems, rendered: plan.files };
+  } catch (e) {
+    return { field: field.name, label, outcome: 'refused', problems: [(e as Error).message] };
+  }
+}
+
