@@ -5,12 +5,14 @@
  * authorized_keys holds the key Ansible connects with (alice's, granted), a departed member's key, a key
  * nobody registered and a line that is not a key; bob's granted key is absent. A second inventory host is a
  * closed port, a third the same sshd under a host key missing from its known_hosts (refused, never accepted,
- * even with ANSIBLE_HOST_KEY_CHECKING=False in the caller's environment). A second grant names a user that
+ * even with ANSIBLE_HOST_KEY_CHECKING=False in the caller's environment), a fourth a port that accepts and
+ * never speaks (Ansible's own connection timeout, ansible_timeout). A second grant names a user that
  * does not exist. The sshd session's PATH finds a stand-in `wg` that prints a saved `wg show all dump`.
  * What the collector returns goes to the pure audit, whose findings are checked code by code.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { makeLiveCollector, type LiveCollector, type LiveRequest, type LiveResult } from '../../src/adapters/ansible-live.js';
@@ -59,6 +61,8 @@ d('audit --live through Ansible against a real sshd', () => {
   let root: string;
   let sshd: Sshd | undefined;
   let closedPort: number;
+  let silent: net.Server | undefined;
+  const silentSockets = new Set<net.Socket>();
   let planted: string;
   let emptyKnownHosts: string;
   const keys: Record<string, { privateKey: string; publicLine: string }> = {};
@@ -100,6 +104,14 @@ d('audit --live through Ansible against a real sshd', () => {
 
     sshd = await startSshd([user], [`SetEnv PATH=${bin}:/usr/bin:/bin`]);
     closedPort = await freePort(); // nothing listens there
+    // Accepts connections and says nothing: ssh waits for a banner until Ansible's timeout.
+    silent = net.createServer((socket) => {
+      silentSockets.add(socket);
+      socket.on('close', () => silentSockets.delete(socket));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent!.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
     const hostKey = (await fs.readFile(path.join(sshd.dir, 'ssh_host_ed25519_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
     const knownHosts = path.join(tmp, 'known_hosts');
     await fs.writeFile(knownHosts, `[127.0.0.1]:${sshd.port} ${hostKey}\n`);
@@ -121,6 +133,9 @@ d('audit --live through Ansible against a real sshd', () => {
       // The same sshd under another login name (so it shares no ssh control connection with web), host key unknown.
       '    stranger:',
       ...host(sshd.port, `stranger-${suffix}`, emptyKnownHosts),
+      '    silent:',
+      ...host(silentPort, user, knownHosts),
+      '      ansible_timeout: 3',
       '  children:',
       '    vpn:',
       '      hosts:',
@@ -194,6 +209,8 @@ d('audit --live through Ansible against a real sshd', () => {
     const sockets = await fs.readdir(path.join(tmp ?? '/nonexistent', 'cp')).catch(() => [] as string[]);
     for (const s of sockets) runSync('ssh', ['-O', 'exit', '-o', `ControlPath=${path.join(tmp, 'cp', s)}`, 'placeholder'], { timeoutMs: 10_000 });
     await sshd?.stop();
+    for (const socket of silentSockets) socket.destroy();
+    await new Promise((resolve) => (silent ? silent.close(resolve) : resolve(undefined)));
     for (const name of createdUsers) removeUser(name);
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   }, 60_000);
@@ -204,6 +221,7 @@ d('audit --live through Ansible against a real sshd', () => {
         { host: 'web', users: expect.arrayContaining([user, ghost]) },
         { host: 'closed', users: [user] },
         { host: 'stranger', users: [user] },
+        { host: 'silent', users: [user] },
       ]),
     );
     expect(requests[0].vpnServers).toEqual(['web']);
@@ -214,11 +232,12 @@ d('audit --live through Ansible against a real sshd', () => {
     expect(web).toEqual([{ environment: 'test', host: 'web', authorizedKeys: { [user]: planted }, userErrors: { [ghost]: `there is no user ${ghost} on this host` } }]);
   });
 
-  it('a closed port and an unknown host key are unreachable with Ansible\'s reason, and the key is not accepted', async () => {
+  it('a closed port, an unknown host key and a silent port are unreachable with Ansible\'s reason, and the key is not accepted', async () => {
     const byHost = new Map(first.result.live.map((h) => [h.host, h]));
     expect(byHost.get('closed')).toEqual({ environment: 'test', host: 'closed', unreachable: expect.stringMatching(/Connection refused/) });
     expect(byHost.get('stranger')).toEqual({ environment: 'test', host: 'stranger', unreachable: expect.stringMatching(/Host key verification failed/) });
-    expect(first.result.live).toHaveLength(3);
+    expect(byHost.get('silent')).toEqual({ environment: 'test', host: 'silent', unreachable: expect.stringMatching(/timed out/i) });
+    expect(first.result.live).toHaveLength(4);
     expect(await fs.readFile(emptyKnownHosts, 'utf8')).toBe(''); // nothing was added behind anyone's back
   });
 
@@ -232,6 +251,7 @@ d('audit --live through Ansible against a real sshd', () => {
   it('prints one progress line per host', () => {
     expect([...first.progress].sort()).toEqual([
       expect.stringMatching(/^test\/closed: unreachable: .*Connection refused/),
+      expect.stringMatching(/^test\/silent: unreachable: .*timed out/i),
       expect.stringMatching(/^test\/stranger: unreachable: .*Host key verification failed/),
       expect.stringMatching(new RegExp(`^test/web: ${user}: 4 lines; ${ghost}: there is no user .*; wg: 1 interface, 2 peers$`)),
     ]);
@@ -247,6 +267,7 @@ d('audit --live through Ansible against a real sshd', () => {
       ['unknown-peer', `web:wg0/${unknownPeer}`],
       ['missing-key', `bob/laptop test/web ${user}`],
       ['unreachable-host', 'test/closed'],
+      ['unreachable-host', 'test/silent'],
       ['unreachable-host', 'test/stranger'],
       ['unreachable-host', `test/web ${ghost}`],
     ]);
