@@ -55,6 +55,12 @@ export interface LiveCollectorOptions {
 export const DEFAULT_LIVE_TIMEOUT_MS = 10 * 60_000;
 const INSTALL_HINT = 'install Ansible (`apt-get install ansible` or `pipx install ansible-core`), then run `infra audit --live` again';
 
+/**
+ * A host name Ansible's pattern syntax would read as more than that name (a comma splits, `*?[` glob,
+ * a leading `!&~` negates, intersects or starts a regex): such a host cannot be asked for exactly.
+ */
+const PATTERN_SPECIAL_RE = /[,*?[\]]|^[!&~]|^\s|\s$/;
+
 /** Ansible's answer when the pattern and --limit leave no host: not an error, just nothing to read. */
 const NO_HOSTS_RE = /leaves us with no hosts to target|No hosts matched/i;
 
@@ -87,12 +93,19 @@ export function makeLiveCollector(options: LiveCollectorOptions = {}): LiveColle
       return new Map(hosts.map((h) => [h, { status: 'unreachable', message: reason }]));
     }
     const output = parseAdHocOutput(run.stdout);
-    if (output.readable) return output.hosts;
-    if (NO_HOSTS_RE.test(run.stderr)) return new Map();
-    const said = run.stderr.split('\n').find((l) => /^ERROR!/.test(l)) ?? run.stderr.trim().split('\n').pop() ?? '';
-    throw new InfraError(ExitCode.remote, `ansible could not read the ${request.environment} hosts (exit ${run.code}): ${oneLine(said || output.reason)}`, {
-      hint: `check that \`ansible -i ${request.inventoryPath} ${hosts[0] ?? 'all'} -m ansible.builtin.ping\` works, then run \`infra audit --live\` again`,
-    });
+    const answers = output.readable ? output.hosts : NO_HOSTS_RE.test(run.stderr) ? new Map<string, HostAnswer>() : undefined;
+    if (!answers) {
+      const error = run.stderr.split('\n').find((l) => /^ERROR!/.test(l));
+      throw new InfraError(ExitCode.remote, `ansible could not read the ${request.environment} hosts (exit ${run.code}): ${oneLine(error ?? (output.readable ? '' : output.reason))}`, {
+        hint: `check that \`ansible -i ${request.inventoryPath} ${hosts[0] ?? 'all'} -m ansible.builtin.ping\` works, then run \`infra audit --live\` again`,
+      });
+    }
+    // Without --limit every host asked for must answer: one that does not is a host Ansible's inventory lacks
+    // (infra and Ansible read the inventory differently), which must show, not pass as healthy.
+    if (request.limit === undefined)
+      for (const h of hosts)
+        if (!answers.has(h)) answers.set(h, { status: 'unreachable', message: `Ansible's inventory ${request.inventoryPath} has no host ${h}, so nothing was read there` });
+    return answers;
   }
 
   async function collectEnvironment(request: LiveRequest, progress: (line: string) => void): Promise<LiveTally> {
@@ -112,6 +125,9 @@ export function makeLiveCollector(options: LiveCollectorOptions = {}): LiveColle
       reported.add(host);
       progress(tally.describe(host));
     };
+
+    for (const host of lastStep.keys())
+      if (PATTERN_SPECIAL_RE.test(host)) tally.markUnreachable(host, `infra cannot name host ${JSON.stringify(host)} exactly in an Ansible host pattern; check it by hand`);
 
     for (const [i, step] of steps.entries()) {
       const hosts = step.hosts.filter((h) => !tally.isUnreachable(h));

@@ -30,6 +30,7 @@ else if (answers.broken) { process.stderr.write(answers.broken.stderr); process.
 else {
   let hosts = argv[0].split(',');
   if (limit !== undefined) hosts = hosts.filter((h) => h === limit);
+  hosts = hosts.filter((h) => !(answers.unknownHosts ?? []).includes(h));
   if (hosts.length === 0) { process.stderr.write('[WARNING]: Could not match supplied host pattern, ignoring: ' + limit + '\\nERROR! Specified inventory, host pattern and/or --limit leaves us with no hosts to target.\\n'); process.exit(1); }
   const results = {};
   for (const h of hosts) results[h] = answers[moduleName + ':' + h + ':' + args] ?? answers[moduleName + ':' + h] ?? { failed: true, msg: 'no answer scripted for ' + moduleName + ' ' + h };
@@ -162,6 +163,27 @@ describe('collectLive with a stand-in ansible', () => {
     expect(none.events).toEqual([]);
   });
 
+  it('without --limit, a host Ansible does not know is unreachable with that reason, not silently healthy', async () => {
+    const { result } = await collectWith({ unknownHosts: ['web2', 'vpn1'], 'ansible.builtin.slurp:web1': slurpOk(''), 'ansible.builtin.slurp:db1': slurpOk('') }, [request({ targets: [{ host: 'web1', users: ['a'] }, { host: 'web2', users: ['a'] }, { host: 'db1', users: ['a'] }] })]);
+    expect(result.live.filter((h) => h.unreachable !== undefined)).toEqual([
+      { environment: 'production', host: 'vpn1', unreachable: "Ansible's inventory /registry/inventories/production has no host vpn1, so nothing was read there" },
+      { environment: 'production', host: 'web2', unreachable: "Ansible's inventory /registry/inventories/production has no host web2, so nothing was read there" },
+    ]);
+  });
+
+  it('a host whose name Ansible would read as a pattern is not put into one', async () => {
+    const { runs, result, events } = await collectWith({ 'ansible.builtin.slurp:web1': slurpOk('') }, [
+      request({ targets: [{ host: 'web1', users: ['a'] }, { host: 'web*', users: ['a'] }, { host: '!db', users: ['a'] }], vpnServers: [] }),
+    ]);
+    expect(runs.map((r) => r.argv[0])).toEqual(['web1']);
+    expect(result.live.map((h) => [h.host, h.unreachable])).toEqual([
+      ['!db', 'infra cannot name host "!db" exactly in an Ansible host pattern; check it by hand'],
+      ['web*', 'infra cannot name host "web*" exactly in an Ansible host pattern; check it by hand'],
+      ['web1', undefined],
+    ]);
+    expect(events).toHaveLength(3);
+  });
+
   it('each environment is read with its own inventory', async () => {
     const { runs, result } = await collectWith({ 'ansible.builtin.slurp:a1': slurpOk(''), 'ansible.builtin.slurp:b1': slurpOk('') }, [
       { environment: 'alpha', inventoryPath: '/r/inventories/alpha', targets: [{ host: 'a1', users: ['u'] }], vpnServers: [] },
@@ -194,6 +216,11 @@ describe('collectLive with a stand-in ansible', () => {
     expect(err.exitCode).toBe(5);
     expect(err.message).toBe('ansible could not read the production hosts (exit 1): ERROR! Completely broken inventory');
     expect(err.hint).toBe('check that `ansible -i /registry/inventories/production web1 -m ansible.builtin.ping` works, then run `infra audit --live` again');
+  });
+
+  it('output that is not the json callback\'s, without an ERROR line, says what is wrong', async () => {
+    const err = await rejection(collectWith({ broken: { code: 0, stderr: '[WARNING]: Invalid callback for stdout specified: json\n' } }, [request()]));
+    expect(err.message).toBe('ansible could not read the production hosts (exit 0): Ansible printed nothing on stdout');
   });
 
   it('a missing ansible is an error with the install hint', async () => {
