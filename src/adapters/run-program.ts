@@ -22,6 +22,11 @@ export interface RunOptions {
   cwd?: string;
   /** How to install the program, the hint when it is missing. */
   installHint?: string;
+  /**
+   * Run in a new session, without the controlling terminal: nothing it starts (ssh asking about a host key)
+   * can prompt on the user's terminal; a timeout kills the whole process group.
+   */
+  newSession?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -46,13 +51,19 @@ export function timedOut(command: string, args: readonly string[], timeoutMs: nu
 export function runProgram(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env, cwd: options.cwd });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env, cwd: options.cwd, detached: options.newSession ?? false });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let expired = false;
     const timer = setTimeout(() => {
       expired = true;
-      child.kill('SIGKILL');
+      if (options.newSession && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL'); // the group: ansible and the ssh processes it started
+        } catch {
+          child.kill('SIGKILL');
+        }
+      } else child.kill('SIGKILL');
     }, timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runProgram } from '../../src/adapters/run-program.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { runSync } from '../helpers/program.js';
@@ -22,6 +25,43 @@ describe('runProgram', () => {
     expect(err).toBeInstanceOf(InfraError);
     expect(err.exitCode).toBe(5);
     expect(err.message).toBe(`${node} -e ${HANG} did not finish within 0.2s and was stopped`);
+  });
+});
+
+describe('runProgram with newSession', () => {
+  /** Dead or a zombie waiting to be reaped (kill(pid, 0) still succeeds on those). */
+  const gone = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z';
+    } catch {
+      return true;
+    }
+  };
+
+  it('runs the program as the leader of its own session, away from the terminal', async () => {
+    const r = await runProgram(node, ['-e', 'const f = require("fs").readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" "); console.log(process.pid, f[3])'], { newSession: true });
+    const [pid, session] = r.stdout.trim().split(' ');
+    expect(session).toBe(pid);
+  });
+
+  it('a timeout kills what the program started too (ansible\'s ssh processes)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'infra-run-'));
+    const pidFile = path.join(dir, 'grandchild.pid');
+    try {
+      // The program starts a long-lived child of its own, notes its pid, then hangs.
+      const script = `const c = require("child_process").spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }); require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setInterval(() => {}, 1000)`;
+      const err = await runProgram(node, ['-e', script], { newSession: true, timeoutMs: 1500 }).catch((e) => e);
+      expect(err).toBeInstanceOf(InfraError);
+      expect(err.message).toMatch(/did not finish within 1.5s/);
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      expect(grandchild).toBeGreaterThan(0);
+      // SIGKILL went to the whole group; wait (bounded) for the kernel to finish it off.
+      const deadline = Date.now() + 5000;
+      while (!gone(grandchild) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(gone(grandchild)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

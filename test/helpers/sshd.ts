@@ -31,8 +31,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts sshd for `allowUsers`, reading each user's default ~/.ssh/authorized_keys. */
-export async function startSshd(allowUsers: string[]): Promise<Sshd> {
+/**
+ * Starts sshd for `allowUsers`, reading each user's default ~/.ssh/authorized_keys. `extraConfig` lines are
+ * appended to sshd_config (e.g. `SetEnv PATH=...` to give sessions a stand-in program).
+ */
+export async function startSshd(allowUsers: string[], extraConfig: readonly string[] = []): Promise<Sshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-sshd-'));
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
   mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
@@ -55,6 +58,7 @@ export async function startSshd(allowUsers: string[]): Promise<Sshd> {
       `AllowUsers ${allowUsers.join(' ')}`,
       'LogLevel DEBUG1', // key expiry is reported at debug level only
       'MaxStartups 50',
+      ...extraConfig,
       '',
     ].join('\n'),
   );
