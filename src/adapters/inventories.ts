@@ -8,7 +8,7 @@ import path from 'node:path';
 import { environmentNames, grantCoversEnvironment } from '../core/grants.js';
 import { resolvePattern } from '../core/host-pattern.js';
 import { mergeInventories, unsafeHostNameReason, type Inventory } from '../core/inventory.js';
-import { GENERATED_FILE, hostVarsPrefix, vpnRangesOf } from '../core/render.js';
+import { GENERATED_FILE, PLAYBOOK_SETTINGS, hostVarsPrefix, vpnRangesOf } from '../core/render.js';
 import { fieldName, type Path } from '../core/validate.js';
 import { variableNames } from '../core/audit.js';
 import { InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
@@ -195,12 +195,6 @@ export async function previousRenders(root: string, environmentPaths: readonly s
   if (outside.length) throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
   return out;
 }
-
-/**
- * The settings the shipped playbooks document ("Variables you may set"): operators put these in group_vars,
- * and none of them overrides what render writes. Every other infra_* variable is render's alone.
- */
-const PLAYBOOK_SETTINGS = new Set(['infra_become', 'infra_allow_empty_users', 'infra_wireguard_hosts', 'infra_wireguard_interfaces', 'infra_wireguard_dir', 'infra_wireguard_postup']);
 
 /** Ansible's vars plugin skips these (hidden files, backups), so they cannot shadow anything. */
 const IGNORED_VARS_FILE = /^\.|~$|\.(?:orig|bak|retry|pyc|pyo|swp)$/;

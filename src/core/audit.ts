@@ -13,7 +13,7 @@ import { addDays, daysBetween } from './dates.js';
 import { environmentNames, grantCoversEnvironment, hostsOf, planAccess, type AccessPlan } from './grants.js';
 import type { Inventory } from './inventory.js';
 import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Address, type Cidr } from './ip-alloc.js';
-import { GENERATED_FILE, planRender } from './render.js';
+import { GENERATED_FILE, planRender, PLAYBOOK_SETTINGS } from './render.js';
 import { checkAuthorizedKeys, parsePublicKey, policyProblems, type PublicKey } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
@@ -594,7 +594,7 @@ function shadowFindings(config: InfraConfig, varFiles: readonly VarFile[], folde
   const prefixes = renderedFolders(config, folders);
   for (const file of varFiles) {
     if (file.path.endsWith(`/host_vars/${file.path.split('/').at(-2)}/${GENERATED_FILE}`)) continue; // the generated file itself
-    const names = file.variables.filter((v) => v.startsWith('infra_')).sort(byText);
+    const names = file.variables.filter((v) => v.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(v)).sort(byText); // as render refuses them
     if (!names.length) continue;
     const inHostVars = [...prefixes.keys()].some((p) => file.path.startsWith(p));
     const effect = inHostVars

@@ -650,3 +650,14 @@ describe('policy for the audit: ssh.vpn_only_hosts and vpn.idle_days', () => {
     expect(schema.errors!.map((e) => e.instancePath).sort()).toEqual(['/policy/ssh/vpn_only_hosts', '/policy/vpn', '/policy/vpn/idle_days']);
   });
 });
+
+describe('shadowed-render and render agree on what may be set beside the generated file', () => {
+  it("the playbooks' own settings (infra_become, ...) are not findings; any other infra_* is", () => {
+    const shadowedCodes = (variables: string[]) =>
+      auditFindings({ ...registryCase(() => undefined), varFiles: [{ path: 'inventories/production/group_vars/all/infra.yml', variables }] }).findings.map((f) => f.code).filter((c) => c === 'shadowed-render');
+    const ok = shadowedCodes(['infra_become', 'infra_wireguard_dir']);
+    const bad = shadowedCodes(['infra_become', 'infra_authorized_keys']);
+    expect(ok).toEqual([]);
+    expect(bad).toEqual(['shadowed-render']);
+  });
+});
