@@ -135,7 +135,7 @@ const HARMLESS_WORD_RE = /^[A-Za-z][A-Za-z-]{0,19}$/; // short, letters only: a 
  */
 function describeNonKey(text: string): string {
   if (text.length >= 16 && BASE64_LINE_RE.test(text)) return 'a line of bare base64 (not shown: it may be part of a private key)';
-  const first = text.trim().split(/\s+/)[0] ?? '';
+  const first = text.trimStart().slice(0, 80).split(/\s+/)[0] ?? ''; // only the first word is shown: never split megabytes
   const shown = HARMLESS_WORD_RE.test(first) ? `starts with "${first}", ` : '';
   return `${shown}${text.length} characters (the rest is not shown: it may be secret)`;
 }
