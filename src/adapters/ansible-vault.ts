@@ -14,6 +14,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import { isMap, parseAllDocuments, parseDocument, type Pair } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { warnIfReadableByOthers } from './secret-files.js';
 import { writeFileAtomic } from './store.js';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT;1.1;AES256';
@@ -123,7 +124,7 @@ export async function readVaultPasswordFile(file: string, options: { timeoutMs?:
     });
     password = stripBytes(stdout, LINE_BREAKS);
   } else {
-    if (info.mode & 0o044) warnings.push(`vault password file ${file} is readable by ${info.mode & 0o004 ? 'everyone' : 'its group'} (mode ${(info.mode & 0o777).toString(8)}): chmod 600 ${file}`);
+    await warnIfReadableByOthers(file, (w) => warnings.push(w), 'vault password file');
     password = stripBytes(await readFile(file), WHITESPACE);
     if (password.subarray(0, 14).toString('latin1') === '$ANSIBLE_VAULT')
       throw new InfraError(ExitCode.invalid, `vault password file ${file} is itself vault-encrypted, which infra does not read`, { hint });

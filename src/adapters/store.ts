@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { Document, isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
 import { crossCheck, validateConfig, validateMember, type Located, type Path } from '../core/validate.js';
@@ -77,9 +77,41 @@ export interface YamlFile {
   lines: LineCounter;
 }
 
+/** How many times aliases may expand in one registry file: a few anchors are fine, an alias bomb is not. */
+export const MAX_ALIAS_EXPANSIONS = 100;
+
+/**
+ * An alias bomb (aliases of aliases, each expanding many times) would take the process's memory when the
+ * document is converted: the `yaml` package's own guard throws a bare ReferenceError. Convert once with that
+ * guard here, where a refusal becomes a problem naming the file and the first alias's line.
+ */
+function aliasProblem(rel: string, doc: Document, lines: LineCounter): Problem | undefined {
+  let firstAlias: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      firstAlias = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  if (firstAlias === undefined) return undefined;
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    return {
+      file: rel,
+      line: lines.linePos(firstAlias).line,
+      field: '(yaml)',
+      message: `its YAML aliases (*name) expand to more than ${MAX_ALIAS_EXPANSIONS} copies, which infra refuses (a YAML "alias bomb" takes all memory): write the values out`,
+    };
+  }
+}
+
 export function parseYamlFile(rel: string, text: string): { file: YamlFile; problems: Problem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // logLevel error: a mapping used as a key is reported by validation (an unknown field), not warned about on stderr
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const problems: Problem[] = doc.errors.map((e) => ({
     file: rel,
     // An unclosed `[` or `{` is noticed lines later, where the parser gives up: point at the opener.
@@ -87,6 +119,10 @@ export function parseYamlFile(rel: string, text: string): { file: YamlFile; prob
     field: '(yaml)',
     message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
   }));
+  if (!problems.length) {
+    const aliases = aliasProblem(rel, doc, lines);
+    if (aliases) problems.push(aliases);
+  }
   return { file: { rel, text, doc, lines }, problems };
 }
 
@@ -145,6 +181,47 @@ interface RawLoad {
 
 const memberRel = (handle: string) => `keys/${handle}/member.yml`;
 
+/** infra.yml and a member.yml hold at most this many bytes: far above any real one, far below what exhausts memory. */
+export const MAX_REGISTRY_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A registry file's text, or undefined when it does not exist. The size is taken from the open file before
+ * anything is read, so a huge file (or one growing while read) is refused, naming it, instead of being loaded.
+ */
+export async function readRegistryText(file: string, rel: string, limit = MAX_REGISTRY_FILE_BYTES): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const { size } = await handle.stat();
+    const tooLarge = (bytes: number) =>
+      new InfraError(ExitCode.invalid, `${rel}: ${bytes > limit * 2 ? `is ${(bytes / 1048576).toFixed(1)} MB` : 'is too large'}; a registry file holds at most ${limit / 1048576} MB`, {
+        hint: `see what filled it (\`ls -l ${rel}\`, \`git log -p -- ${rel}\`) and restore it, then run \`infra check\``,
+        problems: [{ file: rel, field: '(file)', message: `larger than ${limit / 1048576} MB` }],
+      });
+    if (size > limit) throw tooLarge(size);
+    // Room for one byte more than stat said: a file that grew since is read on only up to the limit.
+    let buffer = Buffer.allocUnsafe(size + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        if (length > limit) throw tooLarge(length);
+        buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(buffer.length, limit + 1 - buffer.length))]);
+      }
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 async function readRaw(root: string): Promise<RawLoad> {
   const files = new Map<string, YamlFile>();
   const problems: Problem[] = [];
@@ -161,11 +238,11 @@ async function readRaw(root: string): Promise<RawLoad> {
         reportLink(rel);
         return undefined;
       }
-      return await fs.readFile(path.join(root, rel), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+    return readRegistryText(path.join(root, rel), rel);
   };
   const load = async (rel: string) => {
     const text = await read(rel);
@@ -264,6 +341,25 @@ interface LockInfo {
   started: string;
 }
 
+export const LOCK_WAIT_ENV = 'INFRA_LOCK_WAIT_MS';
+const DEFAULT_LOCK_WAIT_MS = 10_000;
+/**
+ * A lock file that is empty or not a lock this long after it last changed was left by a crash: infra writes
+ * a lock's content before the file appears, so a held lock is never empty. (Older infra wrote it after.)
+ */
+export const ABANDONED_LOCK_MS = 5_000;
+
+/** How long a writer waits for the lock: INFRA_LOCK_WAIT_MS (milliseconds), 10 s when unset. */
+export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[LOCK_WAIT_ENV];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_LOCK_WAIT_MS;
+  if (!/^\d{1,10}$/.test(raw.trim()))
+    throw new InfraError(ExitCode.usage, `${LOCK_WAIT_ENV}=${JSON.stringify(raw.slice(0, 40))} is not a number of milliseconds`, {
+      hint: `set it to a whole number of milliseconds (e.g. export ${LOCK_WAIT_ENV}=30000), or unset it to wait the default 10 s`,
+    });
+  return Number(raw.trim());
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -273,73 +369,170 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+function parseLock(text: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LockInfo> | null;
+    if (v && typeof v === 'object' && Number.isSafeInteger(v.pid) && (v.pid as number) > 0 && typeof v.host === 'string') return v as LockInfo;
+  } catch {
+    // not JSON: a crashed writer's leftovers
+  }
+  return undefined;
+}
+
+/** Names of infra's own temporary files: `.<name>.<pid>.<8 hex>.tmp` (writes), `<lock>.<pid>.<8 hex>.stale` (lock take-over). */
+const TEMP_NAME_RE = /^\..*\.(\d+)\.[0-9a-f]{8}\.(tmp|stale)$/;
+const tempName = (file: string, suffix: 'tmp' | 'stale') => path.join(path.dirname(file), `${path.basename(file).startsWith('.') ? '' : '.'}${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
+
 /**
- * Remove a dead holder's lock without racing another process doing the same: the lock is renamed away
- * (atomic, so only one process gets that file) and put back if it turns out to be a fresh lock that
- * someone took in the meantime.
+ * Create the lock holding `content`, or return false when it exists. The content goes to a temporary file
+ * first, which is then hard-linked into place (atomic, and fails when the lock exists): another process never
+ * sees a lock file that is empty or half written, so an empty one can only be a crash's leftover.
  */
-async function breakStaleLock(lockPath: string, staleHolder: string): Promise<void> {
-  const aside = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+async function createLock(lockPath: string, content: string): Promise<boolean> {
+  const tmp = tempName(lockPath, 'tmp');
+  await fs.writeFile(tmp, content, { flag: 'wx', mode: 0o644 });
+  try {
+    await fs.link(tmp, lockPath);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    // A file system without hard links: create exclusively and write (the short empty moment is covered by ABANDONED_LOCK_MS).
+    try {
+      await fs.writeFile(lockPath, content, { flag: 'wx', mode: 0o644 });
+      return true;
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e2;
+    }
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Remove an abandoned lock (`staleText` is what it held when judged) without racing another process doing the
+ * same: the lock is renamed away (atomic, so only one process gets that file) and put back if it holds
+ * something else, i.e. a fresh lock someone took in the meantime.
+ */
+async function breakStaleLock(lockPath: string, staleText: string): Promise<void> {
+  const aside = tempName(lockPath, 'stale');
   try {
     await fs.rename(lockPath, aside);
   } catch {
     return; // someone else moved it first
   }
-  let content = '';
   try {
-    content = (await fs.readFile(aside, 'utf8')).trim();
-  } catch {
-    content = '';
-  }
-  try {
-    if (content && JSON.stringify(JSON.parse(content)) !== staleHolder) await fs.link(aside, lockPath).catch(() => undefined);
-  } catch {
-    // unreadable: it was not a lock we could judge; leave it removed
+    const content = await fs.readFile(aside, 'utf8').catch(() => staleText);
+    if (content !== staleText) await fs.link(aside, lockPath).catch(() => undefined);
   } finally {
     await fs.rm(aside, { force: true });
   }
 }
 
 /**
- * One writer per registry. The lock file is created exclusively; a lock left by a dead process on this
- * host is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS, default 10 s), then refused.
+ * One writer per registry. A lock left by a dead process on this host, or left empty or unreadable by a crash
+ * (older than ABANDONED_LOCK_MS), is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS,
+ * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed.
  */
-export async function withLock<T>(root: string, command: string, fn: () => Promise<T>, waitMs = Number(process.env.INFRA_LOCK_WAIT_MS ?? 10000)): Promise<T> {
+export async function withLock<T>(root: string, command: string, fn: () => Promise<T>, waitMs?: number): Promise<T> {
+  const wait = waitMs ?? lockWaitMs();
+  if (!Number.isFinite(wait) || wait < 0) throw new Error(`withLock: waitMs must be a finite number >= 0, not ${wait}`);
   const lockPath = path.join(root, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
-  const deadline = Date.now() + waitMs;
+  const deadline = Date.now() + wait;
   for (;;) {
+    if (await createLock(lockPath, JSON.stringify(mine) + '\n')) break;
+    let text: string;
+    let changed: number;
     try {
-      const handle = await fs.open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
-      await handle.writeFile(JSON.stringify(mine) + '\n');
-      await handle.close();
-      break;
+      text = await fs.readFile(lockPath, 'utf8');
+      changed = (await fs.stat(lockPath)).mtimeMs;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder: LockInfo | undefined;
-      try {
-        holder = JSON.parse(await fs.readFile(lockPath, 'utf8')) as LockInfo;
-      } catch {
-        holder = undefined; // being written right now, or garbage: wait and look again
-      }
-      if (holder && holder.host === mine.host && !pidAlive(holder.pid)) {
-        await breakStaleLock(lockPath, JSON.stringify(holder));
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        const who = holder ? `process ${holder.pid} on ${holder.host} (\`infra ${holder.command}\`, since ${holder.started})` : 'another process';
-        throw new InfraError(ExitCode.invalid, `the registry is locked by ${who}: ${path.join(root, LOCK_FILE)}`, {
-          hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${path.join(root, LOCK_FILE)}`,
-        });
-      }
-      await new Promise((r) => setTimeout(r, 50));
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released just now: try again
+      throw e;
     }
+    const holder = parseLock(text);
+    const abandoned = holder ? holder.host === mine.host && !pidAlive(holder.pid) : Date.now() - changed > ABANDONED_LOCK_MS;
+    if (abandoned) {
+      await breakStaleLock(lockPath, text);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder
+        ? `process ${holder.pid} on ${holder.host} (\`infra ${holder.command}\`, since ${holder.started})`
+        : `another process (the lock file is ${text.trim() ? 'not a lock infra wrote' : 'empty'}; it is taken over ${ABANDONED_LOCK_MS / 1000} s after its last change)`;
+      throw new InfraError(ExitCode.invalid, `the registry is locked by ${who}: ${lockPath}`, {
+        hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${lockPath}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
   try {
+    await testPausePoint('locked', lockPath);
+    await removeAbandonedTemps(root);
     return await fn();
   } finally {
     await fs.rm(lockPath, { force: true });
   }
+}
+
+/** A temporary file older than this is abandoned even when its writer's pid now belongs to a live process. */
+const ABANDONED_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * Remove the temporary files of writers that were killed (their pid is gone, or the file is an hour old): a
+ * killed render's temporary file holds authorized keys and must not be picked up by `git add -A`. Only infra's
+ * own temp names are touched; links are not followed; .git and node_modules are skipped.
+ */
+export async function removeAbandonedTemps(root: string, maxDepth = 8): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (rel: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    const dirs: string[] = [];
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (e.name !== '.git' && e.name !== 'node_modules' && depth < maxDepth) dirs.push(r);
+        continue;
+      }
+      const m = e.isFile() ? TEMP_NAME_RE.exec(e.name) : null;
+      if (!m || Number(m[1]) === process.pid) continue;
+      const st = await fs.stat(path.join(root, r)).catch(() => undefined);
+      if (!st) continue;
+      if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < ABANDONED_TEMP_MS) continue;
+      await fs.rm(path.join(root, r), { force: true });
+      removed.push(r);
+    }
+    await mapLimit(dirs, 16, (d) => walk(d, depth + 1));
+  };
+  await walk('', 0);
+  return removed.sort();
+}
+
+/**
+ * Crash tests stop a real infra process at a named point and SIGKILL it there: INFRA_TEST_PAUSE_AT=POINT
+ * (or POINT#N for its N-th time) makes the process print `infra-test-paused-at POINT DETAIL` on stderr and wait
+ * forever. Points: `locked` (lock held), `before-rename` (temporary file written and synced), `after-rename`.
+ * This is the only place that reads the variable.
+ */
+const pauseCounts = new Map<string, number>();
+async function testPausePoint(point: string, detail: string): Promise<void> {
+  const wanted = process.env.INFRA_TEST_PAUSE_AT;
+  if (!wanted) return;
+  const [name, nth = '1'] = wanted.split('#');
+  if (name !== point) return;
+  const seen = (pauseCounts.get(point) ?? 0) + 1;
+  pauseCounts.set(point, seen);
+  if (String(seen) !== nth) return;
+  process.stderr.write(`infra-test-paused-at ${point} ${detail}\n`);
+  await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 }
 
 // ---------------------------------------------------------------- writes
@@ -355,7 +548,7 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
       fileMode = 0o644;
     }
   }
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempName(file, 'tmp');
   const handle = await fs.open(tmp, 'wx', fileMode);
   try {
     await handle.writeFile(content);
@@ -365,11 +558,13 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   }
   try {
     await fs.chmod(tmp, fileMode);
+    await testPausePoint('before-rename', file);
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
   }
+  await testPausePoint('after-rename', file);
 }
 
 /** A problem without its line, which an edit above it may shift. */

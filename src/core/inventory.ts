@@ -4,7 +4,7 @@
  * in which they were first seen, `all` and `ungrouped` always exist, and the same reconciliation runs
  * after every source is read (top-level groups become children of `all`, hosts in no group go to `ungrouped`).
  */
-import { parseDocument, LineCounter, isMap, isScalar, isAlias, isSeq, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { parseDocument, LineCounter, isMap, isScalar, isAlias, isSeq, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { InfraError, ExitCode } from '../lib/errors.js';
 import { dict, dictOf } from './dict.js';
 
@@ -47,8 +47,11 @@ function inventoryError(where: SourceLocation, message: string): InfraError {
   });
 }
 
+/** A file name's limit on Linux and macOS (NAME_MAX): a longer host name passed `check` and failed `render` with ENAMETOOLONG. */
+export const MAX_HOST_NAME_BYTES = 255;
+
 /**
- * A host name becomes the folder host_vars/<host>/, so it must not climb out of it or hide.
+ * A host name becomes the folder host_vars/<host>/, so it must not climb out of it or hide, and must fit.
  * Returns what is wrong, or undefined.
  */
 export function unsafeHostNameReason(name: string): string | undefined {
@@ -58,6 +61,9 @@ export function unsafeHostNameReason(name: string): string | undefined {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return `host name ${JSON.stringify(name)} contains a control character`;
   const invisible = INVISIBLE_RE.exec(name);
   if (invisible) return `host name ${JSON.stringify(name)} contains ${codePoint(invisible[0])}, an invisible or look-alike space: Ansible keeps it in the name`;
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > MAX_HOST_NAME_BYTES)
+    return `host name '${name.slice(0, 40)}...' is ${bytes} bytes long: it becomes the folder host_vars/<host>/, and a file name holds at most ${MAX_HOST_NAME_BYTES} bytes`;
   return undefined;
 }
 
@@ -607,6 +613,7 @@ function parseYamlInto(b: InventoryBuilder, text: string, file: string): void {
     const line = first.linePos?.[0]?.line ?? lineCounter.linePos(first.pos[0]).line;
     throw inventoryError({ file, line }, `YAML syntax error: ${first.message.split('\n')[0]}`);
   }
+  refuseAliasBomb(doc, file, lineOf);
   const root = resolve(doc, doc.contents);
   if (root === null || root === undefined || (isScalar(root) && (root.value === null || root.value === ''))) return;
   if (!isMap(root)) throw inventoryError(at(root), 'a YAML inventory is a mapping of group names (e.g. `all:`) at the top level');
@@ -707,6 +714,29 @@ function mapEntries(doc: Document, map: YAMLMap): Pair[] {
     }
   }
   return result;
+}
+
+/** As many alias expansions as the `yaml` package allows by default; an alias bomb would take all memory (PyYAML, Ansible's reader, has no limit). */
+const MAX_ALIAS_EXPANSIONS = 100;
+
+function refuseAliasBomb(doc: Document, file: string, lineOf: (node: unknown) => number | undefined): void {
+  let firstAlias: unknown;
+  visit(doc, {
+    Alias(_, node) {
+      firstAlias = node;
+      return visit.BREAK;
+    },
+  });
+  if (!firstAlias) return;
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    throw inventoryError(
+      { file, line: lineOf(firstAlias) },
+      `its YAML aliases (*name) expand to more than ${MAX_ALIAS_EXPANSIONS} copies (a YAML "alias bomb", which would take all memory, here and in Ansible): write the values out`,
+    );
+  }
 }
 
 function toJs(doc: Document, node: unknown): unknown {

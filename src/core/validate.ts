@@ -77,11 +77,15 @@ export function isIsoDate(value: unknown): value is string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Free text (a name, an email, a source): generous, but a 10 kB value is a mistake or an attack. */
+export const MAX_TEXT_LENGTH = 1000;
+
 /** Printable, single-line text: what a name or comment may be. Shows the offending character class, never raw bytes. */
 export function textProblem(value: unknown, what = 'text'): string | undefined {
   if (typeof value !== 'string') return `must be ${what}, got ${describeType(value)}`;
   if (value.trim() === '') return 'must not be empty';
   if (CONTROL_RE.test(value)) return 'must not contain newlines, tabs or control characters';
+  if (value.length > MAX_TEXT_LENGTH) return `is ${value.length} characters long; at most ${MAX_TEXT_LENGTH}`;
   return undefined;
 }
 

@@ -204,12 +204,12 @@ function signal(): { fire: () => void; fired: Promise<void> } {
 }
 
 /**
- * Counts the times a writer tried to create the lock file and found it taken (an exclusive create failing
- * with EEXIST), by wrapping fs.promises.open, which the store's lock uses. `atLeast(n)` resolves once the
- * count reaches n. (A lock with its own "waiting" callback would make this wrapper unnecessary.)
+ * Counts the times a writer tried to put the lock file in place and found it taken (the hard link of its
+ * filled-in temporary file failing with EEXIST), by wrapping fs.promises.link, which the store's lock uses.
+ * `atLeast(n)` resolves once the count reaches n. (A lock with its own "waiting" callback would make this wrapper unnecessary.)
  */
 function watchLockRefusals(lockPath: string): { count: () => number; atLeast: (n: number) => Promise<void>; stop: () => void } {
-  const original = fs.open;
+  const original = fs.link;
   let refused = 0;
   const waiting: Array<{ n: number; resolve: () => void }> = [];
   const wake = () => {
@@ -218,22 +218,22 @@ function watchLockRefusals(lockPath: string): { count: () => number; atLeast: (n
       w.resolve();
     }
   };
-  (fs as { open: typeof fs.open }).open = (async (...args: Parameters<typeof fs.open>) => {
+  (fs as { link: typeof fs.link }).link = (async (...args: Parameters<typeof fs.link>) => {
     try {
       return await original(...args);
     } catch (e) {
-      if (String(args[0]) === lockPath && (e as NodeJS.ErrnoException).code === 'EEXIST') {
+      if (String(args[1]) === lockPath && (e as NodeJS.ErrnoException).code === 'EEXIST') {
         refused++;
         wake();
       }
       throw e;
     }
-  }) as typeof fs.open;
+  }) as typeof fs.link;
   return {
     count: () => refused,
     atLeast: (n) => (refused >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve }))),
     stop: () => {
-      (fs as { open: typeof fs.open }).open = original;
+      (fs as { link: typeof fs.link }).link = original;
     },
   };
 }
