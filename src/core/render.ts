@@ -64,8 +64,16 @@ function refuse(what: string, value: string): never {
   });
 }
 
+/** Key data already checked: the same key is written to many hosts, and testing 500 characters of RSA base64 each time adds up. */
+const checkedBase64 = new Set<string>();
+
 function checked(re: RegExp, what: string, value: string): string {
+  if (re === BASE64_RE) {
+    if (checkedBase64.has(value)) return value;
+    if (checkedBase64.size > 1_000_000) checkedBase64.clear();
+  }
   if (!re.test(value)) refuse(what, value);
+  if (re === BASE64_RE) checkedBase64.add(value);
   return value;
 }
 
@@ -80,8 +88,19 @@ function yamlKey(name: string): string {
   return PLAIN_KEY_RE.test(name) && !YAML11_SPECIAL.test(name) ? name : quoteYaml(name);
 }
 
+/** Lines already made for an input object (planRender asks for each line twice: to compare, to write). */
+const linesMade = new WeakMap<AuthorizedKeyInput, { ranges: readonly string[]; line: string }>();
+
 /** `from="<ranges>",expiry-time="YYYYMMDD" type base64 handle/key`, with only the options infra adds. */
 export function authorizedLine(k: AuthorizedKeyInput, vpnRanges: readonly string[]): string {
+  const made = linesMade.get(k);
+  if (made && made.ranges === vpnRanges) return made.line;
+  const line = makeAuthorizedLine(k, vpnRanges);
+  linesMade.set(k, { ranges: vpnRanges, line });
+  return line;
+}
+
+function makeAuthorizedLine(k: AuthorizedKeyInput, vpnRanges: readonly string[]): string {
   const options: string[] = [];
   if (k.vpnOnly) {
     if (vpnRanges.length === 0)
@@ -259,17 +278,30 @@ function parseAnyYaml(text: string): PreviousRender {
 /** `[options ]type base64 comment` as infra writes it, read without decoding the key; undefined when it is not that simple. */
 const OWN_LINE_RE = /^(?:[a-z-]+="[^"\s]*"(?:,[a-z-]+="[^"\s]*")* )?([a-z][a-z0-9.@-]*) ([A-Za-z0-9+/]+={0,2}) (\S+)$/;
 
-/** Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked. */
-function carriedRevocations(previous: PreviousRender, users: Map<string, UserAccess>): Record<string, RevokedKeyInput[]> {
+/**
+ * Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked.
+ * `renderedNow` (user -> the exact lines this render writes for that user) lets the usual case, a line
+ * written again as it was, skip decoding: such a line is granted now, or is revoked now anyway.
+ */
+function carriedRevocations(
+  previous: PreviousRender,
+  users: Map<string, UserAccess>,
+  renderedNow: Map<string, Set<string>> = new Map(),
+  canonicalCache: Map<string, string> = new Map(),
+): Record<string, RevokedKeyInput[]> {
   const out = dict<RevokedKeyInput[]>();
   for (const [user, lines] of previous.lines) {
     const grantedNow = new Set((users.get(user)?.granted ?? []).map((g) => g.parsed.base64));
+    const same = renderedNow.get(user);
     for (const line of lines) {
+      if (same?.has(line)) continue;
       let key: { type: string; base64: string; comment: string; writtenBase64?: string };
       const own = OWN_LINE_RE.exec(line);
       // Compared by canonical base64, so a padded copy of a granted key is not taken for another key.
       if (own && isKnownKeyType(own[1])) {
-        const canonical = canonicalKeyData(`${own[1]} ${own[2]}`);
+        const data = `${own[1]} ${own[2]}`;
+        let canonical = canonicalCache.get(data);
+        if (canonical === undefined) canonicalCache.set(data, (canonical = canonicalKeyData(data)));
         key = { type: own[1], base64: canonical, comment: own[3], ...(canonical !== own[2] ? { writtenBase64: own[2] } : {}) };
       } else {
         try {
@@ -354,6 +386,7 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
 
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const files = new Map<string, string>();
+  const canonicalCache = new Map<string, string>();
   let unchanged = 0;
   for (const environment of environments) {
     const folder = folderOf(environment);
@@ -378,7 +411,11 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
         if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
       }
       const prevText = previous.get(rel);
-      for (const [user, keys] of Object.entries(carriedRevocations(parsePreviousRender(prevText), users))) (revoked[user] ??= []).push(...keys);
+      const renderedNow = new Map<string, Set<string>>();
+      if (prevText !== undefined)
+        for (const user of new Set([...Object.keys(authorized), ...Object.keys(revoked)]))
+          renderedNow.set(user, new Set([...(authorized[user] ?? []).map((k) => authorizedLine(k, vpnRanges)), ...(revoked[user] ?? []).map(revokedLine)]));
+      for (const [user, keys] of Object.entries(carriedRevocations(parsePreviousRender(prevText), users, renderedNow, canonicalCache))) (revoked[user] ??= []).push(...keys);
       const served = serverOf.get(host);
       const content = renderHost({
         authorized,
