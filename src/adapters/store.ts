@@ -4,7 +4,7 @@
  * write over a file that changed on disk since it was read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
@@ -170,6 +170,104 @@ export interface Loaded {
   located: Located;
 }
 
+/**
+ * The registry's parsed files. A member taken from the member cache (see member-cache below) was not read:
+ * its file is read and parsed when something asks for it (an edit, a problem's line), and only if it is
+ * still the file the cache entry describes.
+ */
+export class YamlFiles extends Map<string, YamlFile> {
+  private readonly deferred = new Map<string, () => YamlFile>();
+
+  defer(rel: string, load: () => YamlFile): void {
+    this.deferred.set(rel, load);
+  }
+
+  override has(rel: string): boolean {
+    return super.has(rel) || this.deferred.has(rel);
+  }
+
+  override get(rel: string): YamlFile | undefined {
+    const file = super.get(rel);
+    if (file) return file;
+    const load = this.deferred.get(rel);
+    if (!load) return undefined;
+    const loaded = load();
+    this.deferred.delete(rel);
+    super.set(rel, loaded);
+    return loaded;
+  }
+
+  copy(): YamlFiles {
+    const out = new YamlFiles(super.entries());
+    for (const [rel, load] of this.deferred) if (!super.has(rel)) out.defer(rel, load);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------- member cache
+
+/**
+ * Validated members kept beside the registry (.infra-cache/members.json, ignored by git through its own
+ * .gitignore), so that a registry of thousands of members is not parsed with the YAML document API on
+ * every command. An entry is used only while its member.yml has the same size, mtime, ctime and inode as
+ * when it was parsed (any write changes ctime; an atomic write also changes the inode), and only by the
+ * same validator (CACHE_FORMAT and the validator's own files). Only members that validated are cached:
+ * a file with problems is always parsed, so every problem is still reported with its line.
+ */
+export const CACHE_DIR = '.infra-cache';
+const MEMBER_CACHE = `${CACHE_DIR}/members.json`;
+const CACHE_FORMAT = 1;
+/** Below this many members parsing is quick and the cache is not written (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). */
+const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 200);
+
+interface CacheEntry {
+  stat: string;
+  member: Member;
+}
+
+const statKey = (s: BigIntStats) => `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+
+/** Changes whenever the code that validates a member does (a rebuilt dist, an edited source). */
+const validatorStamp = (() => {
+  let stamp: string | undefined;
+  return () => {
+    if (stamp === undefined) {
+      const parts = ['../core/validate.js', '../core/ssh-key.js', '../core/tokens.js'].map((rel) => {
+        try {
+          return statKey(statSync(new URL(rel, import.meta.url), { bigint: true }));
+        } catch {
+          return 'none';
+        }
+      });
+      stamp = `${CACHE_FORMAT}|${parts.join('|')}`;
+    }
+    return stamp;
+  };
+})();
+
+async function readMemberCache(root: string): Promise<Map<string, CacheEntry>> {
+  try {
+    const data = JSON.parse(await fs.readFile(path.join(root, MEMBER_CACHE), 'utf8')) as { validator?: string; members?: Record<string, CacheEntry> };
+    if (data.validator !== validatorStamp() || !data.members || typeof data.members !== 'object') return new Map();
+    return new Map(Object.entries(data.members));
+  } catch {
+    return new Map(); // none yet, or unreadable: parse everything and write a new one
+  }
+}
+
+async function writeMemberCache(root: string, entries: Map<string, CacheEntry>): Promise<void> {
+  try {
+    await fs.mkdir(path.join(root, CACHE_DIR), { recursive: true });
+    const ignore = path.join(root, CACHE_DIR, '.gitignore');
+    if (!(await exists(ignore))) await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n');
+    const tmp = path.join(root, `${MEMBER_CACHE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    await fs.writeFile(tmp, JSON.stringify({ validator: validatorStamp(), members: Object.fromEntries(entries) }));
+    await fs.rename(tmp, path.join(root, MEMBER_CACHE));
+  } catch {
+    // a read-only checkout, a full disk: the cache is an optimisation, the next command parses again
+  }
+}
+
 interface RawLoad {
   config?: InfraConfig;
   members: Member[];
@@ -223,7 +321,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
 }
 
 async function readRaw(root: string): Promise<RawLoad> {
-  const files = new Map<string, YamlFile>();
+  const files = new YamlFiles();
   const problems: Problem[] = [];
   // A symbolic link is never read (SPEC §4): a member.yml linked to /etc/shadow must not have its lines
   // printed as field names. It is reported by file name only, and the file counts as unreadable.
@@ -271,27 +369,65 @@ async function readRaw(root: string): Promise<RawLoad> {
   }
   entries = entries.filter((h) => !h.startsWith('.')).sort();
   // Reads overlap (a registry can hold thousands of members); parsing and validation stay in order.
-  const texts = await mapLimit(entries, 64, async (handle) => ({
-    text: await read(memberRel(handle)),
-    hasPgp: await exists(path.join(root, `keys/${handle}/pgp.asc`)),
-  }));
+  // A member whose file is unchanged since it was cached is taken from the cache without reading the file.
+  const cache = await readMemberCache(root);
+  const texts = await mapLimit(entries, 64, async (handle) => {
+    const rel = memberRel(handle);
+    let stat: string | undefined;
+    try {
+      stat = statKey(await fs.lstat(path.join(root, rel), { bigint: true })); // lstat: a link never matches a cached file
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const hasPgp = await exists(path.join(root, `keys/${handle}/pgp.asc`));
+    // what the member's validation depends on: its file, and whether it has an OpenPGP key
+    if (stat !== undefined) stat = `${stat}|pgp:${hasPgp ? 1 : 0}`;
+    const cached = stat !== undefined ? cache.get(handle) : undefined;
+    if (cached && cached.stat === stat) return { stat, hasPgp, cached: cached.member };
+    // stat before read: a write in between changes the stat, so the entry made from this text is never reused wrongly
+    return { stat, hasPgp, text: stat === undefined ? undefined : await read(rel) };
+  });
   const members: Member[] = [];
+  const fresh = new Map<string, CacheEntry>();
+  let parsedAny = false;
   entries.forEach((handle, i) => {
     const rel = memberRel(handle);
-    const { text, hasPgp } = texts[i];
+    const { text, hasPgp, stat, cached } = texts[i];
+    if (cached) {
+      const member = { ...cached, handle, has_pgp: hasPgp };
+      files.defer(rel, () => {
+        const full = path.join(root, rel);
+        // Read only if it is still the file the entry describes; otherwise the command must start again.
+        const fileStat = stat!.slice(0, stat!.lastIndexOf('|'));
+        const before = statKey(statSync(full, { bigint: true }));
+        const body = readFileSync(full, 'utf8');
+        if (before !== fileStat || statKey(statSync(full, { bigint: true })) !== fileStat)
+          throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, { hint: 'run the command again' });
+        return parseYamlFile(rel, body).file;
+      });
+      members.push(member);
+      fresh.set(handle, { stat: stat!, member: cached });
+      return;
+    }
     if (text === undefined && linked.has(rel)) return;
     if (text === undefined) {
       problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
       return;
     }
+    parsedAny = true;
     const parsed = parseYamlFile(rel, text);
     files.set(rel, parsed.file);
     problems.push(...parsed.problems);
     if (parsed.problems.length) return;
     const r = validateMember(handle, parsed.file.doc.toJS(), rel, (p) => lineOf(parsed.file, p), hasPgp);
     problems.push(...r.problems);
-    if (r.member) members.push(r.member);
+    if (r.member) {
+      members.push(r.member);
+      if (!r.problems.length && stat !== undefined) fresh.set(handle, { stat, member: r.member });
+    }
   });
+  const minMembers = cacheMinMembers();
+  if (minMembers >= 0 && entries.length >= minMembers && (parsedAny || fresh.size !== cache.size)) await writeMemberCache(root, fresh);
   const ok = new Set(members.map((m) => m.handle));
   const linkedMembers = [...linked].map((rel) => /^keys\/([^/]+)$/.exec(rel)?.[1]).filter((h): h is string => h !== undefined);
   return { config, members, unreadable: [...entries.filter((h) => !ok.has(h)), ...linkedMembers].sort(), files, problems };
@@ -649,7 +785,7 @@ export class Transaction {
    */
   private async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
     const problems: Problem[] = [];
-    const files = new Map(this.loaded.files);
+    const files = this.loaded.files instanceof YamlFiles ? this.loaded.files.copy() : new Map(this.loaded.files);
     let config = this.loaded.registry.config;
     const members = new Map(this.loaded.registry.members.map((m) => [m.handle, m]));
     for (const rel of this.removed) {

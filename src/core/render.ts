@@ -81,8 +81,16 @@ function refuse(what: string, value: string): never {
   });
 }
 
+/** Key data already checked: the same key is written to many hosts, and testing 500 characters of RSA base64 each time adds up. */
+const checkedBase64 = new Set<string>();
+
 function checked(re: RegExp, what: string, value: string): string {
+  if (re === BASE64_RE) {
+    if (checkedBase64.has(value)) return value;
+    if (checkedBase64.size > 1_000_000) checkedBase64.clear();
+  }
   if (!re.test(value)) refuse(what, value);
+  if (re === BASE64_RE) checkedBase64.add(value);
   return value;
 }
 
@@ -97,8 +105,19 @@ function yamlKey(name: string): string {
   return PLAIN_KEY_RE.test(name) && !YAML11_SPECIAL.test(name) ? name : quoteYaml(name);
 }
 
+/** Lines already made for an input object (planRender asks for each line twice: to compare, to write). */
+const linesMade = new WeakMap<AuthorizedKeyInput, { ranges: readonly string[]; line: string }>();
+
 /** `from="<ranges>",expiry-time="YYYYMMDD" type base64 handle/key`, with only the options infra adds. */
 export function authorizedLine(k: AuthorizedKeyInput, vpnRanges: readonly string[]): string {
+  const made = linesMade.get(k);
+  if (made && made.ranges === vpnRanges) return made.line;
+  const line = makeAuthorizedLine(k, vpnRanges);
+  linesMade.set(k, { ranges: vpnRanges, line });
+  return line;
+}
+
+function makeAuthorizedLine(k: AuthorizedKeyInput, vpnRanges: readonly string[]): string {
   const options: string[] = [];
   if (k.vpnOnly) {
     if (vpnRanges.length === 0)
@@ -290,8 +309,16 @@ export function shownValue(value: string): string {
  * Nothing in that file is trusted (SPEC §4): a user name that is not a Unix user name, a line that is not
  * a key as ssh-key.ts parses it, anything holding a Jinja2 mark, is dropped, and `warn` says what and where.
  * What is kept is rebuilt from the parsed key (canonical type and base64), never copied.
+ * `renderedNow` (user -> the exact lines this render writes for that user) lets the usual case, a line
+ * written again as it was, skip decoding: such a line is this render's own output.
  */
-function carriedRevocations(previous: PreviousRender, users: Map<string, UserAccess>, warn: (message: string) => void): Record<string, RevokedKeyInput[]> {
+function carriedRevocations(
+  previous: PreviousRender,
+  users: Map<string, UserAccess>,
+  warn: (message: string) => void,
+  renderedNow: Map<string, Set<string>> = new Map(),
+  canonicalCache: Map<string, string> = new Map(),
+): Record<string, RevokedKeyInput[]> {
   const out = dict<RevokedKeyInput[]>();
   for (const [user, lines] of previous.lines) {
     if (!REMOTE_USER_RE.test(user)) {
@@ -299,11 +326,20 @@ function carriedRevocations(previous: PreviousRender, users: Map<string, UserAcc
       continue;
     }
     const grantedNow = new Set((users.get(user)?.granted ?? []).map((g) => g.parsed.base64));
+    const same = renderedNow.get(user);
     for (const line of lines) {
+      if (same?.has(line)) continue;
       let key: { type: string; base64: string; comment: string; writtenBase64?: string; certAuthority?: boolean };
       try {
         if (TEMPLATE_MARK_RE.test(line)) throw new Error('template mark');
-        key = parseAuthorizedKeyLine(line); // canonical base64, as sshd reads the line
+        const own = OWN_LINE_RE.exec(line);
+        if (own && isKnownKeyType(own[1])) {
+          // the shape render writes: only the blob needs decoding (to its canonical form), once per key
+          const data = `${own[1]} ${own[2]}`;
+          let canonical = canonicalCache.get(data);
+          if (canonical === undefined) canonicalCache.set(data, (canonical = canonicalKeyData(data)));
+          key = { type: own[1], base64: canonical, comment: own[3], ...(canonical !== own[2] ? { writtenBase64: own[2] } : {}) };
+        } else key = parseAuthorizedKeyLine(line); // canonical base64, as sshd reads the line
       } catch {
         warn(`dropped a line of ${user}: ${shownValue(line)} is not an authorized_keys line infra could revoke`);
         continue;
@@ -392,11 +428,12 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const files = new Map<string, string>();
   const warnings: string[] = [];
+  const canonicalCache = new Map<string, string>();
   let unchanged = 0;
-  const carried = (rel: string, users: Map<string, UserAccess>) => {
+  const carried = (rel: string, users: Map<string, UserAccess>, renderedNow?: Map<string, Set<string>>) => {
     const parsed = parsePreviousRender(previous.get(rel));
     if (parsed.unreadable) warnings.push(`${rel}: not YAML infra could read: nothing in it is carried over`);
-    return carriedRevocations(parsed, users, (message) => warnings.push(`${rel}: ${message}`));
+    return carriedRevocations(parsed, users, (message) => warnings.push(`${rel}: ${message}`), renderedNow, canonicalCache);
   };
   const keep = (rel: string, content: string) => {
     files.set(rel, content);
@@ -425,7 +462,12 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
         }));
         if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
       }
-      for (const [user, keys] of Object.entries(carried(rel, users))) (revoked[user] ??= []).push(...keys);
+      // The lines this render writes anyway: read back unchanged, they need no decoding.
+      const renderedNow = new Map<string, Set<string>>();
+      if (previous.get(rel) !== undefined)
+        for (const user of new Set([...Object.keys(authorized), ...Object.keys(revoked)]))
+          renderedNow.set(user, new Set([...(authorized[user] ?? []).map((k) => authorizedLine(k, vpnRanges)), ...(revoked[user] ?? []).map(revokedLine)]));
+      for (const [user, keys] of Object.entries(carried(rel, users, renderedNow))) (revoked[user] ??= []).push(...keys);
       const served = serverOf.get(host);
       keep(
         rel,

@@ -619,16 +619,28 @@ export function crossCheck(config: InfraConfig, members: Member[], at: Located, 
 }
 
 /**
- * What `vpn join` guarantees of a peer's addresses, checked for hand edits: each inside the network's
- * range of its family, a host address (not the network or IPv4 broadcast address), not reserved, held by
- * no other peer (compared as addresses, not text), and one for every family the network has.
- * `owners` (addressKey -> `handle/device`) collects the addresses seen so far across calls.
+ * Peer addresses parsed once per process: a command that edits the registry checks the whole of it twice
+ * (as loaded, and as it would be written), and at 50,000 peers parsing is most of that check.
  */
-export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string, owners: Map<string, string>): Array<{ path: Path; message: string }> {
-  const out: Array<{ path: Path; message: string }> = [];
-  const rejoin = `\`infra vpn leave ${name.split('/')[0]} --device ${peer.device}\`, then \`infra vpn join ${name.split('/')[0]} --device ${peer.device}\` gives it free addresses`;
-  const rangeOf = (family: number): Cidr | undefined => {
-    const text = family === 4 ? net.ipv4 : net.ipv6;
+const peerCidrs = new Map<string, Cidr>();
+
+function peerCidr(text: string): Cidr {
+  let c = peerCidrs.get(text);
+  if (!c) {
+    c = parseCidr(text, { strict: false, allowBareAddress: true });
+    if (peerCidrs.size >= 500_000) peerCidrs.clear();
+    peerCidrs.set(text, c);
+  }
+  return c;
+}
+
+/** A network's ranges and reserved addresses, parsed once per network object (not once per peer). */
+const networkFactsCache = new WeakMap<VpnNetwork, { rangeOf: (family: number) => Cidr | undefined; reserved: Set<string> }>();
+
+function networkFacts(net: VpnNetwork): { rangeOf: (family: number) => Cidr | undefined; reserved: Set<string> } {
+  const known = networkFactsCache.get(net);
+  if (known) return known;
+  const range = (text: string | undefined): Cidr | undefined => {
     if (text === undefined) return undefined;
     try {
       return parseCidr(text, { strict: false });
@@ -636,6 +648,8 @@ export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string
       return undefined; // the network's own problem, reported on infra.yml
     }
   };
+  const v4 = range(net.ipv4);
+  const v6 = range(net.ipv6);
   const reserved = new Set<string>();
   for (const r of net.reserved) {
     try {
@@ -645,34 +659,48 @@ export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string
       // reported on infra.yml
     }
   }
+  const facts = { rangeOf: (family: number) => (family === 4 ? v4 : v6), reserved };
+  networkFactsCache.set(net, facts);
+  return facts;
+}
+
+/**
+ * What `vpn join` guarantees of a peer's addresses, checked for hand edits: each inside the network's
+ * range of its family, a host address (not the network or IPv4 broadcast address), not reserved, held by
+ * no other peer (compared as addresses, not text), and one for every family the network has.
+ * `owners` (addressKey -> `handle/device`) collects the addresses seen so far across calls.
+ */
+export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string, owners: Map<string, string>): Array<{ path: Path; message: string }> {
+  const out: Array<{ path: Path; message: string }> = [];
+  const rejoinText = () => `\`infra vpn leave ${name.split('/')[0]} --device ${peer.device}\`, then \`infra vpn join ${name.split('/')[0]} --device ${peer.device}\` gives it free addresses`;
+  const { rangeOf, reserved } = networkFacts(net);
   const held = new Set<number>();
   peer.addresses.forEach((a, j) => {
     let c: Cidr;
     try {
-      c = parseCidr(a, { strict: false, allowBareAddress: true });
+      c = peerCidr(a);
     } catch (e) {
       return void out.push({ path: ['addresses', j], message: errorText(e) });
     }
     held.add(c.family);
     const range = rangeOf(c.family);
     const at: Path = ['addresses', j];
-    if (!range) return void out.push({ path: at, message: `${a} is IPv${c.family}, but network ${net.name} has no IPv${c.family} range: ${rejoin}` });
+    if (!range) return void out.push({ path: at, message: `${a} is IPv${c.family}, but network ${net.name} has no IPv${c.family} range: ${rejoinText()}` });
     const address = { family: c.family, value: c.network };
-    const rangeText = formatCidr(range);
-    if (!cidrContains(range, address)) return void out.push({ path: at, message: `${a} is outside network ${net.name} (${rangeText}): ${rejoin}` });
+    if (!cidrContains(range, address)) return void out.push({ path: at, message: `${a} is outside network ${net.name} (${formatCidr(range)}): ${rejoinText()}` });
     const { first, last } = hostRange(range);
-    if (c.network < first) return void out.push({ path: at, message: `${a} is the network address of ${rangeText}, not a host address: ${rejoin}` });
-    if (c.network > last) return void out.push({ path: at, message: `${a} is the broadcast address of ${rangeText}, not a host address: ${rejoin}` });
+    if (c.network < first) return void out.push({ path: at, message: `${a} is the network address of ${formatCidr(range)}, not a host address: ${rejoinText()}` });
+    if (c.network > last) return void out.push({ path: at, message: `${a} is the broadcast address of ${formatCidr(range)}, not a host address: ${rejoinText()}` });
     const key = addressKey(address);
-    if (reserved.has(key)) return void out.push({ path: at, message: `${a} is reserved in vpn.${net.name}.reserved (never handed to peers): ${rejoin}` });
+    if (reserved.has(key)) return void out.push({ path: at, message: `${a} is reserved in vpn.${net.name}.reserved (never handed to peers): ${rejoinText()}` });
     const holder = owners.get(key);
-    if (holder) out.push({ path: at, message: `${a} is also held by ${holder}: ${rejoin}` });
+    if (holder) out.push({ path: at, message: `${a} is also held by ${holder}: ${rejoinText()}` });
     else owners.set(key, name);
   });
   if (peer.addresses.length > 0) {
     for (const family of [4, 6] as const) {
       const range = rangeOf(family);
-      if (range && !held.has(family)) out.push({ path: ['addresses'], message: `network ${net.name} has an IPv${family} range (${formatCidr(range)}) but this peer has no IPv${family} address: ${rejoin}` });
+      if (range && !held.has(family)) out.push({ path: ['addresses'], message: `network ${net.name} has an IPv${family} range (${formatCidr(range)}) but this peer has no IPv${family} address: ${rejoinText()}` });
     }
   }
   return out;

@@ -1,0 +1,139 @@
+// The whole-process cases of `npm run bench`, each with its target from issue 11 where it has one.
+// A case returns rows: {case, size, ms, min, max, rss, ref, ref_ms, ratio, target, met, note}.
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { keysFile, peerAddresses, registry, ROTATE_BOT, ROTATE_TOKEN, scratchCopy, vpnRegistry } from './generate.js';
+import { compare, runOnce } from './measure.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(repo, 'bin', 'run.js');
+const node = process.execPath;
+const infra = (args, extra = {}) => ({ cmd: node, args, cwd: repo, ...extra, args: typeof args === 'function' ? (r) => [BIN, ...args(r)] : [BIN, ...args] });
+const nodeNoop = { cmd: node, args: ['-e', '0'], cwd: repo };
+
+/** The commands this build has (the oclif manifest), so cases for missing commands are skipped with a note. */
+function commands() {
+  try {
+    return new Set(Object.keys(JSON.parse(readFileSync(path.join(repo, 'oclif.manifest.json'), 'utf8')).commands));
+  } catch {
+    return new Set();
+  }
+}
+
+function row(name, size, { subject, reference }, refName, target) {
+  const r = { case: name, size, ms: subject.median, min: subject.min, max: subject.max, rss_mb: subject.rssMB };
+  if (reference) Object.assign(r, { ref: refName, ref_ms: reference.median, ratio: subject.median / reference.median });
+  if (target) {
+    r.target = target.text;
+    r.met = target.met(r);
+  }
+  r.runs_ms = subject.runs;
+  if (reference) r.ref_runs_ms = reference.runs;
+  return r;
+}
+const ratioAtMost = (x) => ({ text: `≤ ${x}×`, met: (r) => r.ratio <= x });
+const msAtMost = (ms, mb) => ({ text: `< ${ms / 1000} s${mb ? `, < ${mb} MB` : ''}`, met: (r) => r.ms < ms && (!mb || (r.rss_mb ?? 0) < mb) });
+
+const sizeLabel = (m, h) => `${m.toLocaleString('en')} members × ${h.toLocaleString('en')} hosts`;
+
+export function plan({ full }) {
+  const runs = full ? 5 : 3;
+  const sizes = full ? [[100, 50], [1000, 500], [10000, 2000]] : [[100, 50], [1000, 500]];
+  const peers = full ? [10, 1000, 50000] : [10, 1000, 50000];
+  const have = commands();
+  const cases = [];
+
+  cases.push(async () => [
+    row('--help', 'start-up', compare({ subject: infra(['--help']), reference: nodeNoop, runs }), 'node -e 0', ratioAtMost(2.5)),
+    row('--version', 'start-up', compare({ subject: infra(['--version']), reference: nodeNoop, runs }), 'node -e 0'),
+    row('members list', 'example registry', compare({ subject: infra(['members', 'list', '--dir', repo]), reference: nodeNoop, runs }), 'node -e 0', ratioAtMost(3.0)),
+  ]);
+
+  for (const [lines, only, label] of [[30000, undefined, '30,000 mixed lines'], [10000, 'ed25519', '10,000 ed25519']])
+    cases.push(async () => {
+      const file = await keysFile(lines, only);
+      const same = (r) => {
+        if (!r.stdout.includes('SHA256:')) throw new Error('keys check printed no fingerprints');
+      };
+      return [row('keys check', label, compare({ subject: infra(['keys', 'check', file], { check: same, okStatus: [0, 4] }), reference: { cmd: 'ssh-keygen', args: ['-l', '-f', file], check: same }, runs }), 'ssh-keygen -l -f', ratioAtMost(1.0))];
+    });
+
+  for (const [m, h] of sizes)
+    cases.push(async () => {
+      const cached = await registry(m, h);
+      const first = await scratchCopy(cached, `render-first-${m}`);
+      const again = await scratchCopy(cached, `render-again-${m}`);
+      runOnce(infra(['render', '--dir', again, '--json']));
+      const hostVars = path.join(first, 'inventories/production/host_vars');
+      const wroteNothing = (r) => {
+        if (JSON.parse(r.stdout).written.length !== 0) throw new Error('an unchanged re-render wrote files');
+      };
+      const result = compare({
+        subject: infra(['render', '--dir', again, '--json'], { check: wroteNothing }),
+        reference: { ...infra(['render', '--dir', first, '--json']), before: () => rmSync(hostVars, { recursive: true, force: true }) },
+        runs,
+      });
+      const big = m >= 10000;
+      return [
+        row('render (first)', sizeLabel(m, h), { subject: result.reference }, undefined, big ? msAtMost(3000, 400) : undefined),
+        row('render (unchanged)', sizeLabel(m, h), result, 'render (first)', ratioAtMost(0.5)),
+      ];
+    });
+
+  for (const [m, h] of sizes)
+    cases.push(async () => {
+      const root = await registry(m, h);
+      const rows = [
+        row('check', sizeLabel(m, h), compare({ subject: infra(['check', '--dir', root]), runs })),
+        row('members list', sizeLabel(m, h), compare({ subject: infra(['members', 'list', '--dir', root, '--json']), reference: nodeNoop, runs }), 'node -e 0'),
+      ];
+      if (have.has('audit'))
+        rows.push(row('audit --format json', sizeLabel(m, h), compare({ subject: infra(['audit', '--dir', root, '--format', 'json'], { okStatus: [0, 4] }), runs })));
+      return rows;
+    });
+  if (!have.has('audit')) cases.push(async () => [{ case: 'audit --format json', size: '-', note: 'skipped: this build has no `audit` command' }]);
+
+  // vpn join at 10 peers is the reference for join at N peers: same work, more peers already taken.
+  cases.push(async () => {
+    const rows = [];
+    const small = await scratchCopy(await vpnRegistry(10), 'vpn-join-ref');
+    for (const n of peers) {
+      const root = n === 10 ? undefined : await scratchCopy(await vpnRegistry(n), `vpn-join-${n}`);
+      rows.push(row('vpn list', `${n.toLocaleString('en')} peers`, compare({ subject: infra(['vpn', 'list', '--dir', await vpnRegistry(n), '--json']), runs }), undefined, n === 50000 ? msAtMost(2000) : undefined));
+      if (!root) continue;
+      const join = (dir, count, tag) => {
+        // Each join must get the next free pair of addresses: never one already taken.
+        let joins = 0;
+        return infra((r) => ['vpn', 'join', 'm00000', '--device', `${tag}${r + 1}`, '--public-key', wgKeyFor(`${tag}${r + 1}`), '--dir', dir, '--json'], {
+          check: (res) => {
+            const want = peerAddresses(count + 2 + joins++);
+            if (JSON.parse(res.stdout).addresses.join() !== want.join()) throw new Error(`vpn join at ${count} peers got ${res.stdout}, expected ${want}`);
+          },
+        });
+      };
+      const result = compare({ subject: join(root, n, 'b'), reference: join(small, 10, `r${n}-`), runs });
+      rows.push(row('vpn join', `${n.toLocaleString('en')} peers`, result, 'vpn join at 10 peers', n === 50000 ? ratioAtMost(1.5) : undefined));
+      // The reference registry grew by runs+1 peers: keep its expected addresses in step.
+      rmSync(small, { recursive: true, force: true });
+      await scratchCopy(await vpnRegistry(10), 'vpn-join-ref');
+    }
+    return rows;
+  });
+
+  if (have.has('tokens:rotate'))
+    cases.push(async () => {
+      const { prepareTokens } = await import('./tokens-setup.js');
+      const root = await scratchCopy(await registry(sizes.at(-1)[0], sizes.at(-1)[1]), 'tokens-rotate');
+      const env = await prepareTokens(root);
+      return [row('tokens rotate', `generic token, 50 vault consumers`, compare({ subject: infra(['tokens', 'rotate', `${ROTATE_BOT}/${ROTATE_TOKEN}`, '--dir', root, '--no-input', '--json'], { env }), runs }))];
+    });
+  else cases.push(async () => [{ case: 'tokens rotate', size: '-', note: 'skipped: this build has no `tokens rotate` command' }]);
+
+  return cases;
+}
+
+function wgKeyFor(label) {
+  return createHash('sha256').update(`wg-join:${label}`).digest().toString('base64');
+}
