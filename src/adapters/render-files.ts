@@ -14,61 +14,7 @@ export interface RenderWriter {
   remove(root: string, rel: string): Promise<void>;
 }
 
-const diskWriter: RenderWriter = { write: writeGenerated, remove: removeGenerated };
-
-/** The temporary file writeFileAtomic makes beside `<name>`: `.<name>.<pid>.<8 hex>.tmp`. */
-const tempOf = (name: string) => new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.([0-9]+)\\.[0-9a-f]{8}\\.tmp$`);
-const GENERATED_TEMP = tempOf(GENERATED_FILE);
-
-/**
- * An atomic write that leaves no temporary file behind when it fails part-way (a full disk): the
- * temporary copy holds the key lists, and must not be picked up by `git add -A`.
- */
-async function writeGenerated(file: string, content: string): Promise<void> {
-  try {
-    await writeFileAtomic(file, content);
-  } catch (e) {
-    const dir = path.dirname(file);
-    const names = await fs.readdir(dir).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => GENERATED_TEMP.exec(n)?.[1] === String(process.pid)).map((n) => fs.rm(path.join(dir, n), { force: true })));
-    throw e;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Remove what killed renders left: `host_vars/<host>/.infra.generated.yml.<pid>.<rand>.tmp` of processes
- * that no longer run (a live pid may be a render writing right now). Returns the removed paths, relative.
- */
-export async function removeStaleTemps(root: string, hostVarsPrefixes: readonly string[]): Promise<string[]> {
-  const removed: string[] = [];
-  for (const prefix of hostVarsPrefixes) {
-    let hosts;
-    try {
-      hosts = await fs.readdir(path.join(root, prefix), { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const host of hosts.filter((d) => d.isDirectory())) {
-      const dir = `${prefix}${host.name}`;
-      for (const name of await fs.readdir(path.join(root, dir)).catch(() => [] as string[])) {
-        const pid = GENERATED_TEMP.exec(name)?.[1];
-        if (pid === undefined || Number(pid) === process.pid || pidAlive(Number(pid))) continue;
-        await fs.rm(path.join(root, dir, name), { force: true });
-        removed.push(`${dir}/${name}`);
-      }
-    }
-  }
-  return removed.sort();
-}
+const diskWriter: RenderWriter = { write: (file, content) => writeFileAtomic(file, content), remove: removeGenerated };
 
 /**
  * Write the changed files, then remove the stale ones. Every target is checked first, so a folder in the

@@ -572,7 +572,7 @@ async function breakStaleLock(lockPath: string, staleText: string): Promise<void
  * (older than ABANDONED_LOCK_MS), is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS,
  * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed.
  */
-export async function withLock<T>(root: string, command: string, fn: () => Promise<T>, waitMs?: number): Promise<T> {
+export async function withLock<T>(root: string, command: string, fn: (cleanedTemps: string[]) => Promise<T>, waitMs?: number): Promise<T> {
   const wait = waitMs ?? lockWaitMs();
   if (!Number.isFinite(wait) || wait < 0) throw new Error(`withLock: waitMs must be a finite number >= 0, not ${wait}`);
   const lockPath = path.join(root, LOCK_FILE);
@@ -607,8 +607,8 @@ export async function withLock<T>(root: string, command: string, fn: () => Promi
   }
   try {
     await testPausePoint('locked', lockPath);
-    await removeAbandonedTemps(root);
-    return await fn();
+    const cleaned = await removeAbandonedTemps(root);
+    return await fn(cleaned);
   } finally {
     await fs.rm(lockPath, { force: true });
   }
@@ -686,13 +686,14 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   }
   const tmp = tempName(file, 'tmp');
   const handle = await fs.open(tmp, 'wx', fileMode);
+  // A failure at any step (a full disk) leaves no temporary copy behind: it may hold key lists.
   try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.chmod(tmp, fileMode);
     await testPausePoint('before-rename', file);
     await fs.rename(tmp, file);
@@ -874,7 +875,8 @@ export class RegistryStore {
     return mutateRegistry(await this.root(), command, fn);
   }
 
-  async withLock<T>(command: string, fn: () => Promise<T>): Promise<T> {
+  /** `fn` gets the temporary files of killed writers that taking the lock removed (relative paths). */
+  async withLock<T>(command: string, fn: (cleanedTemps: string[]) => Promise<T>): Promise<T> {
     return withLock(await this.root(), command, fn);
   }
 }

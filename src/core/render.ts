@@ -304,6 +304,12 @@ export function shownValue(value: string): string {
   return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A key line's type and canonical base64 (and the base64 as written, when that differs). */
+type ParsedBlob = { type: string; base64: string; writtenBase64?: string };
+
+/** `[options ]type base64 comment` as infra writes it, read without decoding the key; undefined when it is not that simple. */
+const OWN_LINE_RE = /^(?:[a-z-]+="[^"\s]*"(?:,[a-z-]+="[^"\s]*")* )?([a-z][a-z0-9.@-]*) ([A-Za-z0-9+/]+={0,2}) (\S+)$/;
+
 /**
  * Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked.
  * Nothing in that file is trusted (SPEC §4): a user name that is not a Unix user name, a line that is not
@@ -317,7 +323,7 @@ function carriedRevocations(
   users: Map<string, UserAccess>,
   warn: (message: string) => void,
   renderedNow: Map<string, Set<string>> = new Map(),
-  canonicalCache: Map<string, string> = new Map(),
+  canonicalCache: Map<string, ParsedBlob> = new Map(),
 ): Record<string, RevokedKeyInput[]> {
   const out = dict<RevokedKeyInput[]>();
   for (const [user, lines] of previous.lines) {
@@ -333,12 +339,15 @@ function carriedRevocations(
       try {
         if (TEMPLATE_MARK_RE.test(line)) throw new Error('template mark');
         const own = OWN_LINE_RE.exec(line);
-        if (own && isKnownKeyType(own[1])) {
-          // the shape render writes: only the blob needs decoding (to its canonical form), once per key
+        if (own) {
+          // the shape render writes: each distinct key is parsed (in full, as sshd would) once per render
           const data = `${own[1]} ${own[2]}`;
-          let canonical = canonicalCache.get(data);
-          if (canonical === undefined) canonicalCache.set(data, (canonical = canonicalKeyData(data)));
-          key = { type: own[1], base64: canonical, comment: own[3], ...(canonical !== own[2] ? { writtenBase64: own[2] } : {}) };
+          let parsed = canonicalCache.get(data);
+          if (parsed === undefined) {
+            const k = parseAuthorizedKeyLine(data);
+            canonicalCache.set(data, (parsed = { type: k.type, base64: k.base64, ...(k.writtenBase64 ? { writtenBase64: k.writtenBase64 } : {}) }));
+          }
+          key = { ...parsed, comment: own[3] };
         } else key = parseAuthorizedKeyLine(line); // canonical base64, as sshd reads the line
       } catch {
         warn(`dropped a line of ${user}: ${shownValue(line)} is not an authorized_keys line infra could revoke`);
@@ -428,7 +437,7 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const files = new Map<string, string>();
   const warnings: string[] = [];
-  const canonicalCache = new Map<string, string>();
+  const canonicalCache = new Map<string, ParsedBlob>();
   let unchanged = 0;
   const carried = (rel: string, users: Map<string, UserAccess>, renderedNow?: Map<string, Set<string>>) => {
     const parsed = parsePreviousRender(previous.get(rel));

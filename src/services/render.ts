@@ -1,6 +1,6 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
 import { inspectInventories, previousRenders, shadowingProblems } from '../adapters/inventories.js';
-import { applyRender, removeStaleTemps } from '../adapters/render-files.js';
+import { applyRender } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
 import { hostVarsPrefix, planRender } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
@@ -23,7 +23,7 @@ export interface RenderResult {
 
 /** Plan over the registry and inventories, then (unless a dry run) write only the files whose bytes change. */
 export async function render(ctx: Context, input: RenderInput): Promise<RenderResult> {
-  const work = async (): Promise<RenderResult> => {
+  const work = async (cleanedTemps: string[] = []): Promise<RenderResult> => {
     const loaded = await ctx.store.load();
     const known = environmentNames(loaded.registry.config);
     if (input.env !== undefined && !known.includes(input.env))
@@ -43,9 +43,8 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     for (const warning of plan.warnings) say(ctx, `warning: ${warning}`);
     const changed = [...plan.files].filter(([rel, content]) => previous.get(rel) !== content);
     if (!input.dryRun) {
-      // Killed renders leave temporary copies (holding key lists) beside the files: gone before we write.
-      const stale = await removeStaleTemps(root, envFolders.map((f) => hostVarsPrefix(f)));
-      if (stale.length) say(ctx, `removed ${stale.length} temporary file(s) a killed render left: ${stale.join(', ')}`);
+      // Killed writers leave temporary copies (a render's hold key lists): the lock removed them before we write.
+      if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
       await applyRender(root, changed, plan.remove);
     }
     return { written: changed.map(([rel]) => rel), removed: plan.remove, unchanged: plan.unchanged, ...(plan.warnings.length ? { warnings: plan.warnings } : {}) };
