@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Document, type YAMLMap } from 'yaml';
 import type { GithubConsumer, GithubSecrets } from '../adapters/github-secrets.js';
 import type { Matrix } from '../adapters/matrix.js';
 import { inventoryFolder, loadInventories } from '../adapters/inventories.js';
@@ -133,7 +134,13 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<AddT
   const entry: Record<string, unknown> = { name: input.name, kind };
   if (input.every !== undefined) entry.rotate_every_days = input.every;
   if (input.homeserver) entry.homeserver = input.homeserver;
-  entry.consumers = consumers;
+  // `- github_secret: {repo: a/b, name: X}`: one line per consumer, as people write them
+  entry.consumers = consumers.map((c) => {
+    const [kind, fields] = Object.entries(c)[0];
+    const node = new Document().createNode(fields) as YAMLMap;
+    node.flow = true;
+    return { [kind]: node };
+  });
   const { written } = await ctx.store.mutate('tokens add', (tx) => {
     const member = requireMember(tx.registry, input.handle);
     if (member.kind !== 'bot') throw new InfraError(ExitCode.invalid, `${input.handle} is a ${member.kind}; only bots hold tokens`, { hint: 'add the bot first: infra members add HANDLE --bot --name ... --org ... --email ...' });
