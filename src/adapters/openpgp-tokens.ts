@@ -126,3 +126,23 @@ export async function messageRecipients(armoredMessage: string): Promise<string[
   const message = await openpgp.readMessage({ armoredMessage });
   return message.getEncryptionKeyIDs().map((id) => id.toHex().toUpperCase());
 }
+
+/** Whether an armored private key is locked by a passphrase (so one must be asked for); false for anything unreadable (decryptWithKey says why). */
+export async function privateKeyIsLocked(armoredPrivateKey: string): Promise<boolean> {
+  const openpgp = await import('openpgp');
+  try {
+    return !(await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey })).isDecrypted();
+  } catch {
+    return false;
+  }
+}
+
+/** The primary key fingerprint (upper-case hex) of an armored key, public or private; undefined when unreadable. */
+export async function keyFingerprint(armoredKey: string): Promise<string | undefined> {
+  const openpgp = await import('openpgp');
+  try {
+    return (await openpgp.readKey({ armoredKey })).getFingerprint().toUpperCase();
+  } catch {
+    return undefined;
+  }
+}

@@ -184,6 +184,46 @@ export class YamlSourceEditor {
     }
   }
 
+  /** Remove the key at `path` and its value (every line of it). A missing key is no change. */
+  removeKey(path: YamlPath): void {
+    const doc = this.doc();
+    const parentPath = path.slice(0, -1);
+    const parent = parentPath.length ? doc.getIn(parentPath, true) : doc.contents;
+    if (!isMap(parent) || parent.flow) throw new Error(`${parentPath.join('.') || 'the document'} is not a block map`);
+    const pair = parent.items.find((p) => (p.key as Scalar)?.value === path[path.length - 1]);
+    if (!pair) return;
+    const keyStart = (pair.key as YamlNode).range![0];
+    const start = this.lineStart(keyStart);
+    // `- name: x` starts a sequence item on the key's line: removing that line would break the item
+    if (this.text.slice(start, keyStart).trim() !== '') throw new Error(`${path.join('.')} does not start its own line`);
+    this.splice(start, this.pairEnd(pair), '');
+  }
+
+  /** Set `path` to a block mapping or list (replacing what is there), written at the key's indentation. */
+  setBlock(path: YamlPath, value: object): void {
+    const key = String(path[path.length - 1]);
+    const parentPath = path.slice(0, -1);
+    const before = this.doc();
+    const existing = (parentPath.length ? before.getIn(parentPath, true) : before.contents) as { items?: Array<{ key: unknown }> } | undefined;
+    const index = existing?.items?.findIndex((p) => (p.key as Scalar)?.value === key) ?? -1;
+    const after = index > 0 ? String((existing!.items![index - 1].key as Scalar).value) : undefined;
+    if (index >= 0) this.removeKey(path);
+    const doc = this.doc();
+    const map = parentPath.length ? doc.getIn(parentPath, true) : doc.contents;
+    if (!isMap(map) || map.flow || !map.items.length) throw new Error(`${parentPath.join('.') || 'the document'} is not a block map`);
+    const anchor = (after !== undefined ? map.items.find((p) => (p.key as Scalar)?.value === after) : undefined) ?? map.items[map.items.length - 1];
+    const keyNode = anchor.key as YamlNode;
+    const indent = ' '.repeat(keyNode.range![0] - this.lineStart(keyNode.range![0]));
+    const body = stringify(value, STRINGIFY)
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => `${indent}  ${line}\n`)
+      .join('');
+    const end = this.pairEnd(anchor);
+    const prefix = end > 0 && this.text[end - 1] !== '\n' ? '\n' : '';
+    this.splice(end, end, `${prefix}${indent}${stringify(key, STRINGIFY).trimEnd()}:\n${body}`);
+  }
+
   /** Replace the whole value at `path` (a list of plain strings, written in flow style like `[a, b]`). */
   setList(path: YamlPath, values: string[]): void {
     const doc = this.doc();

@@ -253,8 +253,9 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   ];
   if (member.vpn_peers.length)
     checklist.push(`VPN: ${member.vpn_peers.map((p) => `${p.network}/${p.device}`).join(', ')} drop out of the servers' peer lists at that render; apply it (ansible/wireguard.yml) so the tunnels close.`);
-  if (wasAdmin && tokens.length) checklist.push(`Tokens: ${h} was an admin and could decrypt every bot token; each of them must be rotated (below).`);
-  for (const t of tokens) checklist.push(`Rotate ${t}: make a new value where it is issued and replace it everywhere it is used (readable by ${h} until then).`);
+  if (wasAdmin && tokens.length)
+    checklist.push(`Tokens: ${h} was an admin and could decrypt every bot token: re-encrypt them to the remaining admins with \`infra tokens reencrypt --key YOUR-KEY.asc\`, then rotate each one (below).`);
+  for (const t of tokens) checklist.push(`Rotate ${t}: \`infra tokens rotate ${t}\` (readable by ${h} until then).`);
   checklist.push(
     `Accounts outside infra: ${member.github ? `remove @${member.github} from the GitHub organisation, ` : 'GitHub organisation, '}Matrix rooms and admin rights, BigBlueButton/Greenlight admin accounts, mailing lists, the password manager, DNS and hosting panels.`,
   );

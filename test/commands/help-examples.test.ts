@@ -18,8 +18,18 @@ const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.js
 const examples = Object.values(manifest.commands).flatMap((c) => (c.examples ?? []).map((e) => ({ id: c.id.replace(/:/g, ' '), example: e.replace(/<%= config\.bin %>/g, 'infra') })));
 const CLOSED = 'http://127.0.0.1:9'; // discard port: nothing listens, the connection is refused at once
 const needsForge = (e: string) => /keys add .*--(github|gitlab)\b/.test(e);
+/** A rotation that writes secrets reaches GitHub (the closed port: 5); `--due` does once a generic token falls due. */
+const rotatesForReal = (e: string) => /^infra tokens rotate \S+\/\S+(?!.*--dry-run)/.test(e);
 /** `infra check` exits 3 on the example registry on purpose: erin's 2048-bit RSA key fails the policy (the audit shows it). */
-const expectedCodes = (e: string) => (needsForge(e) ? [5] : /^infra check\b/.test(e) ? [3] : [0, 4]);
+const expectedCodes = (e: string) =>
+  needsForge(e) || rotatesForReal(e) ? [5] : /^infra check\b/.test(e) ? [3] : /^infra tokens rotate --due\b/.test(e) ? [0, 5] : [0, 4];
+/**
+ * What an admin running the token examples has: their private key at ~/admin-key.asc (a test admin key,
+ * which ships only under test/), the vault password file Ansible reads, their handle, and a GitHub token
+ * of theirs (useless here: GitHub is the closed port). A token to rotate arrives on stdin.
+ */
+const TEST_ADMIN_KEY = path.join(REPO_ROOT, 'test/fixtures/admin-keys/alice.sec.asc');
+const tokenEnv = (e: string) => (/^infra tokens\b/.test(e) ? { ANSIBLE_VAULT_PASSWORD_FILE: path.join(home, 'vault-pass'), INFRA_ADMIN: 'alice', GITHUB_TOKEN: 'admin-token-for-the-examples' } : {});
 
 let bin: string;
 let home: string;
@@ -30,6 +40,8 @@ beforeAll(async () => {
   home = await tempDir('infra-home-');
   await fs.mkdir(path.join(home, '.ssh'));
   await fs.writeFile(path.join(home, '.ssh/id_ed25519.pub'), `${ed25519Line('me@laptop')}\n`);
+  await fs.copyFile(TEST_ADMIN_KEY, path.join(home, 'admin-key.asc'));
+  await fs.writeFile(path.join(home, 'vault-pass'), 'vault password of the examples\n', { mode: 0o600 });
 });
 
 it('finds examples in every command', () => {
@@ -46,10 +58,10 @@ describe.each(examples)('$id: $example', ({ example }) => {
     const argv = /--qr\b/.test(command) ? ['script', ['-qec', command, '/dev/null']] as const : ['sh', ['-c', command]] as const;
     const r = spawnSync(argv[0], [...argv[1]], {
       cwd: dir,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, INFRA_GITHUB_API_URL: CLOSED, INFRA_GITLAB_URL: CLOSED, NO_COLOR: '1', GITHUB_TOKEN: '' },
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, INFRA_GITHUB_API_URL: CLOSED, INFRA_GITLAB_URL: CLOSED, NO_COLOR: '1', GITHUB_TOKEN: '', ...tokenEnv(example) },
       encoding: 'utf8',
       timeout: 30_000,
-      input: '',
+      input: rotatesForReal(example) ? 'github_pat_11EXAMPLEnewTOKENpastedFORtheHELPexample0123\n' : '',
     });
     if (r.error) throw new Error(`${example}: ${r.error.message}`);
     const allowed = expectedCodes(example);

@@ -23,6 +23,8 @@ export interface FakeGithubData {
   repos: Record<string, { environments?: string[] }>;
   /** org login -> existing org secrets with their visibility. */
   orgs?: Record<string, { secrets?: Record<string, 'all' | 'private' | 'selected'> }>;
+  /** Called as each request arrives, before it is answered (a crash test kills its client here). */
+  onRequest?: (request: FakeGithubRequest) => void;
 }
 
 export interface FakeFailure {
@@ -104,6 +106,7 @@ export async function startFakeGithub(data: FakeGithubData): Promise<FakeGithub>
     const token = /^(?:token|bearer) (.+)$/i.exec(auth)?.[1];
     const user = token === undefined ? undefined : data.tokens[token];
     requests.push({ method, path, as: token === undefined ? '(none)' : (user?.login ?? '(unknown)') });
+    data.onRequest?.(requests[requests.length - 1]);
 
     for (const f of failures) {
       if ((f.method && f.method !== method) || (f.path && !f.path.test(path))) continue;

@@ -1,0 +1,73 @@
+import { Args, Flags } from '@oclif/core';
+import { InfraCommand } from '../../lib/base-command.js';
+import { ExitCode, InfraError } from '../../lib/errors.js';
+import { rotateDue, rotateToken, type RotateDueResult, type RotateTokenResult } from '../../services/tokens.js';
+
+type Result = RotateTokenResult | RotateDueResult;
+
+export default class TokensRotate extends InfraCommand<Result> {
+  static override summary = 'Rotate a bot token: a new value, written to every consumer, stored encrypted to the admins.';
+  static override description = `github: the new token is read from stdin or a hidden prompt and checked with GitHub (its login must be the bot's). matrix: the bot's password (stdin or prompt, never stored) logs in for a new access token; the old one (decrypted with --key) is logged out at the end. generic: 32 random bytes.
+Secrets are written with GITHUB_TOKEN when it is set, else with the new GitHub token; ansible_vault_var consumers use ANSIBLE_VAULT_PASSWORD_FILE or --vault-password-file.
+Each step is recorded as it happens: a failure part-way exits 5 naming what is done, and \`--resume --key FILE\` finishes it without asking for the value again. A value is never taken from the command line.`;
+  static override examples = [
+    '<%= config.bin %> tokens rotate roobot/webhook-secret --dry-run',
+    '<%= config.bin %> tokens rotate roobot/github',
+    '<%= config.bin %> tokens rotate --due',
+  ];
+  static override strict = false;
+  static override args = { token: Args.string({ description: 'HANDLE/NAME' }) };
+  static override flags = {
+    'dry-run': Flags.boolean({ description: 'list what would change, change nothing' }),
+    resume: Flags.boolean({ description: 'finish a rotation that stopped part-way (needs --key)' }),
+    key: Flags.string({ description: 'your private OpenPGP key: decrypts the pending value (--resume) or the old Matrix token' }),
+    due: Flags.boolean({ description: 'rotate every generic token that is due; list the others that need a person', exclusive: ['resume', 'key'] }),
+    'vault-password-file': Flags.string({ description: 'the Ansible vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)' }),
+  };
+
+  async run(): Promise<Result> {
+    const { args, argv, flags } = await this.parseWith(TokensRotate);
+    if (argv.length > (flags.due ? 0 : 1))
+      throw new InfraError(ExitCode.usage, 'a token value is never taken from the command line (process lists and shell history keep it); the extra argument was ignored and not stored', {
+        hint: `give it on stdin: your-password-manager show ... | infra tokens rotate ${flags.due ? '--due' : 'HANDLE/NAME'}`,
+      });
+    if (!flags.due && !args.token) throw new InfraError(ExitCode.usage, 'name the token to rotate (HANDLE/NAME), or pass --due', { hint: 'infra tokens rotate roobot/github' });
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(ExitCode.cancelled);
+      interrupted = true;
+      process.stderr.write('stopping after the current step (Ctrl+C again to stop at once)\n');
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const common = { dryRun: flags['dry-run'], vaultPasswordFile: flags['vault-password-file'], cancelled: () => interrupted };
+      if (flags.due) return this.printDue(await rotateDue(this.context(), common));
+      return this.print(await rotateToken(this.context(), { ...common, ref: args.token!, resume: flags.resume, key: flags.key }));
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  }
+
+  private print(r: RotateTokenResult): RotateTokenResult {
+    if (this.jsonEnabled()) return r;
+    if (r.dry_run) this.out([`would rotate ${r.token}:`, ...r.steps!.map((s) => `  ${s}`)].join('\n'));
+    else {
+      const lines = [`rotated ${r.token} on ${r.rotated_at} by ${r.rotated_by}: ${r.updated.length} consumer(s) updated${r.already_done.length ? `, ${r.already_done.length} already done` : ''}`];
+      if (r.expires_at) lines.push(`the new token expires on ${r.expires_at}`);
+      if (r.old_token_logged_out !== undefined) lines.push(r.old_token_logged_out ? 'the old access token is logged out' : 'the old access token could NOT be logged out: end its session in a Matrix client');
+      if (r.revoke_url) lines.push(`Now revoke the old token, signed in as the bot: ${r.revoke_url}`);
+      this.out(lines.join('\n'));
+    }
+    return r;
+  }
+
+  private printDue(r: RotateDueResult): RotateDueResult {
+    if (!this.jsonEnabled()) {
+      for (const t of r.rotated) this.out(`${r.dry_run ? 'would rotate' : 'rotated'} ${t.token}`);
+      for (const p of r.need_person) this.out(`needs a person: ${p.token} (${p.kind}${p.due ? `, due ${p.due}` : ''}): ${p.why} -> ${p.command}`);
+      if (!r.rotated.length && !r.need_person.length) this.out('no token is due');
+    }
+    if (r.failed.length) this.finishWith(r.failed.some((f) => f.code === ExitCode.remote) ? ExitCode.remote : r.failed[0].code, r);
+    return r;
+  }
+}
