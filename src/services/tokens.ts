@@ -263,6 +263,11 @@ interface UnlockedKey {
 /** The admin's private key from --key, and its passphrase (INFRA_PGP_PASSPHRASE, else a hidden prompt when it is locked). */
 async function adminKey(ctx: Context, file: string): Promise<UnlockedKey> {
   const armored = await readArg(ctx, file);
+  if (file !== '-') {
+    // as ssh does for an identity file: a private key others can read is worth a warning
+    const { warnIfReadableByOthers } = await import('../adapters/secret-files.js');
+    await warnIfReadableByOthers(path.resolve(ctx.cwd, file), (w) => say(ctx, `warning: ${w}`), 'private key file');
+  }
   const { privateKeyIsLocked } = await import('../adapters/openpgp-tokens.js');
   let passphrase = ctx.env.INFRA_PGP_PASSPHRASE;
   if (passphrase === undefined && ctx.prompter && (await privateKeyIsLocked(armored))) passphrase = await ctx.prompter.password({ message: `Passphrase of ${file}` });
