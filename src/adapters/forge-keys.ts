@@ -258,7 +258,7 @@ function requireKeyShape(entry: unknown, forge: string, baseUrl: string): { id: 
 }
 
 /** A token never travels in clear text: over plain http only to this machine (tests, an SSH tunnel). */
-function assertTokenTransport(baseUrl: string, token: string | undefined, tokenVar: string): void {
+export function assertTokenTransport(baseUrl: string, token: string | undefined, tokenVar: string): void {
   const url = new URL(baseUrl);
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (token && url.protocol === 'http:' && !loopback)
@@ -267,7 +267,7 @@ function assertTokenTransport(baseUrl: string, token: string | undefined, tokenV
     });
 }
 
-function parseBaseUrl(raw: string, setting: string): string {
+export function parseBaseUrl(raw: string, setting: string): string {
   let url: URL;
   try {
     url = new URL(raw);

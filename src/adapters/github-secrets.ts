@@ -10,6 +10,7 @@
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { consumerKind, describeConsumer, githubPermissionFor, parseGithubExpiration } from '../core/tokens.js';
 import type { IsoDate, TokenConsumer } from '../core/types.js';
+import { assertTokenTransport, parseBaseUrl } from './forge-keys.js';
 
 export type GithubConsumer = Extract<TokenConsumer, { github_secret: unknown } | { github_env_secret: unknown } | { github_org_secret: unknown }>;
 
@@ -50,12 +51,15 @@ interface OctokitError {
   response?: { headers?: Record<string, string | undefined>; data?: unknown };
 }
 
+
 export function githubSecrets(options: GithubSecretsOptions): GithubSecrets {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const host = new URL(baseUrl).host;
 
   async function client(auth: string) {
+    // a token goes only over https (or to this machine): INFRA_GITHUB_API_URL=http://... elsewhere is refused
+    assertTokenTransport(parseBaseUrl(baseUrl, 'INFRA_GITHUB_API_URL'), auth, 'the token');
     const { Octokit } = await import('@octokit/rest');
     const timedFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
     return new Octokit({ auth, baseUrl, userAgent: 'infra (co-op token rotation)', log: SILENT, request: { fetch: timedFetch } });

@@ -15,7 +15,7 @@ export default class Audit extends InfraCommand<AuditJson> {
     '<%= config.bin %> audit --env production --as-of 2026-12-01 --json',
     '<%= config.bin %> audit --fail-on high',
     'wg show all dump > dump.txt && <%= config.bin %> audit --wg-dump dump.txt   # the dump saved on a VPN server',
-    'git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm x && <%= config.bin %> audit --since HEAD',
+    '<%= config.bin %> audit --since 2026-11-01 --format markdown   # with what changed since the last meeting (the registry is a git repository)',
   ];
   static override flags = {
     env: Flags.string({ description: "only this environment's hosts (a name under environments: in infra.yml)" }),

@@ -6,7 +6,7 @@ import { render, type RenderResult } from '../services/render.js';
 export default class Render extends InfraCommand<RenderResult> {
   static override summary = 'Write the generated inventory files: authorized_keys lines and WireGuard peers per host.';
   static override description = `Resolves infra.yml's grants over each environment's Ansible inventory and writes inventories/<env>/host_vars/<host>/infra.generated.yml for every host a grant (or a VPN network's \`servers\`) reaches: infra_authorized_keys (remote user -> complete list of lines), infra_revoked_keys (departed members' and removed keys, for state: absent) and infra_wireguard_peers.
-Everything is planned before anything is written; only files whose content changes are rewritten (atomically), files of hosts no longer reached are removed, and hand-written files in host_vars/<host>/ are never touched.
+Everything is planned before anything is written; only files whose content changes are rewritten (atomically). A host no grant reaches any more keeps a file listing its old keys under infra_revoked_keys (so the playbook removes them); a host gone from the inventory loses its file. Hand-written files in host_vars/<host>/ are never touched, and one defining an infra_* variable stops the render.
 --check writes nothing and exits 4 when anything would change (a CI gate). Apply the result with the shipped playbook: ansible-playbook -i inventories/<env> ansible/apply-access.yml`;
   static override examples = ['<%= config.bin %> render', '<%= config.bin %> render --env production --dry-run', '<%= config.bin %> render --check', '<%= config.bin %> render --json'];
   static override flags = {

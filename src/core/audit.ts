@@ -456,6 +456,11 @@ function addressFindings(config: InfraConfig, members: readonly Member[]): Findi
 
 // ------------------------------------------------------------------ grants
 
+/** `hosts` without `reached`: `hosts:!vpnOnly` when that pattern is a plain name, else each host by name. */
+function excluding(hosts: string, reached: readonly string[], vpnOnly: string): string {
+  return /^[A-Za-z0-9_.-]+$/.test(vpnOnly) ? `${hosts}:!${vpnOnly}` : [hosts, ...reached.map((h) => `!${h}`)].join(':');
+}
+
 /** Grant index -> host names it selects, per environment (only grants covering it). */
 function grantHosts(config: InfraConfig, inventory: Inventory, environment: string): Map<number, Set<string>> {
   const out = new Map<number, Set<string>>();
@@ -483,7 +488,8 @@ function bypassFindings(config: InfraConfig, inventories: Readonly<Record<string
           'vpn-bypass',
           `access[${i}] in ${env}`,
           `the grant (groups ${grant.groups.join(', ')}, hosts ${JSON.stringify(grant.hosts)}, user ${grant.user}) reaches ${reached.join(', ')} without vpn_only, but policy.ssh.vpn_only_hosts (${JSON.stringify(pattern)}) says they are reached only from the VPN`,
-          `in infra.yml, add \`vpn_only: true\` to access[${i}] (or exclude them from its hosts: "${grant.hosts}:!${pattern}"), then \`infra render\``,
+          // Excluding the hosts by name is right whatever the patterns hold: `a:!b:&c` would mean (a - b) & c.
+          `in infra.yml, add \`vpn_only: true\` to access[${i}] (or exclude them from its hosts: "${excluding(grant.hosts, reached, pattern)}"), then \`infra render\``,
         ),
       );
     }

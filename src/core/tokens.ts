@@ -76,6 +76,8 @@ export function consumerProblems(c: TokenConsumer): FieldProblem[] {
     if (!ANSIBLE_GROUP_RE.test(v.group)) add('group', 'must be an Ansible group name (letters, digits, _ and -, not starting with a digit)');
     if (!IDENTIFIER_RE.test(v.var)) add('var', 'an Ansible variable name is letters, digits and _, not starting with a digit');
     else if (PYTHON_KEYWORDS.has(v.var)) add('var', `"${v.var}" is a Python keyword, which Ansible refuses as a variable name`);
+    // infra_* beside the generated files is render's alone: render would refuse to run (and rightly)
+    else if (v.var.startsWith('infra_')) add('var', `"${v.var}" starts with infra_, which only \`infra render\` may define; name it after the bot, e.g. roobot_${v.var.slice(6) || 'token'}`);
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { loadInventories } from '../adapters/inventories.js';
 import { readPublicKey, type PgpKeyInfo } from '../adapters/pgp.js';
 import { memberRel, YAML_OUT } from '../adapters/store.js';
 import { tokenDueMark } from '../core/audit.js';
+import { tokenDue } from '../core/tokens.js';
 import { addDays, daysBetween } from '../core/dates.js';
 import { hostsReachedBy, type Reach } from '../core/grants.js';
 import { parsePublicKey } from '../core/ssh-key.js';
@@ -225,9 +226,10 @@ export async function showMember(ctx: Context, handle: string): Promise<ShowMemb
     return { name: k.name, type: p.type, bits: p.bits, fingerprint: p.fingerprint, added: k.added, age_days: daysBetween(k.added, date), ...(k.expires ? { expires: k.expires } : {}), ...(k.source ? { source: k.source } : {}), marks };
   });
   const tokens = member.tokens.map((t) => {
-    const every = t.rotate_every_days ?? config.policy.tokens.rotate_every_days;
+    // the same next due date as `infra tokens list` (the day before a GitHub expiry, when that comes first)
+    const next = tokenDue(t, config.policy.tokens.rotate_every_days, date, config.policy.audit.horizon_days).due;
     const due = tokenDueMark(t, config.policy, date);
-    return { name: t.name, kind: t.kind, ...(t.rotated_at ? { rotated_at: t.rotated_at, next_due: addDays(t.rotated_at, every) } : {}), ...(due ? { mark: { code: due.code, severity: due.severity, note: due.note } } : {}) };
+    return { name: t.name, kind: t.kind, ...(t.rotated_at ? { rotated_at: t.rotated_at } : {}), ...(next ? { next_due: next } : {}), ...(due ? { mark: { code: due.code, severity: due.severity, note: due.note } } : {}) };
   });
   return { member: { ...member, admin: config.admins.includes(member.handle) }, keys, tokens, reaches };
 }

@@ -138,3 +138,11 @@ describe('writeSecret', () => {
     }
   });
 });
+
+describe('transport', () => {
+  it('refuses to send a token over plain http to another machine', async () => {
+    const e = await rejection(githubSecrets({ baseUrl: 'http://github.example.org/api/v3' }).whoAmI('ghp_notsentanywhere'));
+    expect(e.message).toContain('plain http');
+    expect(e.message).not.toContain('ghp_notsentanywhere');
+  });
+});

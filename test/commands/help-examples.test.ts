@@ -16,6 +16,10 @@ interface ManifestCommand {
 
 const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, ManifestCommand> };
 const examples = Object.values(manifest.commands).flatMap((c) => (c.examples ?? []).map((e) => ({ id: c.id.replace(/:/g, ' '), example: e.replace(/<%= config\.bin %>/g, 'infra') })));
+const git = (cwd: string, args: string[]) => {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr || r.error}`);
+};
 const CLOSED = 'http://127.0.0.1:9'; // discard port: nothing listens, the connection is refused at once
 const needsForge = (e: string) => /keys add .*--(github|gitlab)\b/.test(e);
 /** A rotation that writes secrets reaches GitHub (the closed port: 5); `--due` does once a generic token falls due. */
@@ -53,6 +57,10 @@ it('finds examples in every command', () => {
 describe.each(examples)('$id: $example', ({ example }) => {
   it('runs as printed', async () => {
     const dir = await copyExample();
+    // a registry is a git repository (audit --since reads its history): the copy gets one commit
+    git(dir, ['init', '-q']);
+    git(dir, ['add', '-A']);
+    git(dir, ['-c', 'user.email=t@example.org', '-c', 'user.name=t', 'commit', '-qm', 'the example registry']);
     const command = example.replace(/https:\/\/[^\s"']+/g, CLOSED);
     // --qr draws only on a terminal: those examples run under script(1), which gives them one
     const argv = /--qr\b/.test(command) ? ['script', ['-qec', command, '/dev/null']] as const : ['sh', ['-c', command]] as const;

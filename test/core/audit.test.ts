@@ -4,7 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { validateConfig } from '../../src/core/validate.js';
 import { REPO_ROOT } from '../helpers/example.js';
 import { auditFindings, CODES, liveTargets, sortFindings, variableNames, vpnDumpFindings, type AuditInput, type Finding, type LiveHost } from '../../src/core/audit.js';
-import { planAccess } from '../../src/core/grants.js';
+import { hostsOf, planAccess } from '../../src/core/grants.js';
 import { parseYamlInventory } from '../../src/core/inventory.js';
 import { planRender } from '../../src/core/render.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member, type SshKeyEntry, type TokenEntry } from '../../src/core/types.js';
@@ -659,5 +659,20 @@ describe('shadowed-render and render agree on what may be set beside the generat
     const bad = shadowedCodes(['infra_become', 'infra_authorized_keys']);
     expect(ok).toEqual([]);
     expect(bad).toEqual(['shadowed-render']);
+  });
+});
+
+describe('vpn-bypass fix', () => {
+  it('with a compound vpn_only_hosts pattern, the suggested hosts exclude exactly the hosts reached', () => {
+    const input = registryCase((c) => {
+      c.policy.ssh.vpn_only_hosts = 'bbb:&bbb';
+      c.access[0].vpn_only = false; // infra reaches all hosts, the bbb ones too, from anywhere
+    });
+    const f = auditFindings(input).findings.find((x) => x.code === 'vpn-bypass')!;
+    const suggested = /exclude them from its hosts: "([^"]+)"/.exec(f.fix)![1];
+    const grant = input.config!.access[Number(/access\[(\d+)\]/.exec(f.subject)![1])];
+    const before = hostsOf(grant.hosts, inventories.production);
+    const vpnOnly = hostsOf('bbb', inventories.production);
+    expect(hostsOf(suggested, inventories.production).sort()).toEqual(before.filter((h) => !vpnOnly.includes(h)).sort());
   });
 });

@@ -5,6 +5,8 @@ import { showMember, type ShowMemberResult } from '../../services/members.js';
 
 export default class MembersShow extends InfraCommand<ShowMemberResult> {
   static override summary = 'One principal: keys, VPN peers, tokens, and the hosts they reach.';
+  static override description =
+    'NOTE marks what `infra audit` reports as of today: expired, expiring (within policy.audit.horizon_days) and old keys (over policy.ssh.max_age_days), overdue and due-soon tokens. Reaches lists every environment, host and remote user a grant gives them, and whether only from the VPN.';
   static override examples = ['<%= config.bin %> members show alice', '<%= config.bin %> members show roobot --json'];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
 

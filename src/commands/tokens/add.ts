@@ -17,13 +17,13 @@ A consumer is github_secret:OWNER/REPO:NAME, github_env_secret:OWNER/REPO:ENVIRO
   static override flags = {
     kind: Flags.string({ required: true, options: ['github', 'matrix', 'generic'], description: 'github (a pasted personal token), matrix (password login), generic (32 random bytes)' }),
     every: Flags.integer({ description: 'rotate every DAYS (default: policy.tokens.rotate_every_days)' }),
-    consumer: Flags.string({ multiple: true, default: [], description: 'where the value is used (repeatable)' }),
+    consumer: Flags.string({ multiple: true, description: 'where the value is used (repeatable)' }),
     homeserver: Flags.string({ description: 'matrix: the homeserver URL clients use' }),
   };
 
   async run(): Promise<AddTokenResult> {
     const { args, flags } = await this.parseWith(TokensAdd);
-    const result = await addToken(this.context(), { ...args, kind: flags.kind, every: flags.every, consumers: flags.consumer, homeserver: flags.homeserver });
+    const result = await addToken(this.context(), { ...args, kind: flags.kind, every: flags.every, consumers: flags.consumer ?? [], homeserver: flags.homeserver });
     this.say(`added ${result.token} (${result.kind}) with ${result.consumers.length} consumer(s)`);
     return result;
   }

@@ -27,6 +27,8 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
 
   async run(): Promise<Result> {
     const { args, argv, flags } = await this.parseWith(TokensRotate);
+    if (flags.due && argv.length === 1 && /^[a-z][a-z0-9-]*\/[A-Za-z0-9._-]+$/.test(argv[0] as string))
+      throw new InfraError(ExitCode.usage, '--due rotates every token that is due: drop the token name, or drop --due', { hint: `infra tokens rotate ${argv[0]}` });
     if (argv.length > (flags.due ? 0 : 1))
       throw new InfraError(ExitCode.usage, 'a token value is never taken from the command line (process lists and shell history keep it); the extra argument was ignored and not stored', {
         hint: `give it on stdin: your-password-manager show ... | infra tokens rotate ${flags.due ? '--due' : 'HANDLE/NAME'}`,

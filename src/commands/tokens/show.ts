@@ -9,7 +9,7 @@ export default class TokensShow extends InfraCommand<TokenRow & { value?: string
   static override examples = ['<%= config.bin %> tokens show roobot/github', '<%= config.bin %> tokens show roobot/webhook-secret --reveal --key ~/admin-key.asc'];
   static override args = { token: Args.string({ required: true, description: 'HANDLE/NAME' }) };
   static override flags = {
-    reveal: Flags.boolean({ description: 'decrypt and print the value', dependsOn: ['key'] }),
+    reveal: Flags.boolean({ description: 'decrypt and print the value (needs --key)' }),
     key: Flags.string({ description: 'your private OpenPGP key (gpg --export-secret-keys --armor EMAIL > FILE)' }),
   };
 
