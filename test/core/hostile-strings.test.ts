@@ -198,7 +198,7 @@ describe.each(FIELDS.map((f) => [f.name, f] as const))('%s', (_, field) => {
       // infra.yml is printed in full by validate.ts, which is another helper's file).
       if (field.name !== 'handle' && field.name !== 'network name') for (const p of r.problems) expect(inert(p).length).toBeLessThan(2_000);
       // The problem travels on: the audit's invalid-registry finding, --json's error object, the terminal error.
-      const problems = r.problems.map((message) => ({ file: 'keys/alice/member.yml', message }));
+      const problems = r.problems.map((message) => ({ file: 'keys/alice/member.yml', field: 'name', message }));
       assertInertAudit(r.problems.join('; '));
       assertInertJson({ error: { code: 3, message: r.problems[0], problems } });
       assertInertError(r.problems[0], 'fix the lines above, then run `infra check`', problems);
@@ -215,7 +215,7 @@ describe.each(FIELDS.map((f) => [f.name, f] as const))('%s', (_, field) => {
     assertInertJson({ member: r.member, config: r.config, value });
     assertInertError(`no key named ${value} in ${value}`, `infra keys list ${value}`, [
       { file: `keys/${value}/member.yml`, field: value, message: value },
-      { file: 'infra.yml', line: 3, message: `${value} again` },
+      { file: 'infra.yml', line: 3, field: 'access', message: `${value} again` },
     ]);
     for (const o of ['audit table/md/json', '--json', 'terminal error'] as const) reached.add(o);
   });
