@@ -164,7 +164,8 @@ export function auditTable(report: AuditReport, width: number): string {
   if (report.findings.length) {
     out.push('');
     const codeWidth = Math.max(...report.findings.map((f) => displayWidth(inert(f.code))));
-    const indent = w >= 60 ? 8 + codeWidth + 2 : 4;
+    // Detail and fix line up under the subject, unless a code (a string from data) would push them past half the width.
+    const indent = w >= 60 && 8 + codeWidth + 2 <= w / 2 ? 8 + codeWidth + 2 : 4;
     for (const f of report.findings) {
       const head = `${pad(f.severity.toUpperCase(), 6)}  ${pad(inert(f.code), codeWidth)}  ${inert(f.subject)}`;
       line(head);
@@ -178,7 +179,7 @@ export function auditTable(report: AuditReport, width: number): string {
   if (report.changes !== undefined) {
     out.push('', truncate(`Changes since ${inert(report.since ?? '')}`.trimEnd(), w));
     if (!report.changes.length) out.push('  none');
-    for (const c of report.changes) line(`  ${c.date}  ${inert(c.commit)}  ${pad(c.kind, 17)}  ${inert(c.subject)}${c.detail ? `: ${inert(c.detail)}` : ''}`);
+    for (const c of report.changes) line(`  ${inert(c.date)}  ${inert(c.commit)}  ${pad(inert(c.kind), 17)}  ${inert(c.subject)}${c.detail ? `: ${inert(c.detail)}` : ''}`);
   }
 
   if (report.access.length) {

@@ -122,7 +122,8 @@ function configValue(value: string, field: string): string {
   return value;
 }
 
-const commentLine = (text: string) => `# ${text.replace(/[\x00-\x1f\x7f]+/g, ' ')}`;
+// Controls, line separators and format characters (bidi overrides) become spaces: the config is printed to a terminal.
+const commentLine = (text: string) => `# ${text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+/gu, ' ')}`;
 
 function checkInteger(value: number, field: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

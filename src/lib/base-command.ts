@@ -15,6 +15,17 @@ import { closestNames, levenshtein } from '../core/host-pattern.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 
+/**
+ * An error as printed on stderr: `infra: message`, one line per problem when there are several, the hint.
+ * Message, hint and problems may quote member data: each is cleaned, so no newline, escape or bidi
+ * override from that data reaches the terminal (issue 10); the only line breaks are the layout's.
+ */
+export function terminalErrorText(message: string, hint: string | undefined, problems: readonly Problem[]): string {
+  const lines = problems.length > 1 ? problems.map((p) => `  ${clean(formatProblem(p))}`) : [];
+  const head = problems.length > 1 ? `infra: ${clean(message)}:` : `infra: ${clean(message)}`;
+  return [red(boldErr(head)), ...lines, ...(hint ? [`hint: ${clean(hint)}`] : [])].join('\n') + '\n';
+}
+
 export abstract class InfraCommand<T> extends Command {
   static override enableJsonFlag = true;
   static override baseFlags = {
@@ -104,9 +115,7 @@ export abstract class InfraCommand<T> extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: { code, message, ...(hint ? { hint } : {}), ...(problems.length ? { problems } : {}) } });
     } else {
-      const lines = problems.length > 1 ? problems.map((p) => `  ${clean(formatProblem(p))}`) : [];
-      const head = problems.length > 1 ? `infra: ${clean(message)}:` : `infra: ${clean(message)}`;
-      process.stderr.write([red(boldErr(head)), ...lines, ...(hint ? [`hint: ${clean(hint)}`] : [])].join('\n') + '\n');
+      process.stderr.write(terminalErrorText(message, hint, problems));
     }
     this.exit(code);
   }

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { InfraCommand } from '../../lib/base-command.js';
-import { bold, table } from '../../lib/style.js';
+import { bold, clean, table } from '../../lib/style.js';
 import { showMember, type ShowMemberResult } from '../../services/members.js';
 
 export default class MembersShow extends InfraCommand<ShowMemberResult> {
@@ -19,8 +19,9 @@ export default class MembersShow extends InfraCommand<ShowMemberResult> {
     const fit = (shrink: number[]) => ({ width: ctx.stdout.columns - 2, shrink });
     const section = (title: string, text: string) => ['', bold(title), text.trimEnd()];
     this.out([
-      bold(`${m.handle}: ${m.name}`),
-      `${m.kind}, ${m.org}${m.email ? `, ${m.email}` : ''}${m.admin ? ', admin' : ''}; ${m.status}${m.departed ? ` since ${m.departed}` : ''}`,
+      // the name is free text: bidi overrides in it must not reorder the line (issue 10)
+      bold(`${m.handle}: ${clean(m.name)}`),
+      clean(`${m.kind}, ${m.org}${m.email ? `, ${m.email}` : ''}${m.admin ? ', admin' : ''}; ${m.status}${m.departed ? ` since ${m.departed}` : ''}`),
       `groups: ${m.groups.join(', ') || '-'}`,
       ...section('SSH keys', r.keys.length ? table(['NAME', 'TYPE', 'BITS', 'FINGERPRINT', 'AGE', 'EXPIRES', 'NOTE'], r.keys.map((k) => [k.name, k.type, String(k.bits), k.fingerprint, `${k.age_days}d`, k.expires ?? '-', k.marks.map((x) => x.note).join('; ')]), fit([3, 6, 1, 0])) : '  none'),
       ...section('VPN peers', m.vpn_peers.length ? table(['NETWORK', 'DEVICE', 'ADDRESSES', 'PUBLIC KEY'], m.vpn_peers.map((p) => [p.network, p.device, p.addresses.join(' '), p.public_key]), fit([3, 2])) : '  none'),
