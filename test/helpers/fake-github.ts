@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sodium from 'libsodium-wrappers';
+import { json, readBody } from './http-server.js';
 
 export interface FakeGithubToken {
   login: string;
@@ -63,19 +64,6 @@ interface KeyPair {
   publicKey: Uint8Array;
   privateKey: Uint8Array;
 }
-
-const json = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-  res.end(body === undefined ? undefined : JSON.stringify(body));
-};
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 
 export async function startFakeGithub(data: FakeGithubData): Promise<FakeGithub> {
   await sodium.ready;

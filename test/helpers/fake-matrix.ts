@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { json, readBody } from './http-server.js';
 
 export interface FakeMatrixOptions {
   serverName?: string;
@@ -42,18 +43,6 @@ export interface FakeMatrix {
   fail(failure: FakeMatrixFailure): void;
   close(): Promise<void>;
 }
-
-const json = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 
 export async function startFakeMatrix(options: FakeMatrixOptions): Promise<FakeMatrix> {
   const serverName = options.serverName ?? 'matrix.example';

@@ -25,3 +25,12 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** Tests that create Unix users, start sshd or make network namespaces need root: in CI they must not skip. */
+export function isRoot(): boolean {
+  if (process.getuid?.() === 0) return true;
+  const message = 'these tests create a Unix user and start sshd: run them as root';
+  if (inCI()) throw new Error(`${message} (CI is set, so they must not skip)`);
+  console.warn(`skipping: ${message}`);
+  return false;
+}

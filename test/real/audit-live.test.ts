@@ -21,17 +21,9 @@ import { loadRegistry } from '../../src/adapters/store.js';
 import { auditFindings, liveTargets, type Finding } from '../../src/core/audit.js';
 import { hostsOf, planAccess } from '../../src/core/grants.js';
 import { mustRun, runSync } from '../helpers/program.js';
-import { requireTool } from '../helpers/real-tools.js';
+import { isRoot, requireTool } from '../helpers/real-tools.js';
 import { baseConfig, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { createUser, freePort, removeUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
-
-function isRoot(): boolean {
-  if (process.getuid?.() === 0) return true;
-  const message = 'these tests create a Unix user and start sshd: run them as root';
-  if (process.env.CI) throw new Error(`${message} (CI is set, so they must not skip)`);
-  console.warn(`skipping: ${message}`);
-  return false;
-}
 
 const ready =
   [

@@ -14,20 +14,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { mustRun, runSync } from '../helpers/program.js';
-import { requireTool } from '../helpers/real-tools.js';
+import { isRoot, requireTool } from '../helpers/real-tools.js';
 import { baseConfig, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { canLogin, createUser, removeUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ansibleEnv = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_RETRY_FILES_ENABLED: 'False' };
-
-function isRoot(): boolean {
-  if (process.getuid?.() === 0) return true;
-  const message = 'these tests create a Unix user and start sshd: run them as root';
-  if (process.env.CI) throw new Error(`${message} (CI is set, so they must not skip)`);
-  console.warn(`skipping: ${message}`);
-  return false;
-}
 
 const haveAnsible = [requireTool('ansible-playbook', 'ansible'), requireTool('ansible-inventory', 'ansible')].every(Boolean);
 const haveSshd = haveAnsible && [requireTool('/usr/sbin/sshd', 'openssh-server'), requireTool('ssh', 'openssh-client'), requireTool('ssh-keygen', 'openssh-client'), requireTool('useradd', 'passwd')].every(Boolean) && isRoot();

@@ -14,20 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mustRun, runSync } from '../helpers/program.js';
-import { requireTool } from '../helpers/real-tools.js';
+import { isRoot, requireTool } from '../helpers/real-tools.js';
 import { baseConfig, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { canLogin, createUser, removeUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PLAYBOOK = path.join(REPO, 'ansible', 'apply-access.yml');
-
-function isRoot(): boolean {
-  if (process.getuid?.() === 0) return true;
-  const message = 'these tests create a Unix user and start sshd: run them as root';
-  if (process.env.CI) throw new Error(`${message} (CI is set, so they must not skip)`);
-  console.warn(`skipping: ${message}`);
-  return false;
-}
 
 const ready =
   [
