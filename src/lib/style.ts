@@ -29,6 +29,17 @@ const UNSAFE_TEXT_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 export const clean = (s: string) => s.replace(UNSAFE_TEXT_RE, '\uFFFD');
 
 /**
+ * Talk for stderr, which may quote a remote error or a file: line breaks and our own colours (SGR `ESC[..m`)
+ * stay, every other unsafe character is replaced, so nothing quoted can move the cursor or reorder text.
+ */
+export function cleanTalk(s: string): string {
+  return s
+    .split('\n')
+    .map((line) => line.split(/(\u001b\[[0-9;]*m)/).map((part, i) => (i % 2 ? part : clean(part))).join(''))
+    .join('\n');
+}
+
+/**
  * JSON for stdout with every unsafe character written as a \u escape: the same JSON to a parser, but
  * nothing in it moves the cursor or reorders what a terminal shows (JSON.stringify escapes only C0).
  */

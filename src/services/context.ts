@@ -12,6 +12,7 @@ import type { RegistryStore } from '../adapters/store.js';
 import { localDate } from '../core/dates.js';
 import type { IsoDate, Member, Registry } from '../core/types.js';
 import { ExitCode, InfraError, noMember } from '../lib/errors.js';
+import { cleanTalk } from '../lib/style.js';
 import type { Prompter } from '../lib/prompter.js';
 
 export interface OutStream {
@@ -52,7 +53,7 @@ export const today = (ctx: Pick<Context, 'now'>): IsoDate => localDate(ctx.now()
 
 /** Talk on stderr; silent under --json. */
 export function say(ctx: Context, message: string): void {
-  if (!ctx.json) ctx.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+  if (!ctx.json) ctx.stderr.write(`${cleanTalk(message.replace(/\n$/, ''))}\n`);
 }
 
 /**

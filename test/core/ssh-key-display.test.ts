@@ -46,3 +46,11 @@ describe('key comments on display', () => {
     for (const s of ['café', '日本語', 'alice@laptop (work)', '🙂']) expect(clean(s)).toBe(s);
   });
 });
+
+describe('talk on stderr', () => {
+  it('keeps line breaks and our colours, replaces every other escape and reordering character', async () => {
+    const { cleanTalk } = await import('../../src/lib/style.js');
+    expect(cleanTalk('\u001b[31mhigh\u001b[39m ok\nnext')).toBe('\u001b[31mhigh\u001b[39m ok\nnext');
+    expect(cleanTalk('remote said \u001b]0;pwned\u0007 \u202eevil\r')).not.toMatch(/[\u0007\u001b\u202e\r]/);
+  });
+});
