@@ -15,7 +15,7 @@ export default class Check extends InfraCommand<CheckResult> {
     const n = result.problems.length;
     if (!this.jsonEnabled() && n) this.out(result.problems.map((p) => clean(formatProblem(p))).join('\n'));
     if (!n) {
-      this.say(green(`registry is valid: ${result.members} members`));
+      this.say(green(`registry is valid: ${result.members} member${result.members === 1 ? '' : 's'}`));
       return result;
     }
     this.say(n === 1 ? '1 problem; fix it and run `infra check` again' : `${n} problems; fix them and run \`infra check\` again`);

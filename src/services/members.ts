@@ -1,7 +1,7 @@
 /** Principals: add, list, show, edit, offboard. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Document } from 'yaml';
+import { Document, isSeq } from 'yaml';
 import { loadInventories } from '../adapters/inventories.js';
 import { readPublicKey, type PgpKeyInfo } from '../adapters/pgp.js';
 import { memberRel, YAML_OUT } from '../adapters/store.js';
@@ -43,6 +43,9 @@ async function readPgpFile(ctx: Context, file: string): Promise<PgpKeyInfo> {
 export function memberYaml(fields: Record<string, unknown>): string {
   const doc = new Document(fields);
   doc.commentBefore = ' yaml-language-server: $schema=../../schema/member.schema.json';
+  // groups as people write them, `groups: [infra, meet-tech]`, so edits and reviews look alike
+  const groups = doc.get('groups', true);
+  if (isSeq(groups)) groups.flow = true;
   return doc.toString(YAML_OUT);
 }
 
