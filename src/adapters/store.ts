@@ -222,8 +222,12 @@ export class YamlFiles extends Map<string, YamlFile> {
 export const CACHE_DIR = '.infra-cache';
 const MEMBER_CACHE = `${CACHE_DIR}/members.json`;
 const CACHE_FORMAT = 1;
-/** Below this many members parsing is quick and the cache is not written (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). */
-const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 200);
+/**
+ * Below this many members parsing is quick and no derived state (this cache, render's stamp) is written
+ * (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). At 100 members a parse of every file already costs
+ * more than Node's start-up.
+ */
+const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 50);
 
 interface CacheEntry {
   stat: string;

@@ -1,5 +1,7 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
-import { inspectInventories, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { inspectInventories, inventoryFolder, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
+import { keepsDerivedState } from '../adapters/store.js';
 import { applyRender } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
 import { hostVarsPrefix, planRender } from '../core/render.js';
@@ -31,9 +33,18 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
         hint: known.length ? `infra render --env ${known[0]}` : 'add an environment under environments: in infra.yml',
       });
     const environments = input.env === undefined ? known : [input.env];
+    const root = await ctx.store.root();
+    // Nothing render reads changed since a render that found nothing to do: neither is there now.
+    const stamp = keepsDerivedState(loaded.registry.members.length)
+      ? await renderStamp(root, loaded, environments, await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e]))))
+      : undefined;
+    const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
+    if (stamp !== undefined && recorded?.stamp === stamp) {
+      if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
+      return { written: [], removed: [], unchanged: recorded.unchanged };
+    }
     const { inventories, folders, problems } = await inspectInventories(loaded);
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
-    const root = await ctx.store.root();
     const envFolders = environments.map((e) => folders[e]);
     // Another vars file defining infra_* would override the generated one: refuse (SPEC §4, shadowed-render).
     const shadowing = await shadowingProblems(root, known.map((e) => folders[e]).filter((f) => f !== undefined));
@@ -46,6 +57,10 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
       // Killed writers leave temporary copies (a render's hold key lists): the lock removed them before we write.
       if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
       await applyRender(root, changed, plan.remove);
+    }
+    if (stamp !== undefined) {
+      const nothingToDo = changed.length === 0 && plan.remove.length === 0 && plan.warnings.length === 0;
+      await writeRenderStamp(root, nothingToDo ? { stamp, unchanged: plan.unchanged } : undefined);
     }
     return { written: changed.map(([rel]) => rel), removed: plan.remove, unchanged: plan.unchanged, ...(plan.warnings.length ? { warnings: plan.warnings } : {}) };
   };
