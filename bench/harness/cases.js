@@ -1,10 +1,10 @@
 // The whole-process cases of `npm run bench`, each with its target from issue 11 where it has one.
 // A case returns rows: {case, size, ms, min, max, rss, ref, ref_ms, ratio, target, met, note}.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keysFile, peerAddresses, registry, ROTATE_BOT, ROTATE_TOKEN, scratchCopy, vpnRegistry } from './generate.js';
+import { keysFile, peerAddresses, registry, ROTATE_BOT, ROTATE_CONSUMERS, ROTATE_TOKEN, scratchCopy, vpnRegistry } from './generate.js';
 import { compare, runOnce } from './measure.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,23 +45,23 @@ export function plan({ full }) {
   const have = commands();
   const cases = [];
 
-  cases.push(async () => [
+  cases.push(group(['--help', '--version', 'members list'], async () => [
     row('--help', 'start-up', compare({ subject: infra(['--help']), reference: nodeNoop, runs }), 'node -e 0', ratioAtMost(2.5)),
     row('--version', 'start-up', compare({ subject: infra(['--version']), reference: nodeNoop, runs }), 'node -e 0'),
     row('members list', 'example registry', compare({ subject: infra(['members', 'list', '--dir', repo]), reference: nodeNoop, runs }), 'node -e 0', ratioAtMost(3.0)),
-  ]);
+  ]));
 
   for (const [lines, only, label] of [[30000, undefined, '30,000 mixed lines'], [10000, 'ed25519', '10,000 ed25519']])
-    cases.push(async () => {
+    cases.push(group(['keys check'], async () => {
       const file = await keysFile(lines, only);
       const same = (r) => {
         if (!r.stdout.includes('SHA256:')) throw new Error('keys check printed no fingerprints');
       };
       return [row('keys check', label, compare({ subject: infra(['keys', 'check', file], { check: same, okStatus: [0, 4] }), reference: { cmd: 'ssh-keygen', args: ['-l', '-f', file], check: same }, runs }), 'ssh-keygen -l -f', ratioAtMost(1.0))];
-    });
+    }));
 
   for (const [m, h] of sizes)
-    cases.push(async () => {
+    cases.push(group(['render (first)', 'render (unchanged)'], async () => {
       const cached = await registry(m, h);
       const first = await scratchCopy(cached, `render-first-${m}`);
       const again = await scratchCopy(cached, `render-again-${m}`);
@@ -80,10 +80,10 @@ export function plan({ full }) {
         row('render (first)', sizeLabel(m, h), { subject: result.reference }, undefined, big ? msAtMost(3000, 400) : undefined),
         row('render (unchanged)', sizeLabel(m, h), result, 'render (first)', ratioAtMost(0.5)),
       ];
-    });
+    }));
 
   for (const [m, h] of sizes)
-    cases.push(async () => {
+    cases.push(group(['check', 'members list', 'audit --format json'], async () => {
       const root = await registry(m, h);
       const rows = [
         row('check', sizeLabel(m, h), compare({ subject: infra(['check', '--dir', root]), runs })),
@@ -92,11 +92,11 @@ export function plan({ full }) {
       if (have.has('audit'))
         rows.push(row('audit --format json', sizeLabel(m, h), compare({ subject: infra(['audit', '--dir', root, '--format', 'json'], { okStatus: [0, 4] }), runs })));
       return rows;
-    });
+    }));
   if (!have.has('audit')) cases.push(async () => [{ case: 'audit --format json', size: '-', note: 'skipped: this build has no `audit` command' }]);
 
   // vpn join at 10 peers is the reference for join at N peers: same work, more peers already taken.
-  cases.push(async () => {
+  cases.push(group(['vpn list', 'vpn join'], async () => {
     const rows = [];
     const small = await scratchCopy(await vpnRegistry(10), 'vpn-join-ref');
     for (const n of peers) {
@@ -120,20 +120,40 @@ export function plan({ full }) {
       await scratchCopy(await vpnRegistry(10), 'vpn-join-ref');
     }
     return rows;
-  });
+  }));
 
+  // tokens rotate of one generic token with 1, 10 and 50 Ansible vault consumers (each consumer: one
+  // encrypted var written into the inventory), in the largest registry of the run.
   if (have.has('tokens:rotate'))
-    cases.push(async () => {
+    cases.push(group(['tokens rotate'], async () => {
       const { prepareTokens } = await import('./tokens-setup.js');
-      const root = await scratchCopy(await registry(sizes.at(-1)[0], sizes.at(-1)[1]), 'tokens-rotate');
-      const env = await prepareTokens(root);
-      return [row('tokens rotate', `generic token, 50 vault consumers`, compare({ subject: infra(['tokens', 'rotate', `${ROTATE_BOT}/${ROTATE_TOKEN}`, '--dir', root, '--no-input', '--json'], { env }), runs }))];
-    });
+      const rows = [];
+      for (const consumers of [1, 10, ROTATE_CONSUMERS]) {
+        const root = await scratchCopy(await registry(sizes.at(-1)[0], sizes.at(-1)[1]), `tokens-rotate-${consumers}`);
+        keepConsumers(path.join(root, 'keys', ROTATE_BOT, 'member.yml'), consumers);
+        const env = await prepareTokens(root);
+        rows.push(row('tokens rotate', `generic token, ${consumers} vault consumer${consumers === 1 ? '' : 's'}`, compare({ subject: infra(['tokens', 'rotate', `${ROTATE_BOT}/${ROTATE_TOKEN}`, '--dir', root, '--no-input', '--json'], { env }), runs })));
+      }
+      return rows;
+    }));
   else cases.push(async () => [{ case: 'tokens rotate', size: '-', note: 'skipped: this build has no `tokens rotate` command' }]);
 
   return cases;
 }
 
+/** A group of cases and the case names it measures, so `--only` runs just the groups it names. */
+function group(names, run) {
+  return Object.assign(run, { names });
+}
+
 function wgKeyFor(label) {
   return createHash('sha256').update(`wg-join:${label}`).digest().toString('base64');
+}
+
+/** Keep the first `count` consumers of the rotate bot's token (the generator writes ROTATE_CONSUMERS). */
+function keepConsumers(file, count) {
+  let seen = 0;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((line) => !line.trimStart().startsWith('- ansible_vault_var:') || ++seen <= count);
+  if (seen !== ROTATE_CONSUMERS) throw new Error(`${file}: expected ${ROTATE_CONSUMERS} consumers, found ${seen}`);
+  writeFileSync(file, lines.join('\n'));
 }

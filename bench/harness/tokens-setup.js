@@ -9,5 +9,6 @@ export async function prepareTokens(root) {
   await fs.writeFile(path.join(root, 'keys/m00000/pgp.asc'), publicKey);
   const vaultPassword = path.join(root, '..', 'bench-vault-password');
   await fs.writeFile(vaultPassword, 'bench vault password\n', { mode: 0o600 });
-  return { ANSIBLE_VAULT_PASSWORD_FILE: vaultPassword };
+  // m00000 is the registry's admin: rotated_by names who rotated.
+  return { ANSIBLE_VAULT_PASSWORD_FILE: vaultPassword, INFRA_ADMIN: 'm00000' };
 }

@@ -23,7 +23,15 @@ const diskWriter: RenderWriter = { write: (file, content) => writeFileAtomic(fil
  * running `infra render` again finishes the job.
  */
 export async function applyRender(root: string, changed: ReadonlyArray<readonly [string, string]>, remove: readonly string[], writer: RenderWriter = diskWriter): Promise<void> {
-  const blocked = await blockedTargets(root, [...changed.map(([rel]) => rel), ...remove]);
+  await assertWritable(root, [...changed.map(([rel]) => rel), ...remove]);
+  const session = renderSession(root, changed.length + remove.length, writer);
+  for (const [rel, content] of changed) await session.write(rel, content);
+  for (const rel of remove) await session.remove(rel);
+}
+
+/** Exit 3 naming every target a write cannot reach (see blockedTargets); nothing is written. */
+export async function assertWritable(root: string, rels: readonly string[]): Promise<void> {
+  const blocked = await blockedTargets(root, rels);
   if (blocked.length) {
     const problems = blocked.map((b) => ({ file: b.rel, field: 'render', message: b.reason }));
     throw new InfraError(ExitCode.invalid, problems.length === 1 ? `cannot write ${blocked[0].rel}: ${blocked[0].reason}` : `cannot write ${problems.length} generated files`, {
@@ -31,6 +39,13 @@ export async function applyRender(root: string, changed: ReadonlyArray<readonly 
       problems,
     });
   }
+}
+
+/**
+ * Writes and removals of one render, after assertWritable: a failure names the path and every change
+ * already made (of `total`), each of which was atomic.
+ */
+export function renderSession(root: string, total: number, writer: RenderWriter = diskWriter): { write(rel: string, content: string): Promise<void>; remove(rel: string): Promise<void> } {
   const done: string[] = [];
   const step = async (verb: 'write' | 'remove', rel: string, action: () => Promise<void>) => {
     try {
@@ -39,7 +54,7 @@ export async function applyRender(root: string, changed: ReadonlyArray<readonly 
       const code = (e as NodeJS.ErrnoException).code;
       if (typeof code !== 'string') throw e;
       const reason = `${code}: ${(e as Error).message}`;
-      const already = done.length ? `; ${done.length} of ${changed.length + remove.length} changes were made before it (listed)` : '; nothing was changed';
+      const already = done.length ? `; ${done.length} of ${total} changes were made before it (listed)` : '; nothing was changed';
       throw new InfraError(ExitCode.invalid, `could not ${verb} ${rel} (${reason})${already}`, {
         hint: `fix the access to ${path.posix.dirname(rel)}, then run \`infra render\` again: it finishes what is left`,
         problems: [{ file: rel, field: 'render', message: reason }, ...done.map((f) => ({ file: f, field: 'render', message: 'already done (atomically)' }))],
@@ -48,8 +63,10 @@ export async function applyRender(root: string, changed: ReadonlyArray<readonly 
     }
     done.push(rel);
   };
-  for (const [rel, content] of changed) await step('write', rel, () => writer.write(path.join(root, rel), content));
-  for (const rel of remove) await step('remove', rel, () => writer.remove(root, rel));
+  return {
+    write: (rel, content) => step('write', rel, () => writer.write(path.join(root, rel), content)),
+    remove: (rel) => step('remove', rel, () => writer.remove(root, rel)),
+  };
 }
 
 /**

@@ -4,13 +4,13 @@
  * write over a file that changed on disk since it was read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fs, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { constants as fsc, existsSync, lstatSync, promises as fs, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
-import { crossCheck, validateConfig, validateMember, type Located, type Path } from '../core/validate.js';
+import { crossCheck, crossCheckClean, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
 
 export const CONFIG_FILE = 'infra.yml';
@@ -168,6 +168,11 @@ export interface Loaded {
   registry: Registry;
   files: Map<string, YamlFile>;
   located: Located;
+  /**
+   * Names this registry's content, when it loaded without a problem: infra.yml's digest, each member
+   * file's stat (as the member cache keys it) and the validator. Equal stamps, equal registries.
+   */
+  stamp?: string;
 }
 
 /**
@@ -217,12 +222,44 @@ export class YamlFiles extends Map<string, YamlFile> {
 export const CACHE_DIR = '.infra-cache';
 const MEMBER_CACHE = `${CACHE_DIR}/members.json`;
 const CACHE_FORMAT = 1;
-/** Below this many members parsing is quick and the cache is not written (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). */
-const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 200);
+/**
+ * Below this many members parsing is quick and no derived state (this cache, render's stamp) is written
+ * (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). At 100 members a parse of every file already costs
+ * more than Node's start-up.
+ */
+const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 50);
 
 interface CacheEntry {
   stat: string;
   member: Member;
+  /** what the cross-file check compares (key blobs, address keys), derived from `member` */
+  facts?: MemberFacts;
+}
+
+/**
+ * The last registry state the cross-file check found clean: infra.yml's digest and each member's stat.
+ * A load whose members mostly match it checks only the others against them (crossCheckClean), so an
+ * edit of one member in 50,000 peers does not compare every pair again.
+ */
+interface CrossChecked {
+  config: string;
+  members: Record<string, string>;
+}
+
+interface MemberCache {
+  entries: Map<string, CacheEntry>;
+  crossChecked?: CrossChecked;
+}
+
+/** Facts of members in memory: from their cache entry, or derived when first asked for. */
+const factsByMember = new WeakMap<Member, MemberFacts>();
+function factsOf(m: Member): MemberFacts {
+  let facts = factsByMember.get(m);
+  if (!facts) {
+    facts = memberFacts(m);
+    factsByMember.set(m, facts);
+  }
+  return facts;
 }
 
 const statKey = (s: BigIntStats) => `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
@@ -245,23 +282,43 @@ const validatorStamp = (() => {
   };
 })();
 
-async function readMemberCache(root: string): Promise<Map<string, CacheEntry>> {
+/**
+ * The addressKey of every peer address in `network`, from the members' facts (kept in the member cache),
+ * for `vpn join` to allocate without parsing every address; undefined if one does not parse.
+ */
+export function peerAddressKeys(members: readonly Member[], network: string): Set<string> | undefined {
+  const out = new Set<string>();
+  for (const m of members) {
+    const facts = factsOf(m);
+    for (let i = 0; i < m.vpn_peers.length; i++) {
+      if (m.vpn_peers[i].network !== network) continue;
+      for (const key of facts.addresses[i] ?? [null]) {
+        if (key === null) return undefined;
+        out.add(key);
+      }
+    }
+  }
+  return out;
+}
+
+async function readMemberCache(root: string): Promise<MemberCache> {
   try {
-    const data = JSON.parse(await fs.readFile(path.join(root, MEMBER_CACHE), 'utf8')) as { validator?: string; members?: Record<string, CacheEntry> };
-    if (data.validator !== validatorStamp() || !data.members || typeof data.members !== 'object') return new Map();
-    return new Map(Object.entries(data.members));
+    const data = JSON.parse(await fs.readFile(path.join(root, MEMBER_CACHE), 'utf8')) as { validator?: string; members?: Record<string, CacheEntry>; crossChecked?: CrossChecked };
+    if (data.validator !== validatorStamp() || !data.members || typeof data.members !== 'object') return { entries: new Map() };
+    const crossChecked = data.crossChecked && typeof data.crossChecked.config === 'string' && data.crossChecked.members && typeof data.crossChecked.members === 'object' ? data.crossChecked : undefined;
+    return { entries: new Map(Object.entries(data.members)), crossChecked };
   } catch {
-    return new Map(); // none yet, or unreadable: parse everything and write a new one
+    return { entries: new Map() }; // none yet, or unreadable: parse everything and write a new one
   }
 }
 
-async function writeMemberCache(root: string, entries: Map<string, CacheEntry>): Promise<void> {
+async function writeMemberCache(root: string, entries: Map<string, CacheEntry>, crossChecked?: CrossChecked): Promise<void> {
   try {
     await fs.mkdir(path.join(root, CACHE_DIR), { recursive: true });
     const ignore = path.join(root, CACHE_DIR, '.gitignore');
     if (!(await exists(ignore))) await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n');
     const tmp = path.join(root, `${MEMBER_CACHE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    await fs.writeFile(tmp, JSON.stringify({ validator: validatorStamp(), members: Object.fromEntries(entries) }));
+    await fs.writeFile(tmp, JSON.stringify({ validator: validatorStamp(), members: Object.fromEntries(entries), crossChecked }));
     await fs.rename(tmp, path.join(root, MEMBER_CACHE));
   } catch {
     // a read-only checkout, a full disk: the cache is an optimisation, the next command parses again
@@ -275,6 +332,13 @@ interface RawLoad {
   unreadable: string[];
   files: Map<string, YamlFile>;
   problems: Problem[];
+  /** infra.yml's digest; each valid member's stat (cache key); the cache as read and as it should now be */
+  configDigest?: string;
+  stats: Map<string, string>;
+  cache: MemberCache;
+  fresh: Map<string, CacheEntry>;
+  cacheStale: boolean;
+  entryCount: number;
 }
 
 const memberRel = (handle: string) => `keys/${handle}/member.yml`;
@@ -342,9 +406,11 @@ async function readRaw(root: string): Promise<RawLoad> {
     }
     return readRegistryText(path.join(root, rel), rel);
   };
+  let configDigest: string | undefined;
   const load = async (rel: string) => {
     const text = await read(rel);
     if (text === undefined) return undefined;
+    if (rel === CONFIG_FILE) configDigest = digest(text);
     const parsed = parseYamlFile(rel, text);
     files.set(rel, parsed.file);
     problems.push(...parsed.problems);
@@ -373,22 +439,21 @@ async function readRaw(root: string): Promise<RawLoad> {
   const cache = await readMemberCache(root);
   const texts = await mapLimit(entries, 64, async (handle) => {
     const rel = memberRel(handle);
-    let stat: string | undefined;
-    try {
-      stat = statKey(await fs.lstat(path.join(root, rel), { bigint: true })); // lstat: a link never matches a cached file
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    const hasPgp = await exists(path.join(root, `keys/${handle}/pgp.asc`));
+    // Synchronous on purpose: at 10,000 members these two calls are most of a load from the cache, and a
+    // promise per call (an Error object per missing pgp.asc) costs several times the system call.
+    const fileStat = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false }); // lstat: a link never matches a cached file
+    let stat = fileStat ? statKey(fileStat) : undefined;
+    const hasPgp = existsSync(path.join(root, `keys/${handle}/pgp.asc`));
     // what the member's validation depends on: its file, and whether it has an OpenPGP key
     if (stat !== undefined) stat = `${stat}|pgp:${hasPgp ? 1 : 0}`;
-    const cached = stat !== undefined ? cache.get(handle) : undefined;
+    const cached = stat !== undefined ? cache.entries.get(handle) : undefined;
     if (cached && cached.stat === stat) return { stat, hasPgp, cached: cached.member };
     // stat before read: a write in between changes the stat, so the entry made from this text is never reused wrongly
     return { stat, hasPgp, text: stat === undefined ? undefined : await read(rel) };
   });
   const members: Member[] = [];
   const fresh = new Map<string, CacheEntry>();
+  const stats = new Map<string, string>();
   let parsedAny = false;
   entries.forEach((handle, i) => {
     const rel = memberRel(handle);
@@ -406,7 +471,10 @@ async function readRaw(root: string): Promise<RawLoad> {
         return parseYamlFile(rel, body).file;
       });
       members.push(member);
-      fresh.set(handle, { stat: stat!, member: cached });
+      const entry = cache.entries.get(handle)!;
+      if (entry.facts) factsByMember.set(member, entry.facts);
+      fresh.set(handle, entry);
+      stats.set(handle, stat!);
       return;
     }
     if (text === undefined && linked.has(rel)) return;
@@ -423,14 +491,27 @@ async function readRaw(root: string): Promise<RawLoad> {
     problems.push(...r.problems);
     if (r.member) {
       members.push(r.member);
-      if (!r.problems.length && stat !== undefined) fresh.set(handle, { stat, member: r.member });
+      if (!r.problems.length && stat !== undefined) {
+        fresh.set(handle, { stat, member: r.member, facts: factsOf(r.member) });
+        stats.set(handle, stat);
+      }
     }
   });
-  const minMembers = cacheMinMembers();
-  if (minMembers >= 0 && entries.length >= minMembers && (parsedAny || fresh.size !== cache.size)) await writeMemberCache(root, fresh);
   const ok = new Set(members.map((m) => m.handle));
   const linkedMembers = [...linked].map((rel) => /^keys\/([^/]+)$/.exec(rel)?.[1]).filter((h): h is string => h !== undefined);
-  return { config, members, unreadable: [...entries.filter((h) => !ok.has(h)), ...linkedMembers].sort(), files, problems };
+  return {
+    config,
+    members,
+    unreadable: [...entries.filter((h) => !ok.has(h)), ...linkedMembers].sort(),
+    files,
+    problems,
+    configDigest,
+    stats,
+    cache,
+    fresh,
+    cacheStale: parsedAny || fresh.size !== cache.entries.size,
+    entryCount: entries.length,
+  };
 }
 
 function locatedFor(files: Map<string, YamlFile>): Located {
@@ -456,10 +537,50 @@ export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; 
   const valid = new Set(raw.members.map((m) => m.handle));
   const unreadable = new Set(raw.unreadable.filter((h) => !valid.has(h)));
   const partial: Loaded = { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located };
-  const problems = [...raw.problems, ...crossCheck(raw.config, raw.members, located, unreadable)];
+  const cross = crossCheckWithCache(raw, raw.config, located, unreadable);
+  const problems = [...raw.problems, ...cross.problems];
+  const minMembers = cacheMinMembers();
+  if (minMembers >= 0 && raw.entryCount >= minMembers && (raw.cacheStale || cross.stampChanged)) {
+    for (const [handle, entry] of raw.fresh) if (!entry.facts) raw.fresh.set(handle, { ...entry, facts: factsOf(raw.members.find((m) => m.handle === handle)!) });
+    await writeMemberCache(root, raw.fresh, cross.crossChecked);
+  }
   // Every file is valid on its own; what is wrong lies between them (a key under two members, an address held twice).
   const betweenFilesOnly = raw.problems.length === 0 && unreadable.size === 0;
-  return problems.length ? { partial, problems, betweenFilesOnly } : { loaded: partial, partial, problems };
+  if (problems.length) return { partial, problems, betweenFilesOnly };
+  const stamp = raw.configDigest === undefined || raw.stats.size !== raw.members.length ? undefined : registryStamp(raw.configDigest, raw.stats);
+  return { loaded: { ...partial, stamp }, partial, problems };
+}
+
+/**
+ * The cross-file problems of a loaded registry. When the cache says the same infra.yml with (mostly) the
+ * same member files was found clean, only the members that changed since are checked against the rest;
+ * on any doubt (a problem found, another infra.yml, a member file with problems) the full check runs.
+ */
+function crossCheckWithCache(raw: RawLoad, config: InfraConfig, located: Located, unreadable: ReadonlySet<string>): { problems: Problem[]; crossChecked?: CrossChecked; stampChanged: boolean } {
+  const before = raw.cache.crossChecked;
+  const whole = raw.problems.length === 0 && unreadable.size === 0 && raw.configDigest !== undefined && raw.stats.size === raw.members.length;
+  let problems: Problem[] | undefined;
+  if (whole && before && before.config === raw.configDigest) {
+    const changed = new Set(raw.members.filter((m) => !Object.hasOwn(before.members, m.handle) || before.members[m.handle] !== raw.stats.get(m.handle)).map((m) => m.handle));
+    const removed = Object.keys(before.members).filter((h) => !raw.stats.has(h)).length;
+    if (changed.size === 0 && removed === 0) return { problems: [], crossChecked: before, stampChanged: false };
+    if (crossCheckClean(config, raw.members, changed, factsOf)) problems = [];
+  }
+  problems ??= crossCheck(config, raw.members, located, unreadable);
+  if (!whole || problems.length) return { problems, stampChanged: before !== undefined };
+  return { problems, crossChecked: { config: raw.configDigest!, members: Object.fromEntries(raw.stats) }, stampChanged: true };
+}
+
+function registryStamp(configDigest: string, stats: Map<string, string>): string {
+  const hash = createHash('sha256').update(`${validatorStamp()}\n${configDigest}\n`);
+  for (const handle of [...stats.keys()].sort()) hash.update(`${handle}=${stats.get(handle)}\n`);
+  return hash.digest('hex');
+}
+
+/** Whether derived state (the member cache, render's stamp) is kept for a registry of this many members. */
+export function keepsDerivedState(memberCount: number): boolean {
+  const min = cacheMinMembers();
+  return min >= 0 && memberCount >= min;
 }
 
 export async function loadRegistry(root: string): Promise<Loaded> {
@@ -816,6 +937,12 @@ export class Transaction {
     }
     if (problems.length) return problems;
     const sorted = [...members.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1));
+    // The loaded registry had no cross-file problem (none carried in `existing`) and infra.yml is the same:
+    // only the changed members can be in one, so they alone are compared with the rest.
+    if (this.existing.length === 0 && config === this.loaded.registry.config) {
+      const changed = new Set([...pending.keys()].map((rel) => /^keys\/([^/]+)\/member\.yml$/.exec(rel)?.[1]).filter((h): h is string => h !== undefined));
+      if (crossCheckClean(config, sorted, changed, factsOf)) return [];
+    }
     return crossCheck(config, sorted, locatedFor(files));
   }
 

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { auditJson, auditJsonText, auditMarkdown, auditTable, type AuditJson } from '../core/audit-format.js';
 import { InfraCommand } from '../lib/base-command.js';
 import { ExitCode, InfraError } from '../lib/errors.js';

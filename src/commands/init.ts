@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../lib/base-command.js';
 import { initRegistry, type InitResult } from '../services/registry.js';
 

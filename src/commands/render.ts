@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../lib/base-command.js';
 import { ExitCode } from '../lib/errors.js';
 import { render, type RenderResult } from '../services/render.js';

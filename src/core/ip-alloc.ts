@@ -206,6 +206,8 @@ export function hostRange(c: Cidr): { first: bigint; last: bigint } {
 export interface AllocateOptions {
   /** Network name for messages, e.g. `meet`. */
   networkName?: string;
+  /** Single addresses also taken, as addressKey (e.g. every peer's, derived once and kept): no text to parse. */
+  takenKeys?: ReadonlySet<string>;
 }
 
 /**
@@ -243,7 +245,7 @@ export function allocate(networkCidr: string, taken: Iterable<string>, options: 
       candidate = ranges[rangeIndex][1] + 1n;
       continue;
     }
-    if (singles.has(candidate)) {
+    if (singles.has(candidate) || options.takenKeys?.has(addressKey({ family: net.family, value: candidate }))) {
       candidate++;
       continue;
     }

@@ -415,12 +415,31 @@ export function vpnRangesOf(vpn: Record<string, VpnNetwork>): string[] {
     .map((r) => tryCanonicalCidr(r) ?? refuse('VPN range', r));
 }
 
+/** One file of a render, before its content is made. */
+export interface RenderTarget {
+  rel: string;
+  /**
+   * The file's content and what was dropped from its previous file (warnings naming it). Made on demand
+   * and not kept: a render of thousands of hosts writes each file as it is made instead of holding them all.
+   */
+  make(): { content: string; warnings: string[] };
+  /** No file after all (its previous file listed nothing to keep and is removed): only its warnings, in order. */
+  dropped?: true;
+}
+
+export interface RenderTargets {
+  /** Every file the registry implies, in the order planRender lists them. */
+  targets: RenderTarget[];
+  /** Generated files that exist but are no longer implied (sorted). */
+  remove: string[];
+}
+
 /**
- * Everything `infra render` would write and remove. `previous` holds the generated files that exist now
- * (relative path -> text) for the environments rendered; their keys that are no longer granted become
- * revoked keys, so that hosts lose them.
+ * Everything `infra render` would write and remove, each file's content left to be made (see RenderTarget).
+ * `previous` holds the generated files that exist now (relative path -> text) for the environments rendered;
+ * their keys that are no longer granted become revoked keys, so that hosts lose them.
  */
-export function planRender(registry: Registry, inventories: Record<string, Inventory>, previous: Map<string, string>, options: PlanOptions = {}): RenderPlan {
+export function renderTargets(registry: Registry, inventories: Record<string, Inventory>, previous: Map<string, string>, options: PlanOptions = {}): RenderTargets {
   const { config, members } = registry;
   const environments = [...(options.environments ?? environmentNames(config))].sort(byText);
   for (const env of environments)
@@ -435,18 +454,12 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
   const compat = config.render?.compat;
 
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
-  const files = new Map<string, string>();
-  const warnings: string[] = [];
+  const targets: RenderTarget[] = [];
   const canonicalCache = new Map<string, ParsedBlob>();
-  let unchanged = 0;
-  const carried = (rel: string, users: Map<string, UserAccess>, renderedNow?: Map<string, Set<string>>) => {
+  const carried = (rel: string, users: Map<string, UserAccess>, warnings: string[], renderedNow?: Map<string, Set<string>>) => {
     const parsed = parsePreviousRender(previous.get(rel));
     if (parsed.unreadable) warnings.push(`${rel}: not YAML infra could read: nothing in it is carried over`);
     return carriedRevocations(parsed, users, (message) => warnings.push(`${rel}: ${message}`), renderedNow, canonicalCache);
-  };
-  const keep = (rel: string, content: string) => {
-    files.set(rel, content);
-    if (previous.get(rel) === content) unchanged++;
   };
   for (const environment of environments) {
     const folder = folderOf(environment);
@@ -458,54 +471,78 @@ export function planRender(registry: Registry, inventories: Record<string, Inven
     const hosts = [...new Set([...hostAccess.keys(), ...serverOf.keys()])].sort(byText);
     for (const host of hosts) {
       const rel = generatedPath(folder, host);
-      const users = hostAccess.get(host) ?? new Map<string, UserAccess>();
-      const authorized = dict<AuthorizedKeyInput[]>();
-      const revoked = dict<RevokedKeyInput[]>();
-      for (const [user, ua] of users) {
-        authorized[user] = ua.granted.map((g) => ({
-          type: g.parsed.type,
-          base64: g.parsed.base64,
-          comment: `${g.member}/${g.keyName}`,
-          vpnOnly: g.vpnOnly,
-          ...(g.key.expires ? { expires: g.key.expires } : {}),
-        }));
-        if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
-      }
-      // The lines this render writes anyway: read back unchanged, they need no decoding.
-      const renderedNow = new Map<string, Set<string>>();
-      if (previous.get(rel) !== undefined)
-        for (const user of new Set([...Object.keys(authorized), ...Object.keys(revoked)]))
-          renderedNow.set(user, new Set([...(authorized[user] ?? []).map((k) => authorizedLine(k, vpnRanges)), ...(revoked[user] ?? []).map(revokedLine)]));
-      for (const [user, keys] of Object.entries(carried(rel, users, renderedNow))) (revoked[user] ??= []).push(...keys);
-      const served = serverOf.get(host);
-      keep(
-        rel,
-        renderHost({
+      const make = () => {
+        const warnings: string[] = [];
+        const users = hostAccess.get(host) ?? new Map<string, UserAccess>();
+        const authorized = dict<AuthorizedKeyInput[]>();
+        const revoked = dict<RevokedKeyInput[]>();
+        for (const [user, ua] of users) {
+          authorized[user] = ua.granted.map((g) => ({
+            type: g.parsed.type,
+            base64: g.parsed.base64,
+            comment: `${g.member}/${g.keyName}`,
+            vpnOnly: g.vpnOnly,
+            ...(g.key.expires ? { expires: g.key.expires } : {}),
+          }));
+          if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
+        }
+        // The lines this render writes anyway: read back unchanged, they need no decoding.
+        const renderedNow = new Map<string, Set<string>>();
+        if (previous.get(rel) !== undefined)
+          for (const user of new Set([...Object.keys(authorized), ...Object.keys(revoked)]))
+            renderedNow.set(user, new Set([...(authorized[user] ?? []).map((k) => authorizedLine(k, vpnRanges)), ...(revoked[user] ?? []).map(revokedLine)]));
+        for (const [user, keys] of Object.entries(carried(rel, users, warnings, renderedNow))) (revoked[user] ??= []).push(...keys);
+        const served = serverOf.get(host);
+        const content = renderHost({
           authorized,
           revoked,
           vpnRanges,
           ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
           ...(compat ? { compat } : {}),
-        }),
-      );
+        });
+        return { content, warnings };
+      };
+      targets.push({ rel, make });
     }
     // A host still in the inventory that no grant reaches any more keeps a file while its previous file
     // listed keys (SPEC §4): those keys under infra_revoked_keys only, so the playbook removes them there.
     // Revocations carry over from file to file, so rendering twice changes nothing; the file goes when the
-    // host leaves the inventory.
+    // host leaves the inventory. Whether there is such a file depends on its content: made here, once.
     const prefix = hostVarsPrefix(folder);
     const reached = new Set(hosts);
     for (const rel of [...previous.keys()].sort(byText)) {
       if (!rel.startsWith(prefix) || !rel.endsWith(`/${GENERATED_FILE}`)) continue;
       const host = rel.slice(prefix.length, -GENERATED_FILE.length - 1);
       if (reached.has(host) || !inventory.hosts.has(host) || unsafeHostNameReason(host) || host === '.' || host === '..') continue;
-      const revoked = carried(rel, new Map());
-      if (Object.keys(revoked).length === 0) continue;
-      keep(rel, renderHost({ authorized: dict(), revoked, vpnRanges, revokedOnly: true }));
+      const warnings: string[] = [];
+      const revoked = carried(rel, new Map(), warnings);
+      if (Object.keys(revoked).length === 0) {
+        if (warnings.length) targets.push({ rel, make: () => ({ content: '', warnings }), dropped: true });
+        continue;
+      }
+      const content = renderHost({ authorized: dict(), revoked, vpnRanges, revokedOnly: true });
+      targets.push({ rel, make: () => ({ content, warnings }) });
     }
   }
   const prefixes = environments.map((e) => hostVarsPrefix(folderOf(e)));
+  const implied = new Set(targets.filter((t) => !t.dropped).map((t) => t.rel));
   // A host gone from the inventory, or one whose previous file listed no key, loses its file.
-  const remove = [...previous.keys()].filter((rel) => !files.has(rel) && prefixes.some((p) => rel.startsWith(p))).sort(byText);
+  const remove = [...previous.keys()].filter((rel) => !implied.has(rel) && prefixes.some((p) => rel.startsWith(p))).sort(byText);
+  return { targets, remove };
+}
+
+/** Everything `infra render` would write and remove, every file's content made (see renderTargets). */
+export function planRender(registry: Registry, inventories: Record<string, Inventory>, previous: Map<string, string>, options: PlanOptions = {}): RenderPlan {
+  const { targets, remove } = renderTargets(registry, inventories, previous, options);
+  const files = new Map<string, string>();
+  const warnings: string[] = [];
+  let unchanged = 0;
+  for (const target of targets) {
+    const made = target.make();
+    warnings.push(...made.warnings);
+    if (target.dropped) continue;
+    files.set(target.rel, made.content);
+    if (previous.get(target.rel) === made.content) unchanged++;
+  }
   return { files, remove, unchanged, warnings };
 }

@@ -573,52 +573,119 @@ export interface Located {
   configLine(path: Path): number | undefined;
 }
 
-/** Problems that need the whole registry: admins that do not exist, one key under two principals, peers in unknown networks, shared addresses. */
-export function crossCheck(config: InfraConfig, members: Member[], at: Located, unreadable: ReadonlySet<string> = new Set()): Problem[] {
-  const out: Problem[] = [];
-  const byHandle = new Map(members.map((m) => [m.handle, m]));
-  const push = (handle: string | undefined, path: Path, message: string) =>
-    out.push(
-      handle === undefined
-        ? { file: at.configFile, line: at.configLine(path), field: fieldName(path), message }
-        : { file: at.memberFile(handle), line: at.memberLine(handle, path), field: fieldName(path), message },
-    );
+/** What crossCheck compares between members: who already holds a key blob, a WireGuard key, an address. */
+interface Owners {
+  key: Map<string, string>; // canonical key blob -> handle/key name
+  wg: Map<string, string>; // WireGuard public key -> handle/device
+  address: Map<string, string>; // addressKey -> handle/device
+}
+
+type Push = (handle: string | undefined, path: Path, message: string) => void;
+
+function adminProblems(config: InfraConfig, byHandle: Map<string, Member>, unreadable: ReadonlySet<string>, push: Push): void {
   config.admins.forEach((a, i) => {
     const m = byHandle.get(a);
     if (!m && unreadable.has(a)) return; // its member.yml has problems of its own, reported already
     if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${a}\``);
     else if (m.kind !== 'human') push(undefined, ['admins', i], `${a} is a bot; admins are people who can decrypt tokens`);
   });
-  const keyOwner = new Map<string, string>();
-  const wgOwner = new Map<string, string>();
-  const addressOwner = new Map<string, string>(); // addressKey -> handle/device
-  for (const m of members) {
-    m.tokens.forEach((t, i) =>
-      t.consumers.forEach((c, j) => {
-        if ('ansible_vault_var' in c && !(c.ansible_vault_var.environment in config.environments))
-          push(m.handle, ['tokens', i, 'consumers', j, 'ansible_vault_var', 'environment'], `no environment "${c.ansible_vault_var.environment}" in infra.yml (known: ${Object.keys(config.environments).join(', ') || 'none'})`);
-      }),
+}
+
+/** One member's problems against the config and against the members checked before it (`owners`, which it joins). */
+function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, push: Push): void {
+  m.tokens.forEach((t, i) =>
+    t.consumers.forEach((c, j) => {
+      if ('ansible_vault_var' in c && !(c.ansible_vault_var.environment in config.environments))
+        push(m.handle, ['tokens', i, 'consumers', j, 'ansible_vault_var', 'environment'], `no environment "${c.ansible_vault_var.environment}" in infra.yml (known: ${Object.keys(config.environments).join(', ') || 'none'})`);
+    }),
+  );
+  m.ssh_keys.forEach((k, i) => {
+    const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
+    const other = owners.key.get(blob);
+    if (other && other.split('/')[0] !== m.handle)
+      push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);
+    else if (!other) owners.key.set(blob, `${m.handle}/${k.name}`);
+  });
+  m.vpn_peers.forEach((v, i) => {
+    const net = ownValue(config.vpn, v.network);
+    if (!net) {
+      push(m.handle, ['vpn_peers', i, 'network'], `no VPN network "${printable(v.network)}" in infra.yml (known: ${Object.keys(config.vpn).join(', ') || 'none'})`);
+      return;
+    }
+    const other = owners.wg.get(v.public_key);
+    if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
+    else owners.wg.set(v.public_key, `${m.handle}/${v.device}`);
+    for (const problem of peerAddressProblems(net, v, `${m.handle}/${v.device}`, owners.address)) push(m.handle, ['vpn_peers', i, ...problem.path], problem.message);
+  });
+}
+
+/** Problems that need the whole registry: admins that do not exist, one key under two principals, peers in unknown networks, shared addresses. */
+export function crossCheck(config: InfraConfig, members: Member[], at: Located, unreadable: ReadonlySet<string> = new Set()): Problem[] {
+  const out: Problem[] = [];
+  const push: Push = (handle, path, message) =>
+    out.push(
+      handle === undefined
+        ? { file: at.configFile, line: at.configLine(path), field: fieldName(path), message }
+        : { file: at.memberFile(handle), line: at.memberLine(handle, path), field: fieldName(path), message },
     );
-    m.ssh_keys.forEach((k, i) => {
-      const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
-      const other = keyOwner.get(blob);
-      if (other && other.split('/')[0] !== m.handle)
-        push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);
-      else if (!other) keyOwner.set(blob, `${m.handle}/${k.name}`);
-    });
-    m.vpn_peers.forEach((v, i) => {
-      const net = ownValue(config.vpn, v.network);
-      if (!net) {
-        push(m.handle, ['vpn_peers', i, 'network'], `no VPN network "${printable(v.network)}" in infra.yml (known: ${Object.keys(config.vpn).join(', ') || 'none'})`);
-        return;
-      }
-      const other = wgOwner.get(v.public_key);
-      if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
-      else wgOwner.set(v.public_key, `${m.handle}/${v.device}`);
-      for (const problem of peerAddressProblems(net, v, `${m.handle}/${v.device}`, addressOwner)) push(m.handle, ['vpn_peers', i, ...problem.path], problem.message);
-    });
-  }
+  adminProblems(config, new Map(members.map((m) => [m.handle, m])), unreadable, push);
+  const owners: Owners = { key: new Map(), wg: new Map(), address: new Map() };
+  for (const m of members) memberCrossProblems(config, m, owners, push);
   return out;
+}
+
+/**
+ * What crossCheck compares of one member, derived once (and kept in the member cache beside the member):
+ * its keys' canonical blobs, and each peer's addresses as addressKey (null where one does not parse).
+ */
+export interface MemberFacts {
+  blobs: string[];
+  addresses: Array<Array<string | null>>;
+}
+
+export function memberFacts(m: Member): MemberFacts {
+  return {
+    blobs: m.ssh_keys.map((k) => canonicalKeyData(k.key)),
+    addresses: m.vpn_peers.map((p) =>
+      p.addresses.map((a) => {
+        try {
+          const c = peerCidr(a);
+          return addressKey({ family: c.family, value: c.network });
+        } catch {
+          return null;
+        }
+      }),
+    ),
+  };
+}
+
+/**
+ * Whether crossCheck(config, members) finds nothing, given that it found nothing for the same config over
+ * the members whose handles are not in `changed` (members may since have been removed, changed or added):
+ * only the admins and the changed members are checked, against the others' facts. A problem between two
+ * unchanged members would have been found before; any pair with a changed member is compared here. When
+ * this says false, run crossCheck for the problems themselves.
+ */
+export function crossCheckClean(config: InfraConfig, members: Member[], changed: ReadonlySet<string>, factsOf: (m: Member) => MemberFacts): boolean {
+  let clean = true;
+  const push: Push = () => void (clean = false);
+  adminProblems(config, new Map(members.map((m) => [m.handle, m])), new Set(), push);
+  // The changed members among themselves, collecting what they hold...
+  const owners: Owners = { key: new Map(), wg: new Map(), address: new Map() };
+  for (const m of members) if (changed.has(m.handle)) memberCrossProblems(config, m, owners, push);
+  if (!clean) return false;
+  // ...then every other member's holdings looked up in those (a few entries), nothing collected.
+  for (const m of members) {
+    if (changed.has(m.handle)) continue;
+    const facts = factsOf(m);
+    for (const blob of facts.blobs) if (owners.key.has(blob)) return false;
+    for (let i = 0; i < m.vpn_peers.length; i++) {
+      const v = m.vpn_peers[i];
+      if (!ownValue(config.vpn, v.network) || owners.wg.has(v.public_key)) return false;
+      for (const key of facts.addresses[i] ?? []) if (key === null || owners.address.has(key)) return false;
+    }
+  }
+  return true;
 }
 
 /**

@@ -130,9 +130,9 @@ export function takenAddresses(registry: Registry, network: VpnNetwork, rendered
 }
 
 /** The lowest free address of each family the network has, IPv4 first. */
-export function allocateAddresses(network: VpnNetwork, taken: readonly string[]): string[] {
+export function allocateAddresses(network: VpnNetwork, taken: readonly string[], takenKeys?: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  for (const range of [network.ipv4, network.ipv6]) if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name }));
+  for (const range of [network.ipv4, network.ipv6]) if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name, takenKeys }));
   return out;
 }
 
@@ -144,6 +144,11 @@ export interface JoinRequest {
   today: IsoDate;
   /** Addresses still listed in rendered inventories (`renderedPeerAddresses`). */
   rendered: readonly string[];
+  /**
+   * The addressKey of every registry peer's address in the network, when the caller has them derived
+   * already (the member cache keeps them): then the peers' address texts are not parsed again.
+   */
+  peerAddressKeys?: ReadonlySet<string>;
 }
 
 export interface JoinPlan {
@@ -161,7 +166,11 @@ export function planJoin(registry: Registry, req: JoinRequest): JoinPlan {
     throw invalidInput(`${req.handle} already has a device "${req.device}" in network ${network.name}`, `for a new key: infra vpn rekey ${req.handle} --device ${req.device}; to remove it: infra vpn leave ${req.handle} --device ${req.device}; or pick another --device name`);
   const holder = keyHolder(registry, req.publicKey);
   if (holder) throw invalidInput(`--public-key is already used by ${holder}: every device needs its own key`, 'make a new key pair on the device: wg genkey | tee privatekey | wg pubkey');
-  const addresses = allocateAddresses(network, takenAddresses(registry, network, req.rendered));
+  let addresses = req.peerAddressKeys ? allocateAddresses(network, [...network.reserved, ...req.rendered], req.peerAddressKeys) : undefined;
+  // Addresses in the registry are in the one form infra writes: a chosen one found among them as text
+  // means the derived keys were wrong, and the addresses are chosen again from the texts themselves.
+  if (addresses && registry.members.some((m) => m.vpn_peers.some((p) => p.addresses.some((a) => addresses!.includes(a))))) addresses = undefined;
+  addresses ??= allocateAddresses(network, takenAddresses(registry, network, req.rendered));
   return { network, peer: { device: req.device, network: network.name, public_key: req.publicKey, addresses, added: req.today } };
 }
 

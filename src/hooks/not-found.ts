@@ -2,7 +2,7 @@
  * An unknown command: one line in infra's style naming the closest commands, on any stream (a script's
  * log needs the suggestion as much as a terminal does), and exit 2 like any usage error.
  */
-import type { Hook } from '@oclif/core';
+import type { Hook } from '@oclif/core/interfaces';
 import { closestNames, levenshtein } from '../core/host-pattern.js';
 
 const hook: Hook<'command_not_found'> = async function (opts) {

@@ -2,7 +2,13 @@
  * What every infra command shares: --dir, --json, --no-input; finding and loading the registry;
  * prompting only on a terminal; and turning errors into one message, a hint line and an exit code.
  */
-import { Command, Errors, Flags, ux, type Interfaces } from '@oclif/core';
+// Subpaths, not the package index: the index also loads help, the module loader and semver for a Node
+// version check on every command's start.
+import { Command } from '@oclif/core/command';
+import * as Errors from '@oclif/core/errors';
+import * as Flags from '@oclif/core/flags';
+import type * as Interfaces from '@oclif/core/interfaces';
+import { ux } from '@oclif/core/ux';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };

@@ -2,7 +2,7 @@
  * Flags shared by `vpn join` and `vpn rekey`: where the device's config goes. They live here, not under
  * src/commands/: oclif loads every file there as a command.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import type { DeliveryInput } from '../services/vpn.js';
 
 export const deliveryFlags = {

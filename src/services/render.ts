@@ -1,10 +1,16 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
-import { inspectInventories, previousRenders, shadowingProblems } from '../adapters/inventories.js';
-import { applyRender } from '../adapters/render-files.js';
+import { inspectInventories, inventoryFolder, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
+import { keepsDerivedState } from '../adapters/store.js';
+import { assertWritable, renderSession } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
-import { hostVarsPrefix, planRender } from '../core/render.js';
+import { renderTargets, type RenderTarget } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
+import { collectGarbage } from '../lib/memory.js';
 import { say, type Context } from './context.js';
+
+/** Characters of generated text written between two garbage collections (see collectGarbage). */
+const GARBAGE_BUDGET = 64 * 1024 * 1024;
 
 export interface RenderInput {
   env?: string;
@@ -31,23 +37,76 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
         hint: known.length ? `infra render --env ${known[0]}` : 'add an environment under environments: in infra.yml',
       });
     const environments = input.env === undefined ? known : [input.env];
+    const root = await ctx.store.root();
+    // Nothing render reads changed since a render that found nothing to do: neither is there now.
+    const stamp = keepsDerivedState(loaded.registry.members.length)
+      ? await renderStamp(root, loaded, environments, await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e]))))
+      : undefined;
+    const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
+    if (stamp !== undefined && recorded?.stamp === stamp) {
+      if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
+      return { written: [], removed: [], unchanged: recorded.unchanged };
+    }
     const { inventories, folders, problems } = await inspectInventories(loaded);
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
-    const root = await ctx.store.root();
     const envFolders = environments.map((e) => folders[e]);
     // Another vars file defining infra_* would override the generated one: refuse (SPEC §4, shadowed-render).
     const shadowing = await shadowingProblems(root, known.map((e) => folders[e]).filter((f) => f !== undefined));
     if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
     const previous = await previousRenders(root, envFolders);
-    const plan = planRender(loaded.registry, inventories, previous, { environments, inventoryFolders: folders });
-    for (const warning of plan.warnings) say(ctx, `warning: ${warning}`);
-    const changed = [...plan.files].filter(([rel, content]) => previous.get(rel) !== content);
+    const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders });
+    // Files that exist are made first: kept only when they change (their old text is held anyway), and
+    // their warnings (what was dropped from them) are all there is to say before writing. A file that does
+    // not exist yet is always written: it is made when written, so no more than one is held at a time.
+    const warningsAt: string[][] = targets.map(() => []);
+    const changedText = new Map<string, string>();
+    let unchanged = 0;
+    targets.forEach((target, i) => {
+      if (!previous.has(target.rel)) return;
+      const made = target.make();
+      warningsAt[i] = made.warnings;
+      if (target.dropped) return;
+      if (previous.get(target.rel) === made.content) unchanged++;
+      else changedText.set(target.rel, made.content);
+    });
+    const isWritten = (t: RenderTarget) => !t.dropped && (!previous.has(t.rel) || changedText.has(t.rel));
+    const written = targets.filter(isWritten).map((t) => t.rel);
+    for (const warning of warningsAt.flat()) say(ctx, `warning: ${warning}`);
+    const makeNew = (i: number) => {
+      const made = targets[i].make();
+      for (const warning of made.warnings) say(ctx, `warning: ${warning}`);
+      warningsAt[i] = made.warnings;
+      return made.content;
+    };
     if (!input.dryRun) {
       // Killed writers leave temporary copies (a render's hold key lists): the lock removed them before we write.
       if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
-      await applyRender(root, changed, plan.remove);
+      await assertWritable(root, [...written, ...remove]);
+      const session = renderSession(root, written.length + remove.length);
+      let sinceCollected = 0;
+      for (const [i, target] of targets.entries()) {
+        if (!isWritten(target)) continue;
+        const content = changedText.get(target.rel) ?? makeNew(i);
+        changedText.delete(target.rel);
+        await session.write(target.rel, content);
+        // Each file is dropped once written; without a collection now and then V8 keeps them all (1 GB at 10,000 members).
+        sinceCollected += content.length;
+        if (sinceCollected > GARBAGE_BUDGET) {
+          collectGarbage();
+          sinceCollected = 0;
+        }
+      }
+      for (const rel of remove) await session.remove(rel);
+    } else {
+      // made anyway: a value render refuses is refused in a dry run too
+      for (const [i, target] of targets.entries()) if (!previous.has(target.rel)) makeNew(i);
     }
-    return { written: changed.map(([rel]) => rel), removed: plan.remove, unchanged: plan.unchanged, ...(plan.warnings.length ? { warnings: plan.warnings } : {}) };
+    const warnings = warningsAt.flat();
+    if (stamp !== undefined) {
+      const nothingToDo = written.length === 0 && remove.length === 0 && warnings.length === 0;
+      await writeRenderStamp(root, nothingToDo ? { stamp, unchanged } : undefined);
+    }
+    return { written, removed: remove, unchanged, ...(warnings.length ? { warnings } : {}) };
   };
   return input.dryRun ? work() : ctx.store.withLock('render', work);
 }

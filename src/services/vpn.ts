@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Document } from 'yaml';
 import { checkOutFile, memberEncryptionKey, writeOutFile } from '../adapters/device-config.js';
 import { previousRenders } from '../adapters/inventories.js';
+import { peerAddressKeys } from '../adapters/store.js';
 import { vpnDumpFindings } from '../core/audit.js';
 import type { Registry, VpnPeer } from '../core/types.js';
 import { assertHandle } from '../core/validate.js';
@@ -75,7 +76,9 @@ export async function joinVpn(ctx: Context, input: JoinVpnInput): Promise<VpnCon
   const { result: plan } = await ctx.store.mutate('vpn join', async (tx) => {
     requireMember(tx.registry, input.handle);
     const rendered = await renderedAddresses(tx.registry);
-    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered });
+    const chosen = input.network ?? (networkNames(tx.registry).length === 1 ? networkNames(tx.registry)[0] : undefined);
+    const peerKeys = chosen === undefined ? undefined : peerAddressKeys(tx.registry.members, chosen);
+    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered, peerAddressKeys: peerKeys });
     tx.editMember(input.handle).append(['vpn_peers'], peerEntry(plan.peer));
     return plan;
   });

@@ -5,6 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CACHE_DIR, inspectRegistry, loadRegistry, mutateRegistry } from '../../src/adapters/store.js';
+import type { Member } from '../../src/core/types.js';
+import { crossCheck, crossCheckClean, memberFacts } from '../../src/core/validate.js';
 import { copyExample } from '../helpers/example.js';
 
 const CACHE_FILE = path.join(CACHE_DIR, 'members.json');
@@ -76,4 +78,67 @@ describe('member cache', () => {
     expect(String((err as Error).message)).toMatch(/keys\/erin\/member\.yml changed on disk/);
     expect(await fs.readFile(file, 'utf8')).not.toContain('Erin Changed');
   });
+
+  // Hand edits of bob that put him in a conflict with another member (alice's IPv6 address spelt another
+  // way, erin's IPv4 address, alice's SSH key, dana's WireGuard key), or in none.
+  const bobEdits: Array<[string, (text: string) => string, string[]]> = [
+    ['an address held by alice, spelt otherwise (refused for its form)', (t) => t.replace('"fd77:77::3/128"', '"fd77:77:0:0::2/128"'), ['keys/bob/member.yml:vpn_peers[0].addresses[1]']],
+    ['an address held by alice', (t) => t.replace('"fd77:77::3/128"', '"fd77:77::2/128"'), ['keys/bob/member.yml:vpn_peers[0].addresses[1]']],
+    ["erin's IPv4 address", (t) => t.replace('10.77.0.3/32', '10.77.0.6/32'), ['keys/erin/member.yml:vpn_peers[0].addresses[0]']],
+    ["alice's SSH key", (t) => t.replace(/key: ssh-ed25519 \S+ bob@laptop/, 'key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFo2IXczivU5tXGT38HuDKMZWmj3o/lif7hnRsrTSa2R bob@laptop'), ['keys/bob/member.yml:ssh_keys[0].key']],
+    ["dana's WireGuard key", (t) => t.replace('xlZNWbjzu6GRrzjaRVgO7L+SDW/DyRvIgFx9NjQ1Mzo=', 'Ju6WBIt3zjT2U9oCTTdVTfzk//lwu28tN4ZfOace4nA='), ['keys/dana/member.yml:vpn_peers[0].public_key']],
+    ['a free address', (t) => t.replace('10.77.0.3/32', '10.77.0.99/32'), []],
+  ];
+
+  it.each(bobEdits)('a hand edit giving bob %s is judged as without the cache, once the registry was checked clean', async (_what, edit, expected) => {
+    const dir = await copyExample();
+    await loadRegistry(dir);
+    await loadRegistry(dir); // the second load finds the registry checked clean and skips the check
+    expect(JSON.parse(await fs.readFile(path.join(dir, CACHE_FILE), 'utf8')).crossChecked).toBeDefined();
+    const file = path.join(dir, 'keys/bob/member.yml');
+    await fs.writeFile(file, edit(await fs.readFile(file, 'utf8')));
+    const cached = await inspectRegistry(dir);
+    expect(cached.problems.map((p) => `${p.file}:${p.field}`).sort()).toEqual(expected);
+    await fs.rm(path.join(dir, CACHE_DIR), { recursive: true });
+    expect((await inspectRegistry(dir)).problems).toEqual(cached.problems);
+  });
+
+  it.each(bobEdits)('an edit through a transaction giving bob %s is refused, naming the same problems, exactly when it conflicts', async (_what, edit, expected) => {
+    const dir = await copyExample();
+    await loadRegistry(dir);
+    const before = await fs.readFile(path.join(dir, 'keys/bob/member.yml'), 'utf8');
+    const refused = await mutateRegistry(dir, 'test', (tx) => tx.writeFile('keys/bob/member.yml', edit(tx.loaded.files.get('keys/bob/member.yml')!.text))).then(
+      () => [],
+      (e: { problems?: Array<{ file: string; field: string }> }) => (e.problems ?? []).map((p) => `${p.file}:${p.field}`).sort(),
+    );
+    expect(refused).toEqual(expected);
+    if (expected.length) expect(await fs.readFile(path.join(dir, 'keys/bob/member.yml'), 'utf8')).toBe(before);
+  });
+
+  it('crossCheckClean agrees with crossCheck when one member takes any one of every other member\'s keys and addresses', async () => {
+    const dir = await copyExample();
+    const { registry, located } = await loadRegistry(dir);
+    const { config, members } = registry;
+    const variants: Array<[string, Member]> = [];
+    for (const victim of members)
+      for (const other of members.filter((m) => m !== victim)) {
+        other.ssh_keys.forEach((k) => variants.push([victim.handle, { ...victim, ssh_keys: [...victim.ssh_keys, { ...k, name: 'taken' }] }]));
+        other.vpn_peers.forEach((p) => {
+          if (victim.vpn_peers.length === 0) return;
+          variants.push([victim.handle, { ...victim, vpn_peers: [{ ...victim.vpn_peers[0], public_key: p.public_key }] }]);
+          p.addresses.forEach((a) => variants.push([victim.handle, { ...victim, vpn_peers: [{ ...victim.vpn_peers[0], addresses: victim.vpn_peers[0].addresses.map((own) => (own.includes(':') === a.includes(':') ? a : own)) }] }]));
+        });
+      }
+    expect(variants.length).toBeGreaterThan(50);
+    let conflicts = 0;
+    for (const [handle, changed] of variants) {
+      const result = members.map((m) => (m.handle === handle ? changed : m));
+      const clean = crossCheck(config, result, located).length === 0;
+      if (!clean) conflicts++;
+      expect([handle, crossCheckClean(config, result, new Set([handle]), memberFacts)]).toEqual([handle, clean]);
+    }
+    expect(conflicts).toBe(variants.length); // every variant takes something already held
+    expect(crossCheckClean(config, members, new Set(['bob']), memberFacts)).toBe(true);
+  });
 });
+

@@ -80,6 +80,21 @@ describe('planJoin: allocation', () => {
     expect(join(reg).peer.addresses).toEqual(['10.77.0.5/32', 'fd77:77::4/128']);
   });
 
+  it('with the peers\' address keys given, chooses what it chooses from the texts; with wrong keys, never a taken address', () => {
+    const reg = registry([
+      member('alice'),
+      member('bob', [{ device: 'a', addresses: ['10.77.0.2/32', 'fd77:77::2/128'] }]),
+      member('dan', [{ device: 'c', addresses: ['10.77.0.3/32', 'fd77:77::4/128'] }]),
+    ]);
+    const fromTexts = join(reg).peer.addresses;
+    expect(fromTexts).toEqual(['10.77.0.4/32', 'fd77:77::3/128']);
+    const keys = new Set(['4:a4d0002', '6:fd770077000000000000000000000002', '4:a4d0003', '6:fd770077000000000000000000000004']);
+    expect(join(reg, { peerAddressKeys: keys }).peer.addresses).toEqual(fromTexts);
+    // keys that miss bob's and dan's addresses (a stale index): the texts still decide
+    expect(join(reg, { peerAddressKeys: new Set() }).peer.addresses).toEqual(fromTexts);
+    expect(join(reg, { peerAddressKeys: new Set(['4:a4d0003']) }).peer.addresses).toEqual(fromTexts);
+  });
+
   it('does not reuse an address a rendered inventory still lists for a removed peer', () => {
     const rendered = renderedPeerAddresses([
       "# Generated\ninfra_authorized_keys: {}\ninfra_wireguard_peers:\n  meet:\n    - {name: gone/phone, public_key: 'x', allowed_ips: [10.77.0.2/32, 'fd77:77::2/128']}\n",

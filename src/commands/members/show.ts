@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { InfraCommand } from '../../lib/base-command.js';
 import { bold, clean, table } from '../../lib/style.js';
 import { showMember, type ShowMemberResult } from '../../services/members.js';

@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../../lib/base-command.js';
 import { addToken, type AddTokenResult } from '../../services/tokens.js';
 

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { InfraCommand } from '../../lib/base-command.js';
 import { deviceFlags } from '../../lib/vpn-flags.js';
 import { leaveVpn, type VpnLeaveResult } from '../../services/vpn.js';

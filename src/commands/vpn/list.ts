@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import type { PeerRow } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
 import { table } from '../../lib/style.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { InfraCommand } from '../../lib/base-command.js';
 import { deliveryFlags, deliveryInput, deviceFlags } from '../../lib/vpn-flags.js';
 import { rekeyVpn, type VpnConfigResult } from '../../services/vpn.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import type { VpnStatus } from '../../core/vpn-plan.js';
 import { InfraCommand } from '../../lib/base-command.js';
 import { ExitCode } from '../../lib/errors.js';
