@@ -124,7 +124,25 @@ export function excerpt(text: string, max = 24): string {
   return `"${shown}${text.length > max ? '...' : ''}"`;
 }
 
-const BASE64_LINE_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+/**
+ * `^[A-Za-z0-9+/]+={0,2}$` as a loop: V8's regex engine can overflow its stack on a line of megabytes
+ * (a hostile file), and this check runs on every line that is not a key.
+ */
+function isBase64Line(text: string): boolean {
+  let end = text.length;
+  let pad = 0;
+  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */ && pad < 2) {
+    end--;
+    pad++;
+  }
+  if (end === 0) return false;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return true;
+}
 
 const HARMLESS_WORD_RE = /^[A-Za-z][A-Za-z-]{0,19}$/; // short, letters only: a word, not a token
 
@@ -134,7 +152,7 @@ const HARMLESS_WORD_RE = /^[A-Za-z][A-Za-z-]{0,19}$/; // short, letters only: a 
  * looks like a name (no digits-and-symbols soup, no `=`) is shown.
  */
 function describeNonKey(text: string): string {
-  if (text.length >= 16 && BASE64_LINE_RE.test(text)) return 'a line of bare base64 (not shown: it may be part of a private key)';
+  if (text.length >= 16 && isBase64Line(text)) return 'a line of bare base64 (not shown: it may be part of a private key)';
   const first = text.trimStart().slice(0, 80).split(/\s+/)[0] ?? ''; // only the first word is shown: never split megabytes
   const shown = HARMLESS_WORD_RE.test(first) ? `starts with "${first}", ` : '';
   return `${shown}${text.length} characters (the rest is not shown: it may be secret)`;
@@ -429,7 +447,7 @@ const BASE64_VALUE: Int8Array = (() => {
 /** Strict base64 as OpenSSH's b64_pton: padded, canonical (the bits after the last byte are zero). */
 function decodeBase64(text: string): Buffer {
   if (text.length > MAX_BASE64_CHARS) throw new Refusal(`key data is too long (${text.length} characters); no SSH public key is that large`, HINT_RECOPY);
-  if (text.length % 4 !== 0 || !BASE64_LINE_RE.test(text)) throw new Refusal('key data is not valid base64: it is truncated or damaged', HINT_RECOPY);
+  if (text.length % 4 !== 0 || !isBase64Line(text)) throw new Refusal('key data is not valid base64: it is truncated or damaged', HINT_RECOPY);
   // Checking the unused bits of the last character is what re-encoding and comparing would do, without the copy.
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   if (pad > 0) {
