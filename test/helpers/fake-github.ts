@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sodium from 'libsodium-wrappers';
-import { json, readBody } from './http-server.js';
+import { json, readBody, takeFailure } from './http-server.js';
 
 export interface FakeGithubToken {
   login: string;
@@ -96,14 +96,10 @@ export async function startFakeGithub(data: FakeGithubData): Promise<FakeGithub>
     requests.push({ method, path, as: token === undefined ? '(none)' : (user?.login ?? '(unknown)') });
     data.onRequest?.(requests[requests.length - 1]);
 
-    for (const f of failures) {
-      if ((f.method && f.method !== method) || (f.path && !f.path.test(path))) continue;
-      f.seen++;
-      if (f.seen === (f.nth ?? 1)) {
-        failures.splice(failures.indexOf(f), 1);
-        if (f.destroy) return void req.socket.destroy();
-        return json(res, f.status ?? 500, f.body ?? { message: 'Server Error' }, f.headers);
-      }
+    const f = takeFailure(failures, method, path);
+    if (f) {
+      if (f.destroy) return void req.socket.destroy();
+      return json(res, f.status ?? 500, f.body ?? { message: 'Server Error' }, f.headers);
     }
 
     if (!user) return json(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });

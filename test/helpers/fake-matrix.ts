@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { json, readBody } from './http-server.js';
+import { json, readBody, takeFailure } from './http-server.js';
 
 export interface FakeMatrixOptions {
   serverName?: string;
@@ -73,14 +73,10 @@ export async function startFakeMatrix(options: FakeMatrixOptions): Promise<FakeM
     }
     requests.push({ method, path, ...(path.endsWith('/login') && method === 'POST' ? { sentDeviceId: 'device_id' in body } : {}) });
 
-    for (const f of failures) {
-      if ((f.method && f.method !== method) || (f.path && !f.path.test(path))) continue;
-      f.seen++;
-      if (f.seen === (f.nth ?? 1)) {
-        failures.splice(failures.indexOf(f), 1);
-        if (f.destroy) return void req.socket.destroy();
-        return json(res, f.status ?? 500, f.body ?? { errcode: 'M_UNKNOWN', error: 'Internal server error' });
-      }
+    const f = takeFailure(failures, method, path);
+    if (f) {
+      if (f.destroy) return void req.socket.destroy();
+      return json(res, f.status ?? 500, f.body ?? { errcode: 'M_UNKNOWN', error: 'Internal server error' });
     }
 
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

@@ -14,3 +14,24 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', reject);
   });
 }
+
+/** A failure asked for on demand: the `nth` request matching `method` and `path` gets it, once. */
+export interface OnDemandFailure {
+  method?: string;
+  path?: RegExp;
+  nth?: number;
+  seen: number;
+}
+
+/** The failure this request should get, taken off the list, or undefined. */
+export function takeFailure<F extends OnDemandFailure>(failures: F[], method: string, path: string): F | undefined {
+  for (const f of failures) {
+    if ((f.method && f.method !== method) || (f.path && !f.path.test(path))) continue;
+    f.seen++;
+    if (f.seen === (f.nth ?? 1)) {
+      failures.splice(failures.indexOf(f), 1);
+      return f;
+    }
+  }
+  return undefined;
+}
