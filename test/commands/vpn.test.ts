@@ -14,6 +14,7 @@ import { run, spawnCli } from '../helpers/cli.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { requireTool } from '../helpers/real-tools.js';
+import { configFields } from '../helpers/wg-config.js';
 
 
 const newKey = () => publicKeyOf(generatePrivateKey(randomBytes));
@@ -54,22 +55,6 @@ async function registry(vpn: Record<string, unknown> = { meet: meet() }, extra: 
 
 const memberYml = async (dir: string, handle = 'alice') => fs.readFile(path.join(dir, `keys/${handle}/member.yml`), 'utf8');
 const peersOf = async (dir: string, handle = 'alice') => (parse(await memberYml(dir, handle)).vpn_peers ?? []) as Array<{ device: string; network: string; public_key: string; addresses: string[]; added: string }>;
-
-/** `[Interface]` / `[Peer]` key -> value, the way wg-quick reads a config. */
-function configFields(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let section = '';
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (/^\[.*\]$/.test(t)) section = t.slice(1, -1);
-    else if (t && !t.startsWith('#')) {
-      const at = t.indexOf('=');
-      out[`${section}.${t.slice(0, at).trim()}`] = t.slice(at + 1).trim();
-    }
-  }
-  return out;
-}
-
 
 describe('infra vpn join', () => {
   it('flags only: records the peer in place and prints a config whose private key matches it', async () => {

@@ -24,6 +24,7 @@ import {
 import { DEFAULT_POLICY, type InfraConfig, type Member } from '../../src/core/types.js';
 import { crossCheck, validateMember } from '../../src/core/validate.js';
 import { ExitCode } from '../../src/lib/errors.js';
+import { parseError } from '../helpers/thrown.js';
 
 const sshString = (b: Buffer | string) => {
   const body = typeof b === 'string' ? Buffer.from(b) : b;
@@ -41,16 +42,6 @@ function rsaParts(bits = 2048): { e: Buffer; n: Buffer } {
 }
 const rsaBlob = ({ e, n }: { e: Buffer; n: Buffer }, padE = 0, padN = 0) => Buffer.concat([sshString('ssh-rsa'), mpint(e, padE), mpint(n, padN)]);
 const line = (type: string, blob: Buffer, comment = '') => `${type} ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
-
-function parseError(f: () => unknown): KeyParseError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KeyParseError) return e;
-    throw e;
-  }
-  throw new Error('expected a KeyParseError');
-}
 
 const RSA = rsaParts(3072);
 const CANONICAL = rsaBlob(RSA);

@@ -20,6 +20,7 @@ import {
   splitKeyText,
   sshKeygenLine,
 } from '../../src/core/ssh-key.js';
+import { parseError } from '../helpers/thrown.js';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlCsqvRBr+srjv79hbGTcCIGVkPj2PEqDevM3LWOH/j alice laptop';
 const ECDSA256 =
@@ -46,16 +47,6 @@ const sshString = (b: Buffer | string) => {
   len.writeUInt32BE(body.length);
   return Buffer.concat([len, body]);
 };
-
-function parseError(f: () => unknown): KeyParseError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KeyParseError) return e;
-    throw e;
-  }
-  throw new Error('expected a KeyParseError');
-}
 
 /** Everything a user could see of an error: message and hint. */
 const shown = (e: KeyParseError) => `${e.message}\n${e.hint ?? ''}`;

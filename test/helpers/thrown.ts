@@ -1,4 +1,5 @@
 import { InfraError } from '../../src/lib/errors.js';
+import { KeyParseError } from '../../src/core/ssh-key.js';
 
 /** The InfraError `fn` throws; any other outcome fails the test. */
 export function thrown(fn: () => unknown): InfraError {
@@ -20,4 +21,15 @@ export async function rejection(promise: Promise<unknown>): Promise<InfraError> 
     throw e;
   }
   throw new Error('expected an InfraError');
+}
+
+/** The KeyParseError `fn` throws; any other outcome fails the test. */
+export function parseError(fn: () => unknown): KeyParseError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KeyParseError) return e;
+    throw e;
+  }
+  throw new Error('expected a KeyParseError');
 }

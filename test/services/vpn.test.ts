@@ -16,6 +16,7 @@ import { hunk } from '../helpers/diff.js';
 import { rejection } from '../helpers/thrown.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
+import { configFields } from '../helpers/wg-config.js';
 
 const TODAY = '2026-06-15';
 /** The key a context with the default seed makes first: derived here from the seed, not read from the output. */
@@ -27,17 +28,6 @@ const memberFile = (root: string, handle: string) => path.join(root, `keys/${han
 const readMember = (root: string, handle: string) => fs.readFile(memberFile(root, handle), 'utf8');
 
 
-
-function configFields(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let section = '';
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (/^\[.*\]$/.test(t)) section = t.slice(1, -1);
-    else if (t && !t.startsWith('#')) out[`${section}.${t.slice(0, t.indexOf('=')).trim()}`] = t.slice(t.indexOf('=') + 1).trim();
-  }
-  return out;
-}
 
 function scriptedPrompter(answers: Record<string, string>): Prompter & { asked: string[] } {
   const asked: string[] = [];
