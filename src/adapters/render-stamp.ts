@@ -49,7 +49,8 @@ let codeStamp: Promise<string> | undefined;
 function renderCode(): Promise<string> {
   codeStamp ??= (async () => {
     const base = fileURLToPath(new URL('..', import.meta.url));
-    const lines: string[] = [];
+    // this module's own file: the whole CLI when it runs from the bundle (dist/bundle/infra.cjs)
+    const lines = [`self ${statKey(await fs.stat(fileURLToPath(import.meta.url), { bigint: true }))}`];
     for (const dir of ['core', 'adapters', 'services', 'lib']) await treeLines(base, dir, 0, lines).catch(() => lines.push(`${dir} unreadable`));
     return lines.join('\n');
   })();

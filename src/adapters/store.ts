@@ -269,7 +269,8 @@ const validatorStamp = (() => {
   let stamp: string | undefined;
   return () => {
     if (stamp === undefined) {
-      const parts = ['../core/validate.js', '../core/ssh-key.js', '../core/tokens.js'].map((rel) => {
+      // this module's own file too: the whole CLI when it runs from the bundle (dist/bundle/infra.cjs)
+      const parts = [import.meta.url, '../core/validate.js', '../core/ssh-key.js', '../core/tokens.js'].map((rel) => {
         try {
           return statKey(statSync(new URL(rel, import.meta.url), { bigint: true }));
         } catch {

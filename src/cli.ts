@@ -1,0 +1,60 @@
+/**
+ * The whole CLI as one module, which the build bundles (with @oclif/core and yaml) into dist/bundle/infra.cjs:
+ * loading one file with a V8 code cache takes a fraction of resolving and compiling ~250 modules, which was
+ * most of a short command's time (bin/load-cli.js). oclif finds the commands here (package.json oclif.commands,
+ * strategy `explicit`); test/commands/cli-bundle.test.ts checks that every file in src/commands is listed.
+ */
+import Audit from './commands/audit.js';
+import Check from './commands/check.js';
+import Init from './commands/init.js';
+import KeysAdd from './commands/keys/add.js';
+import KeysCheck from './commands/keys/check.js';
+import KeysList from './commands/keys/list.js';
+import KeysRemove from './commands/keys/remove.js';
+import MembersAdd from './commands/members/add.js';
+import MembersEdit from './commands/members/edit.js';
+import MembersList from './commands/members/list.js';
+import MembersOffboard from './commands/members/offboard.js';
+import MembersShow from './commands/members/show.js';
+import Render from './commands/render.js';
+import TokensAdd from './commands/tokens/add.js';
+import TokensList from './commands/tokens/list.js';
+import TokensReencrypt from './commands/tokens/reencrypt.js';
+import TokensRotate from './commands/tokens/rotate.js';
+import TokensShow from './commands/tokens/show.js';
+import VpnJoin from './commands/vpn/join.js';
+import VpnLeave from './commands/vpn/leave.js';
+import VpnList from './commands/vpn/list.js';
+import VpnRekey from './commands/vpn/rekey.js';
+import VpnStatus from './commands/vpn/status.js';
+
+export { run } from '@oclif/core/run';
+export { flush } from '@oclif/core/flush';
+export { handle } from '@oclif/core/handle';
+export { default as notFound } from './hooks/not-found.js';
+
+export const COMMANDS = {
+  'audit': Audit,
+  'check': Check,
+  'init': Init,
+  'keys:add': KeysAdd,
+  'keys:check': KeysCheck,
+  'keys:list': KeysList,
+  'keys:remove': KeysRemove,
+  'members:add': MembersAdd,
+  'members:edit': MembersEdit,
+  'members:list': MembersList,
+  'members:offboard': MembersOffboard,
+  'members:show': MembersShow,
+  'render': Render,
+  'tokens:add': TokensAdd,
+  'tokens:list': TokensList,
+  'tokens:reencrypt': TokensReencrypt,
+  'tokens:rotate': TokensRotate,
+  'tokens:show': TokensShow,
+  'vpn:join': VpnJoin,
+  'vpn:leave': VpnLeave,
+  'vpn:list': VpnList,
+  'vpn:rekey': VpnRekey,
+  'vpn:status': VpnStatus,
+};
