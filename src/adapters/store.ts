@@ -4,7 +4,7 @@
  * write over a file that changed on disk since it was read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, existsSync, lstatSync, promises as fs, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { constants as fsc, existsSync, lstatSync, promises as fs, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
@@ -748,31 +748,35 @@ const ABANDONED_TEMP_MS = 60 * 60 * 1000;
  */
 export async function removeAbandonedTemps(root: string, maxDepth = 8): Promise<string[]> {
   const removed: string[] = [];
-  const walk = async (rel: string, depth: number): Promise<void> => {
+  // Folders are listed synchronously: a registry of thousands of members is thousands of folders, and a
+  // promise per listing costs several times the system call (this runs on every edit).
+  const found: string[] = [];
+  const list = (rel: string, depth: number): void => {
     let entries;
     try {
-      entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
     } catch {
       return;
     }
-    const dirs: string[] = [];
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (e.name !== '.git' && e.name !== 'node_modules' && depth < maxDepth) dirs.push(r);
+        if (e.name !== '.git' && e.name !== 'node_modules' && depth < maxDepth) list(r, depth + 1);
         continue;
       }
       const m = e.isFile() ? TEMP_NAME_RE.exec(e.name) : null;
-      if (!m || Number(m[1]) === process.pid) continue;
-      const st = await fs.stat(path.join(root, r)).catch(() => undefined);
-      if (!st) continue;
-      if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < ABANDONED_TEMP_MS) continue;
-      await fs.rm(path.join(root, r), { force: true });
-      removed.push(r);
+      if (m && Number(m[1]) !== process.pid) found.push(r);
     }
-    await mapLimit(dirs, 16, (d) => walk(d, depth + 1));
   };
-  await walk('', 0);
+  list('', 0);
+  for (const r of found) {
+    const pid = Number(TEMP_NAME_RE.exec(path.basename(r))![1]);
+    const st = await fs.stat(path.join(root, r)).catch(() => undefined);
+    if (!st) continue;
+    if (pidAlive(pid) && Date.now() - st.mtimeMs < ABANDONED_TEMP_MS) continue;
+    await fs.rm(path.join(root, r), { force: true });
+    removed.push(r);
+  }
   return removed.sort();
 }
 
@@ -1046,7 +1050,7 @@ export { memberRel };
  */
 const PEER_INDEX_DIR = `${CACHE_DIR}/peers`;
 const PEER_INDEX_SHARDS = 16;
-const PEER_INDEX_FORMAT = 1;
+const PEER_INDEX_FORMAT = 2;
 
 interface PeerIndexHead {
   validator: string;

@@ -16,7 +16,10 @@ export interface PeerIndexEntry {
   kind: Member['kind'];
   /** sha256 of each SSH key's canonical blob (base64, 22 characters): compared, never shown */
   blobs: string[];
-  /** each peer's WireGuard public key (44 characters, no space), joined by spaces: searched, not split */
+  /**
+   * each peer's WireGuard public key as a digest (16 base64 characters, no space), joined by spaces:
+   * searched, not split; a quarter of the keys' size, for an index read on every join
+   */
   wg: string;
   /**
    * per network, the peer addresses of each family as runs [offset from the range's start, count, ...]
@@ -26,7 +29,8 @@ export interface PeerIndexEntry {
 }
 
 const blobDigest = (blob: string) => createHash('sha256').update(blob).digest('base64').slice(0, 22);
-const WG_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const wgDigest = (publicKey: string) => createHash('sha256').update(publicKey).digest('base64').slice(0, 16);
+const WG_DIGEST_LENGTH = 16;
 
 /** A network's ranges. */
 function rangesOf(config: InfraConfig, network: string): { v4?: Cidr; v6?: Cidr } | undefined {
@@ -67,7 +71,7 @@ export function peerIndexEntry(config: InfraConfig, member: Member, stat: string
   const offsets = new Map<string, { v4: number[]; v6: number[] }>();
   for (const peer of member.vpn_peers) {
     const ranges = rangesOf(config, peer.network);
-    if (!ranges || !WG_KEY_RE.test(peer.public_key)) return undefined;
+    if (!ranges) return undefined;
     let slot = offsets.get(peer.network);
     if (!slot) offsets.set(peer.network, (slot = { v4: [], v6: [] }));
     for (const text of peer.addresses) {
@@ -95,7 +99,7 @@ export function peerIndexEntry(config: InfraConfig, member: Member, stat: string
     stat,
     kind: member.kind,
     blobs: member.ssh_keys.map((k) => blobDigest(canonicalKeyData(k.key))),
-    wg: member.vpn_peers.map((p) => p.public_key).join(' '),
+    wg: member.vpn_peers.map((p) => wgDigest(p.public_key)).join(' '),
     addresses,
   };
 }
@@ -107,6 +111,7 @@ export function isPeerIndexEntry(value: unknown): value is PeerIndexEntry {
   const runs = (a: unknown) =>
     Array.isArray(a) && a.length % 2 === 0 && a.every((n, i) => Number.isSafeInteger(n) && n >= (i % 2 ? 1 : 0)) && a.every((n, i) => i % 2 || n + a[i + 1] < Number.MAX_SAFE_INTEGER);
   if (typeof e.stat !== 'string' || (e.kind !== 'human' && e.kind !== 'bot') || typeof e.wg !== 'string') return false;
+  if (e.wg !== '' && (e.wg.length + 1) % (WG_DIGEST_LENGTH + 1) !== 0) return false;
   if (!Array.isArray(e.blobs) || !e.blobs.every((b) => typeof b === 'string')) return false;
   if (!e.addresses || typeof e.addresses !== 'object' || Array.isArray(e.addresses)) return false;
   return Object.values(e.addresses).every((a) => a && typeof a === 'object' && runs(a.v4) && runs(a.v6));
@@ -131,9 +136,9 @@ export class OtherMembers {
 
   /** The handle holding WireGuard key `publicKey`, if another member does. */
   wgHolder(publicKey: string): string | undefined {
-    // Every key is 44 characters without a space, joined by spaces: a match is a whole key.
-    if (!WG_KEY_RE.test(publicKey)) return undefined;
-    for (const [handle, e] of this.entries) if (e.wg.includes(publicKey)) return handle;
+    // Every digest has the same length and no space, joined by spaces: a match is a whole digest.
+    const d = wgDigest(publicKey);
+    for (const [handle, e] of this.entries) if (e.wg.includes(d)) return handle;
     return undefined;
   }
 
@@ -193,7 +198,8 @@ export function sharesNothingWithOthers(config: InfraConfig, member: Member, oth
   const oldBlobs = new Set(before?.blobs);
   if (member.ssh_keys.some((k, i) => !oldBlobs.has(after.blobs[i]) && others.holdsBlob(canonicalKeyData(k.key)))) return false;
   const oldKeys = new Set(before?.wg.split(' '));
-  if (member.vpn_peers.some((p) => !oldKeys.has(p.public_key) && others.wgHolder(p.public_key) !== undefined)) return false;
+  const newKeys = after.wg === '' ? [] : after.wg.split(' ');
+  if (member.vpn_peers.some((p, i) => !oldKeys.has(newKeys[i]) && others.wgHolder(p.public_key) !== undefined)) return false;
   for (const [network, runs] of Object.entries(after.addresses)) {
     for (const family of [4, 6] as const) {
       const mine = family === 4 ? runs.v4 : runs.v6;
