@@ -868,7 +868,7 @@ export class Transaction {
     if (!editor) {
       const file = this.loaded.files.get(rel);
       if (!file) throw new Error(`${rel} was not loaded`);
-      editor = new YamlSourceEditor(file.text);
+      editor = new YamlSourceEditor(file.text, file.doc); // the loaded document: not parsed again for the first edit
       this.editors.set(rel, editor);
     }
     return editor;
