@@ -1045,7 +1045,7 @@ export { memberRel };
  *
  * It is used only when everything matches: the same validator, the same infra.yml, every shard's digest (a
  * truncated, corrupt or half-replaced shard is doubt), the same set of member folders, and every member file's
- * stat (size, mtime, ctime, inode, pgp.asc present) equal to its entry's. Anything else, and the edit takes the
+ * stat (size, mtime, ctime, inode; for the edited member also whether pgp.asc exists) equal to its entry's. Anything else, and the edit takes the
  * whole-registry path and rebuilds the index after it.
  */
 const PEER_INDEX_DIR = `${CACHE_DIR}/peers`;
@@ -1161,8 +1161,10 @@ async function loadFocused(root: string, handle: string): Promise<FocusedLoad | 
     const rel = memberRel(d.name);
     const fileStat = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false });
     if (!fileStat?.isFile()) return undefined;
-    const stat = `${statKey(fileStat)}|pgp:${existsSync(path.join(root, `keys/${d.name}/pgp.asc`)) ? 1 : 0}`;
-    if (index.entries.get(d.name)!.stat !== stat) return undefined;
+    // Another member's pgp.asc changes neither its validity nor what it holds: only its file is compared.
+    // The edited member's is, for its has_pgp.
+    const want = index.entries.get(d.name)!.stat;
+    if (d.name === handle ? want !== `${statKey(fileStat)}|pgp:${existsSync(path.join(root, `keys/${d.name}/pgp.asc`)) ? 1 : 0}` : want.slice(0, want.lastIndexOf('|')) !== statKey(fileStat)) return undefined;
   }
   if (count !== index.entries.size) return undefined; // a member removed
   const configParsed = parseYamlFile(CONFIG_FILE, configText);
