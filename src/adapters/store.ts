@@ -1142,7 +1142,7 @@ interface FocusedLoad {
 /** The focused load of `handle`, or undefined when the peer index does not describe the registry as it is exactly. */
 async function loadFocused(root: string, handle: string): Promise<FocusedLoad | undefined> {
   const index = await readPeerIndex(root);
-  if (!index || !index.entries.has(handle)) return undefined;
+  if (!index || !index.entries.has(handle) || !keepsDerivedState(index.entries.size)) return undefined;
   const configPath = path.join(root, CONFIG_FILE);
   if (lstatSync(configPath, { throwIfNoEntry: false })?.isFile() !== true) return undefined;
   const configText = await readRegistryText(configPath, CONFIG_FILE);
