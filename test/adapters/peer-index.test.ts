@@ -146,6 +146,27 @@ describe('peer index', () => {
     expect(await fs.readFile(path.join(root, 'keys/a/member.yml'), 'utf8')).not.toContain('dup');
   });
 
+  it('a registry whose only problem lies between files may still be joined; no index describes it', async () => {
+    const root = await fixture();
+    const file = path.join(root, 'keys/e/member.yml');
+    // e's second device takes d's address .9 as well: a problem between two files
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('10.9.0.11/32', '10.9.0.9/32').replace('fd09::b/128', 'fd09::9/128'));
+    expect(await join(root)).toEqual(['10.9.0.11/32', 'fd09::b/128']);
+    await expect(fs.access(path.join(root, PEERS, 'head.json'))).rejects.toThrow();
+    expect(await join(root)).toEqual(['10.9.0.12/32', 'fd09::c/128']);
+  });
+
+  it('INFRA_CACHE_MIN_MEMBERS=-1 writes no index', async () => {
+    const root = await fixture();
+    await join(root); // index written
+    process.env.INFRA_CACHE_MIN_MEMBERS = '-1';
+    const shard = path.join(root, PEERS, (await shardFiles(root))[0]);
+    const before = await statOf(shard);
+    await fs.appendFile(path.join(root, 'keys/b/member.yml'), `  - device: byhand\n    network: meet\n    public_key: ${wgKey('byhand-x')}\n    addresses: [10.9.0.13/32, "fd09::d/128"]\n    added: 2026-01-01\n`);
+    expect(await join(root)).toEqual(['10.9.0.14/32', 'fd09::e/128']);
+    expect(await statOf(shard)).toBe(before);
+  });
+
   it('a member added since the index was written is read, and its join gets the next address', async () => {
     const root = await fixture();
     await join(root); // .12
