@@ -4,13 +4,14 @@
  * write over a file that changed on disk since it was read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, existsSync, lstatSync, promises as fs, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { constants as fsc, existsSync, lstatSync, promises as fs, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
-import { crossCheck, crossCheckClean, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
+import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers, type PeerIndexEntry } from '../core/peer-index.js';
+import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
 
 export const CONFIG_FILE = 'infra.yml';
@@ -173,6 +174,8 @@ export interface Loaded {
    * file's stat (as the member cache keys it) and the validator. Equal stamps, equal registries.
    */
   stamp?: string;
+  /** each member file's stat as the member cache keys it, when every member validated (for the peer index) */
+  memberStats?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -549,7 +552,7 @@ export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; 
   const betweenFilesOnly = raw.problems.length === 0 && unreadable.size === 0;
   if (problems.length) return { partial, problems, betweenFilesOnly };
   const stamp = raw.configDigest === undefined || raw.stats.size !== raw.members.length ? undefined : registryStamp(raw.configDigest, raw.stats);
-  return { loaded: { ...partial, stamp }, partial, problems };
+  return { loaded: { ...partial, stamp, memberStats: stamp === undefined ? undefined : raw.stats }, partial, problems };
 }
 
 /**
@@ -746,31 +749,35 @@ const ABANDONED_TEMP_MS = 60 * 60 * 1000;
  */
 export async function removeAbandonedTemps(root: string, maxDepth = 8): Promise<string[]> {
   const removed: string[] = [];
-  const walk = async (rel: string, depth: number): Promise<void> => {
+  // Folders are listed synchronously: a registry of thousands of members is thousands of folders, and a
+  // promise per listing costs several times the system call (this runs on every edit).
+  const found: string[] = [];
+  const list = (rel: string, depth: number): void => {
     let entries;
     try {
-      entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
     } catch {
       return;
     }
-    const dirs: string[] = [];
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (e.name !== '.git' && e.name !== 'node_modules' && depth < maxDepth) dirs.push(r);
+        if (e.name !== '.git' && e.name !== 'node_modules' && depth < maxDepth) list(r, depth + 1);
         continue;
       }
       const m = e.isFile() ? TEMP_NAME_RE.exec(e.name) : null;
-      if (!m || Number(m[1]) === process.pid) continue;
-      const st = await fs.stat(path.join(root, r)).catch(() => undefined);
-      if (!st) continue;
-      if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < ABANDONED_TEMP_MS) continue;
-      await fs.rm(path.join(root, r), { force: true });
-      removed.push(r);
+      if (m && Number(m[1]) !== process.pid) found.push(r);
     }
-    await mapLimit(dirs, 16, (d) => walk(d, depth + 1));
   };
-  await walk('', 0);
+  list('', 0);
+  for (const r of found) {
+    const pid = Number(TEMP_NAME_RE.exec(path.basename(r))![1]);
+    const st = await fs.stat(path.join(root, r)).catch(() => undefined);
+    if (!st) continue;
+    if (pidAlive(pid) && Date.now() - st.mtimeMs < ABANDONED_TEMP_MS) continue;
+    await fs.rm(path.join(root, r), { force: true });
+    removed.push(r);
+  }
   return removed.sort();
 }
 
@@ -839,12 +846,14 @@ export class Transaction {
   private readonly staged = new Map<string, { content: string; mode?: number }>();
   private readonly removed = new Set<string>();
   private readonly editors = new Map<string, YamlSourceEditor>();
+  /** The members as the last validated result would have them (each changed one as validated from its new text). */
+  protected resultMembers?: Map<string, Member>;
 
   constructor(
     readonly root: string,
     readonly loaded: Loaded,
     /** Problems the registry already had (between files only): the result may keep them, not add to them. */
-    private readonly existing: readonly Problem[] = [],
+    protected readonly existing: readonly Problem[] = [],
   ) {}
 
   get registry(): Registry {
@@ -860,7 +869,7 @@ export class Transaction {
     if (!editor) {
       const file = this.loaded.files.get(rel);
       if (!file) throw new Error(`${rel} was not loaded`);
-      editor = new YamlSourceEditor(file.text);
+      editor = new YamlSourceEditor(file.text, file.doc); // the loaded document: not parsed again for the first edit
       this.editors.set(rel, editor);
     }
     return editor;
@@ -879,6 +888,10 @@ export class Transaction {
 
   removeFile(rel: string): void {
     this.removed.add(rel);
+  }
+
+  protected removedAny(): boolean {
+    return this.removed.size > 0;
   }
 
   private async assertUnchanged(rel: string): Promise<void> {
@@ -906,7 +919,7 @@ export class Transaction {
    * Problems in the registry as it would be after this transaction. What was loaded already validated,
    * so only the changed files are parsed and validated again, then the cross-file checks run over the result.
    */
-  private async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
+  protected async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
     const problems: Problem[] = [];
     const files = this.loaded.files instanceof YamlFiles ? this.loaded.files.copy() : new Map(this.loaded.files);
     let config = this.loaded.registry.config;
@@ -937,6 +950,12 @@ export class Transaction {
       if (r.member) members.set(handle, r.member);
     }
     if (problems.length) return problems;
+    this.resultMembers = members;
+    return this.crossFileProblems(config, members, files, pending);
+  }
+
+  /** The cross-file problems of the result, whose files are each valid on their own. */
+  protected crossFileProblems(config: InfraConfig, members: Map<string, Member>, files: Map<string, YamlFile>, pending: Map<string, { content: string }>): Problem[] {
     const sorted = [...members.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1));
     // The loaded registry had no cross-file problem (none carried in `existing`) and infra.yml is the same:
     // only the changed members can be in one, so they alone are compared with the rest.
@@ -1003,6 +1022,11 @@ export class RegistryStore {
     return mutateRegistry(await this.root(), command, fn);
   }
 
+  /** Lock, load, let `fn` edit the one member `handle` (see mutateMember: `fn` may run twice). */
+  async mutateMember<T>(handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+    return mutateMember(await this.root(), handle, command, fn);
+  }
+
   /** `fn` gets the temporary files of killed writers that taking the lock removed (relative paths). */
   async withLock<T>(command: string, fn: (cleanedTemps: string[]) => Promise<T>): Promise<T> {
     return withLock(await this.root(), command, fn);
@@ -1010,3 +1034,290 @@ export class RegistryStore {
 }
 
 export { memberRel };
+
+// ---------------------------------------------------------------- peer index (edits of one member)
+
+/**
+ * `.infra-cache/peers/`: what an edit of one member compares with every other member (see core/peer-index),
+ * in shards by handle so that an edit rewrites one shard, plus head.json naming the state they describe: the
+ * validator, infra.yml's digest and each shard's sha256. The index only ever describes a registry state found
+ * free of cross-file problems. It is written only under the lock, by edits of one member (mutateMember): after
+ * a whole-registry edit in full, after a quick one for the edited member's shard alone.
+ *
+ * It is used only when everything matches: the same validator, the same infra.yml, every shard's digest (a
+ * truncated, corrupt or half-replaced shard is doubt), the same set of member folders, and every member file's
+ * stat (size, mtime, ctime, inode; for the edited member also whether pgp.asc exists) equal to its entry's. Anything else, and the edit takes the
+ * whole-registry path and rebuilds the index after it.
+ */
+const PEER_INDEX_DIR = `${CACHE_DIR}/peers`;
+const PEER_INDEX_SHARDS = 16;
+const PEER_INDEX_FORMAT = 2;
+
+interface PeerIndexHead {
+  validator: string;
+  config: string;
+  shards: string[];
+}
+
+interface PeerIndex {
+  head: PeerIndexHead;
+  /** each shard's entries by handle */
+  shards: Array<Record<string, PeerIndexEntry>>;
+  entries: Map<string, PeerIndexEntry>;
+}
+
+/** FNV-1a of the handle: which shard holds its entry. */
+function shardOf(handle: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < handle.length; i++) h = Math.imul(h ^ handle.charCodeAt(i), 0x01000193) >>> 0;
+  return h % PEER_INDEX_SHARDS;
+}
+
+const shardRel = (i: number) => `${PEER_INDEX_DIR}/${String(i).padStart(2, '0')}.json`;
+const peerIndexValidator = () => `${PEER_INDEX_FORMAT}|${validatorStamp()}`;
+
+/** The peer index as on disk, or undefined when it is missing, from another validator, or inconsistent in any way. */
+async function readPeerIndex(root: string): Promise<PeerIndex | undefined> {
+  try {
+    const head = JSON.parse(await fs.readFile(path.join(root, PEER_INDEX_DIR, 'head.json'), 'utf8')) as Partial<PeerIndexHead>;
+    if (head.validator !== peerIndexValidator() || typeof head.config !== 'string' || !Array.isArray(head.shards) || head.shards.length !== PEER_INDEX_SHARDS) return undefined;
+    const texts = await Promise.all(head.shards.map((_, i) => fs.readFile(path.join(root, shardRel(i)), 'utf8')));
+    const shards: PeerIndex['shards'] = [];
+    const entries = new Map<string, PeerIndexEntry>();
+    for (let i = 0; i < PEER_INDEX_SHARDS; i++) {
+      if (digest(texts[i]) !== head.shards[i]) return undefined;
+      const members = (JSON.parse(texts[i]) as { members?: unknown }).members;
+      if (!members || typeof members !== 'object' || Array.isArray(members)) return undefined;
+      for (const [handle, entry] of Object.entries(members)) {
+        if (shardOf(handle) !== i || !isPeerIndexEntry(entry)) return undefined;
+        entries.set(handle, entry);
+      }
+      shards.push(members as Record<string, PeerIndexEntry>);
+    }
+    return { head: head as PeerIndexHead, shards, entries };
+  } catch {
+    return undefined; // none yet, unreadable, not JSON: the whole-registry path, which writes a new one
+  }
+}
+
+/** Write the shards numbered in `changed` (all when undefined), then the head naming their digests. */
+async function writePeerIndex(root: string, config: string, shards: PeerIndex['shards'], previous?: PeerIndexHead, changed?: ReadonlySet<number>): Promise<void> {
+  try {
+    await fs.mkdir(path.join(root, PEER_INDEX_DIR), { recursive: true });
+    const ignore = path.join(root, CACHE_DIR, '.gitignore');
+    if (!(await exists(ignore))) await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n');
+    const digests = previous && changed ? [...previous.shards] : new Array<string>(PEER_INDEX_SHARDS);
+    const writeCache = async (rel: string, text: string) => {
+      const tmp = tempName(path.join(root, rel), 'tmp');
+      await fs.writeFile(tmp, text);
+      await fs.rename(tmp, path.join(root, rel));
+    };
+    for (let i = 0; i < PEER_INDEX_SHARDS; i++) {
+      if (changed && previous && !changed.has(i)) continue;
+      const text = JSON.stringify({ members: shards[i] });
+      digests[i] = digest(text);
+      await writeCache(shardRel(i), text);
+    }
+    await writeCache(`${PEER_INDEX_DIR}/head.json`, JSON.stringify({ validator: peerIndexValidator(), config, shards: digests } satisfies PeerIndexHead));
+  } catch {
+    // a read-only checkout, a full disk: the index is an optimisation, the next edit takes the whole path
+  }
+}
+
+/** The stat key of a member file just written, if it still holds `text` (a hand edit since gives none). */
+function writtenMemberStat(root: string, handle: string, text: string): string | undefined {
+  const full = path.join(root, memberRel(handle));
+  const before = lstatSync(full, { bigint: true, throwIfNoEntry: false });
+  if (!before || !before.isFile() || readFileSync(full, 'utf8') !== text) return undefined;
+  return `${statKey(before)}|pgp:${existsSync(path.join(root, `keys/${handle}/pgp.asc`)) ? 1 : 0}`;
+}
+
+/** The registry with one member parsed and every other one known only from the peer index. */
+interface FocusedLoad {
+  loaded: Loaded;
+  member: Member;
+  index: PeerIndex;
+  others: OtherMembers;
+}
+
+/** The focused load of `handle`, or undefined when the peer index does not describe the registry as it is exactly. */
+async function loadFocused(root: string, handle: string): Promise<FocusedLoad | undefined> {
+  const index = await readPeerIndex(root);
+  if (!index || !index.entries.has(handle) || !keepsDerivedState(index.entries.size)) return undefined;
+  const configPath = path.join(root, CONFIG_FILE);
+  if (lstatSync(configPath, { throwIfNoEntry: false })?.isFile() !== true) return undefined;
+  const configText = await readRegistryText(configPath, CONFIG_FILE);
+  if (configText === undefined || digest(configText) !== index.head.config) return undefined;
+  let dirents;
+  try {
+    dirents = await fs.readdir(path.join(root, 'keys'), { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  let count = 0;
+  for (const d of dirents) {
+    if (d.name.startsWith('.')) continue;
+    if (!d.isDirectory() || !index.entries.has(d.name)) return undefined; // a link, a file, a member the index lacks
+    count++;
+    const rel = memberRel(d.name);
+    const fileStat = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false });
+    if (!fileStat?.isFile()) return undefined;
+    // Another member's pgp.asc changes neither its validity nor what it holds: only its file is compared.
+    // The edited member's is, for its has_pgp.
+    const want = index.entries.get(d.name)!.stat;
+    if (d.name === handle ? want !== `${statKey(fileStat)}|pgp:${existsSync(path.join(root, `keys/${d.name}/pgp.asc`)) ? 1 : 0}` : want.slice(0, want.lastIndexOf('|')) !== statKey(fileStat)) return undefined;
+  }
+  if (count !== index.entries.size) return undefined; // a member removed
+  const configParsed = parseYamlFile(CONFIG_FILE, configText);
+  if (configParsed.problems.length) return undefined;
+  const config = validateConfig(configParsed.file.doc.toJS(), CONFIG_FILE, (p) => lineOf(configParsed.file, p));
+  if (!config.config || config.problems.length) return undefined;
+  const rel = memberRel(handle);
+  const stat = index.entries.get(handle)!.stat;
+  const text = await readRegistryText(path.join(root, rel), rel);
+  // stat after the read as before it: the text is the file the entry describes
+  const after = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false });
+  if (text === undefined || !after || stat.slice(0, stat.lastIndexOf('|')) !== statKey(after)) return undefined;
+  const parsed = parseYamlFile(rel, text);
+  if (parsed.problems.length) return undefined;
+  const hasPgp = stat.endsWith('|pgp:1');
+  const r = validateMember(handle, parsed.file.doc.toJS(), rel, (p) => lineOf(parsed.file, p), hasPgp);
+  if (!r.member || r.problems.length) return undefined;
+  const files = new YamlFiles([
+    [CONFIG_FILE, configParsed.file],
+    [rel, parsed.file],
+  ]);
+  const othersEntries = new Map(index.entries);
+  othersEntries.delete(handle);
+  return {
+    loaded: { registry: { root, config: config.config, members: [r.member] }, files, located: locatedFor(files) },
+    member: r.member,
+    index,
+    others: new OtherMembers(othersEntries, (holder, publicKey) => describeWgHolder(root, holder, publicKey)),
+  };
+}
+
+/** `handle/device (network N)` of the peer of `holder` with WireGuard key `publicKey`, read from its file (for a message). */
+function describeWgHolder(root: string, holder: string, publicKey: string): string | undefined {
+  try {
+    const rel = memberRel(holder);
+    const data = parseYamlFile(rel, readFileSync(path.join(root, rel), 'utf8')).file.doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as { vpn_peers?: unknown } | null;
+    const peers = Array.isArray(data?.vpn_peers) ? (data.vpn_peers as Array<{ public_key?: unknown; device?: unknown; network?: unknown }>) : [];
+    const peer = peers.find((p) => p?.public_key === publicKey);
+    return peer && typeof peer.device === 'string' && typeof peer.network === 'string' ? `${holder}/${peer.device} (network ${peer.network})` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The peer index could not vouch for an edit's result: the edit is done again over the whole registry. */
+class PeerIndexDoubt extends Error {}
+
+/**
+ * An edit of one member whose registry holds only that member (`registry.members`); the others are in
+ * `others`. Its result is validated as crossCheck would over the whole registry: the member's own checks,
+ * then every SSH key, WireGuard key and address it holds looked up among the others. Anything found means
+ * doubt, and the edit runs again over the whole registry, for the problems with their lines.
+ */
+export class MemberTransaction extends Transaction {
+  constructor(
+    root: string,
+    private readonly focus: FocusedLoad,
+  ) {
+    super(root, focus.loaded);
+  }
+
+  /** What every other member holds (from the peer index, each entry checked against its file's stat). */
+  get others(): OtherMembers {
+    return this.focus.others;
+  }
+
+  protected override async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
+    const rel = memberRel(this.focus.member.handle);
+    // More than its member.yml (infra.yml, another member): not this path's to judge.
+    if ([...pending.keys()].some((r) => r !== rel) || this.removedAny()) throw new PeerIndexDoubt();
+    return super.validateResult(pending);
+  }
+
+  protected override crossFileProblems(config: InfraConfig, members: Map<string, Member>): Problem[] {
+    const member = members.get(this.focus.member.handle);
+    if (!member || config !== this.registry.config) throw new PeerIndexDoubt();
+    const before = this.focus.index.entries.get(member.handle);
+    if (!crossCheckMemberAlone(config, member) || !sharesNothingWithOthers(config, member, this.focus.others, before)) throw new PeerIndexDoubt();
+    return [];
+  }
+
+  override async commit(): Promise<string[]> {
+    const pending = this.pending();
+    const written = await super.commit();
+    const handle = this.focus.member.handle;
+    const text = pending.get(memberRel(handle))?.content;
+    const member = this.resultMembers?.get(handle);
+    const { index } = this.focus;
+    const stat = text !== undefined && member ? writtenMemberStat(this.root, handle, text) : undefined;
+    const entry = stat === undefined ? undefined : peerIndexEntry(this.registry.config, member!, stat);
+    const shard = shardOf(handle);
+    const shards = [...index.shards];
+    shards[shard] = { ...shards[shard] };
+    // No entry (a hand edit just now): the member's entry goes, and the next edit takes the whole path.
+    if (entry) shards[shard][handle] = entry;
+    else delete shards[shard][handle];
+    if (written.length) await writePeerIndex(this.root, index.head.config, shards, index.head, new Set([shard]));
+    return written;
+  }
+}
+
+/** Build the peer index from a whole-registry edit's result, when that result was found clean. */
+async function rebuildPeerIndex(root: string, loaded: Loaded, handle: string, resultMembers: ReadonlyMap<string, Member> | undefined, newText: string | undefined): Promise<void> {
+  const stats = loaded.memberStats;
+  const configText = loaded.files.get(CONFIG_FILE)?.text;
+  if (!stats || configText === undefined || !resultMembers || !keepsDerivedState(resultMembers.size)) return;
+  const config = loaded.registry.config;
+  const shards: PeerIndex['shards'] = Array.from({ length: PEER_INDEX_SHARDS }, () => Object.create(null) as Record<string, PeerIndexEntry>);
+  for (const [h, member] of resultMembers) {
+    const stat = h === handle ? (newText === undefined ? stats.get(h) : writtenMemberStat(root, h, newText)) : stats.get(h);
+    const entry = stat === undefined ? undefined : peerIndexEntry(config, member, stat);
+    if (!entry) return; // one member the index cannot hold: none at all
+    shards[shardOf(h)][h] = entry;
+  }
+  await writePeerIndex(root, digest(configText), shards);
+}
+
+/**
+ * Lock, load, let `fn` edit the member `handle` (and nothing else), commit. With a peer index that describes
+ * the registry exactly, only infra.yml and that member are parsed and `tx` is a MemberTransaction; otherwise,
+ * or on any doubt at commit, `fn` runs (again) on a whole-registry Transaction, after which the index is
+ * rebuilt. `fn` may therefore run twice: it must only plan and edit `tx`.
+ */
+export async function mutateMember<T>(root: string, handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+  return withLock(root, command, async () => {
+    const focus = await loadFocused(root, handle);
+    if (focus) {
+      try {
+        const tx = new MemberTransaction(root, focus);
+        const result = await fn(tx);
+        return { result, written: await tx.commit() };
+      } catch (e) {
+        if (!(e instanceof PeerIndexDoubt)) throw e;
+      }
+    }
+    const { loaded, partial, problems, betweenFilesOnly } = await inspectRegistry(root);
+    const base = loaded ?? (betweenFilesOnly ? partial : undefined);
+    if (!base) throw invalidRegistry(problems);
+    const tx = new RebuildingTransaction(root, base, problems);
+    const result = await fn(tx);
+    const pending = tx.pending();
+    const written = await tx.commit();
+    const onlyMember = [...pending.keys()].every((rel) => rel === memberRel(handle));
+    if (loaded && problems.length === 0 && onlyMember) await rebuildPeerIndex(root, loaded, handle, tx.validated(), pending.get(memberRel(handle))?.content);
+    return { result, written };
+  });
+}
+
+/** A whole-registry Transaction that lets the peer index be rebuilt from its validated result. */
+class RebuildingTransaction extends Transaction {
+  /** The members of the result (the loaded ones when nothing changed), once commit validated it. */
+  validated(): ReadonlyMap<string, Member> | undefined {
+    return this.resultMembers ?? new Map(this.registry.members.map((m) => [m.handle, m]));
+  }
+}

@@ -208,6 +208,11 @@ export interface AllocateOptions {
   networkName?: string;
   /** Single addresses also taken, as addressKey (e.g. every peer's, derived once and kept): no text to parse. */
   takenKeys?: ReadonlySet<string>;
+  /**
+   * Runs of addresses also taken, as pairs [offset from the network address, count], sorted by offset: a
+   * peer index's compact numbers, walked alongside the candidate (a run is jumped over, not looked up).
+   */
+  takenRuns?: ArrayLike<number>;
 }
 
 /**
@@ -239,11 +244,21 @@ export function allocate(networkCidr: string, taken: Iterable<string>, options: 
 
   let candidate = first;
   let rangeIndex = 0;
+  const runs = options.takenRuns ?? [];
+  let runIndex = 0;
   while (candidate <= last) {
     while (rangeIndex < ranges.length && ranges[rangeIndex][1] < candidate) rangeIndex++;
     if (rangeIndex < ranges.length && ranges[rangeIndex][0] <= candidate) {
       candidate = ranges[rangeIndex][1] + 1n;
       continue;
+    }
+    if (runIndex < runs.length) {
+      const offset = Number(candidate - net.network);
+      while (runIndex < runs.length && runs[runIndex] + runs[runIndex + 1] <= offset) runIndex += 2;
+      if (runIndex < runs.length && runs[runIndex] <= offset) {
+        candidate = net.network + BigInt(runs[runIndex] + runs[runIndex + 1]);
+        continue;
+      }
     }
     if (singles.has(candidate) || options.takenKeys?.has(addressKey({ family: net.family, value: candidate }))) {
       candidate++;

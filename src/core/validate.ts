@@ -619,6 +619,16 @@ function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, pus
   });
 }
 
+/**
+ * Whether one member has no cross-file problem of its own: its tokens' environments, its peers' networks
+ * and addresses (range, reserved, none twice within it). What it shares with others is checked apart.
+ */
+export function crossCheckMemberAlone(config: InfraConfig, m: Member): boolean {
+  let clean = true;
+  memberCrossProblems(config, m, { key: new Map(), wg: new Map(), address: new Map() }, () => void (clean = false));
+  return clean;
+}
+
 /** Problems that need the whole registry: admins that do not exist, one key under two principals, peers in unknown networks, shared addresses. */
 export function crossCheck(config: InfraConfig, members: Member[], at: Located, unreadable: ReadonlySet<string> = new Set()): Problem[] {
   const out: Problem[] = [];

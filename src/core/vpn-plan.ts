@@ -5,6 +5,7 @@
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { allocate, tryCanonicalCidr } from './ip-alloc.js';
+import type { OtherMembers } from './peer-index.js';
 import { ownValue } from './dict.js';
 import { NAME_RE, type IsoDate, type Member, type Registry, type VpnNetwork, type VpnPeer } from './types.js';
 import { checkWgKey, type DeviceConfigInput } from './wireguard.js';
@@ -129,10 +130,18 @@ export function takenAddresses(registry: Registry, network: VpnNetwork, rendered
   return taken;
 }
 
-/** The lowest free address of each family the network has, IPv4 first. */
-export function allocateAddresses(network: VpnNetwork, taken: readonly string[], takenKeys?: ReadonlySet<string>): string[] {
+/**
+ * The lowest free address of each family the network has, IPv4 first. `others` adds what the peer index
+ * says every other member holds (their addresses as sorted offsets from each range's start).
+ */
+export function allocateAddresses(network: VpnNetwork, taken: readonly string[], takenKeys?: ReadonlySet<string>, others?: OtherMembers): string[] {
   const out: string[] = [];
-  for (const range of [network.ipv4, network.ipv6]) if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name, takenKeys }));
+  const families = [
+    [network.ipv4, 4],
+    [network.ipv6, 6],
+  ] as const;
+  for (const [range, family] of families)
+    if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name, takenKeys, takenRuns: others?.takenRuns(network.name, family) }));
   return out;
 }
 
@@ -149,6 +158,11 @@ export interface JoinRequest {
    * already (the member cache keeps them): then the peers' address texts are not parsed again.
    */
   peerAddressKeys?: ReadonlySet<string>;
+  /**
+   * When `registry.members` holds only the joining member: what every other member holds, from the peer
+   * index (each entry checked against its member file's stat by the store).
+   */
+  others?: OtherMembers;
 }
 
 export interface JoinPlan {
@@ -164,8 +178,13 @@ export function planJoin(registry: Registry, req: JoinRequest): JoinPlan {
   checkWgKey(req.publicKey, '--public-key');
   if (member.vpn_peers.some((p) => p.device === req.device && p.network === network.name))
     throw invalidInput(`${req.handle} already has a device "${req.device}" in network ${network.name}`, `for a new key: infra vpn rekey ${req.handle} --device ${req.device}; to remove it: infra vpn leave ${req.handle} --device ${req.device}; or pick another --device name`);
-  const holder = keyHolder(registry, req.publicKey);
+  const holder = keyHolder(registry, req.publicKey) ?? req.others?.describeWgHolder(req.publicKey);
   if (holder) throw invalidInput(`--public-key is already used by ${holder}: every device needs its own key`, 'make a new key pair on the device: wg genkey | tee privatekey | wg pubkey');
+  if (req.others) {
+    // The other members' addresses come as numbers from the index; the joining member's own as text.
+    const addresses = allocateAddresses(network, takenAddresses(registry, network, req.rendered), undefined, req.others);
+    return { network, peer: { device: req.device, network: network.name, public_key: req.publicKey, addresses, added: req.today } };
+  }
   let addresses = req.peerAddressKeys ? allocateAddresses(network, [...network.reserved, ...req.rendered], req.peerAddressKeys) : undefined;
   // Addresses in the registry are in the one form infra writes: a chosen one found among them as text
   // means the derived keys were wrong, and the addresses are chosen again from the texts themselves.

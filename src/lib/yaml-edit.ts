@@ -11,9 +11,17 @@ export type YamlPath = ReadonlyArray<string | number>;
 const STRINGIFY = { lineWidth: 0, flowCollectionPadding: false } as const;
 
 export class YamlSourceEditor {
-  constructor(public text: string) {}
+  private readonly parsedText: string;
+  /** `parsed`: the document of `text` as already parsed (by the store's load), used until the first change. */
+  constructor(
+    public text: string,
+    private readonly parsed?: Document,
+  ) {
+    this.parsedText = text;
+  }
 
   private doc(): Document {
+    if (this.parsed && this.text === this.parsedText && !this.parsed.errors.length) return this.parsed;
     const doc = parseDocument(this.text, { uniqueKeys: true });
     if (doc.errors.length) throw new Error(`cannot edit YAML with errors: ${doc.errors[0].message}`);
     return doc;

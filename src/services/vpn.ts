@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Document } from 'yaml';
 import { checkOutFile, memberEncryptionKey, writeOutFile } from '../adapters/device-config.js';
 import { previousRenders } from '../adapters/inventories.js';
-import { peerAddressKeys } from '../adapters/store.js';
+import { MemberTransaction, peerAddressKeys } from '../adapters/store.js';
 import { vpnDumpFindings } from '../core/audit.js';
 import type { Registry, VpnPeer } from '../core/types.js';
 import { assertHandle } from '../core/validate.js';
@@ -73,12 +73,14 @@ export async function joinVpn(ctx: Context, input: JoinVpnInput): Promise<VpnCon
   const network = input.network ?? (await pickNetwork(ctx));
   const prepared = await prepareDelivery(ctx, input.handle, device, input);
   const key = deviceKey(ctx, input.publicKey);
-  const { result: plan } = await ctx.store.mutate('vpn join', async (tx) => {
+  // Only the member's file changes: with a peer index that matches the registry, the other members are not loaded.
+  const { result: plan } = await ctx.store.mutateMember(input.handle, 'vpn join', async (tx) => {
     requireMember(tx.registry, input.handle);
     const rendered = await renderedAddresses(tx.registry);
+    const others = tx instanceof MemberTransaction ? tx.others : undefined;
     const chosen = input.network ?? (networkNames(tx.registry).length === 1 ? networkNames(tx.registry)[0] : undefined);
-    const peerKeys = chosen === undefined ? undefined : peerAddressKeys(tx.registry.members, chosen);
-    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered, peerAddressKeys: peerKeys });
+    const peerKeys = chosen === undefined || others ? undefined : peerAddressKeys(tx.registry.members, chosen);
+    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered, peerAddressKeys: peerKeys, others });
     tx.editMember(input.handle).append(['vpn_peers'], peerEntry(plan.peer));
     return plan;
   });
