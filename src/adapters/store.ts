@@ -587,6 +587,22 @@ export function keepsDerivedState(memberCount: number): boolean {
   return min >= 0 && memberCount >= min;
 }
 
+/**
+ * infra.yml alone, checked as a full load checks it: for commands that need only the org's settings (the
+ * SSH policy of `keys check`) and should neither pay for nor fail on the member files.
+ */
+export async function loadConfig(root: string): Promise<InfraConfig> {
+  const file = path.join(root, CONFIG_FILE);
+  if ((await fs.lstat(file)).isSymbolicLink())
+    throw invalidRegistry([{ file: CONFIG_FILE, field: '(file)', message: 'is a symbolic link: infra does not follow links in the registry; replace it with the file itself' }]);
+  const text = (await readRegistryText(file, CONFIG_FILE)) ?? '';
+  const parsed = parseYamlFile(CONFIG_FILE, text);
+  if (parsed.problems.length) throw invalidRegistry(parsed.problems);
+  const { config, problems } = validateConfig(parsed.file.doc.toJS(), CONFIG_FILE, (p) => lineOf(parsed.file, p));
+  if (!config || problems.length) throw invalidRegistry(problems);
+  return config;
+}
+
 export async function loadRegistry(root: string): Promise<Loaded> {
   const { loaded, problems } = await inspectRegistry(root);
   if (!loaded) throw invalidRegistry(problems);
@@ -1011,6 +1027,10 @@ export class RegistryStore {
 
   async load(): Promise<Loaded> {
     return loadRegistry(await this.root());
+  }
+
+  async loadConfig(): Promise<InfraConfig> {
+    return loadConfig(await this.root());
   }
 
   async inspect(): Promise<{ loaded?: Loaded; partial?: Loaded; problems: Problem[] }> {

@@ -264,6 +264,6 @@ async function policyOrDefault(ctx: Context): Promise<SshPolicy> {
   } catch {
     return DEFAULT_POLICY.ssh;
   }
-  return (await ctx.store.load()).registry.config.policy.ssh;
+  return (await ctx.store.loadConfig()).policy.ssh;
 }
 

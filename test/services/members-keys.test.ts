@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { Prompter } from '../../src/lib/prompter.js';
-import { addKeys, listKeys, removeKey, type KeySources } from '../../src/services/keys.js';
+import { addKeys, checkKeys, listKeys, removeKey, type KeySources } from '../../src/services/keys.js';
 import { addMember, editMember, offboardMember, showMember } from '../../src/services/members.js';
 import { testContext } from '../helpers/context.js';
 import { hunk } from '../helpers/diff.js';
@@ -158,5 +158,42 @@ describe('keys add from input', () => {
     const e = await rejection(addKeys(ctx, { handle: 'alice', file: '-' }));
     expect(e.message).toContain('PRIVATE key');
     expect(`${e.message}${e.hint}${ctx.output.stderr}`).not.toContain(FAKE_PRIVATE_KEY.split('\n')[1]);
+  });
+});
+
+describe('keys check reads only infra.yml for its policy', () => {
+  it('a broken member file does not stop it; the registry policy (min_rsa_bits 3072) still applies', async () => {
+    const root = await copyExample();
+    await fs.writeFile(path.join(root, 'keys/bob/member.yml'), 'name: [unclosed\n');
+    const file = path.join(root, 'host-keys');
+    await fs.writeFile(file, `${ed25519Line('ok@host')}\n${rsaLine(2048, 'small@host')}\n`);
+    const result = await checkKeys(testContext({ root }), [file]);
+    expect(result.keys.map((k) => [k.type, k.ok])).toEqual([
+      ['ssh-ed25519', true],
+      ['ssh-rsa', false],
+    ]);
+    expect(result.keys[1].problems.join(' ')).toMatch(/3072/);
+  });
+
+  it('an infra.yml with a syntax error is exit 3 naming its line, as for any command', async () => {
+    const root = await copyExample();
+    await fs.writeFile(path.join(root, 'infra.yml'), 'org: Example\nadmins: [alice\npolicy: {}\n');
+    const file = path.join(root, 'host-keys');
+    await fs.writeFile(file, `${ed25519Line('ok@host')}\n`);
+    const err = await rejection(checkKeys(testContext({ root }), [file]));
+    expect(err.exitCode).toBe(3);
+    expect(err.problems?.[0]).toMatchObject({ file: 'infra.yml', line: 2 });
+  });
+
+  it('a linked infra.yml is refused without being read', async () => {
+    const root = await copyExample();
+    const elsewhere = path.join(root, 'elsewhere.yml');
+    await fs.rename(path.join(root, 'infra.yml'), elsewhere);
+    await fs.symlink(elsewhere, path.join(root, 'infra.yml'));
+    const file = path.join(root, 'host-keys');
+    await fs.writeFile(file, `${ed25519Line('ok@host')}\n`);
+    const err = await rejection(checkKeys(testContext({ root }), [file]));
+    expect(err.exitCode).toBe(3);
+    expect(err.problems?.[0]).toMatchObject({ file: 'infra.yml', field: '(file)' });
   });
 });
