@@ -11,7 +11,7 @@ const { cli, writeCodeCache } = loadCli();
 const write = { out: process.stdout.write, err: process.stderr.write };
 process.stdout.write = process.stderr.write = () => true;
 try {
-  for (const argv of [['members', 'list'], ['keys', 'list'], ['check'], ['render', '--check'], ['--help'], ['members', 'list', '--help']])
+  for (const argv of [['members', 'list'], ['keys', 'list'], ['vpn', 'list'], ['tokens', 'list'], ['check'], ['render', '--check'], ['audit', '--format', 'json'], ['--help'], ['members', 'list', '--help']])
     await cli.run([...argv, '--dir', root], entry).catch(() => undefined); // check and render --check may exit non-zero on the example
 } finally {
   Object.assign(process.stdout, { write: write.out });
