@@ -42,7 +42,10 @@ export interface RevokedRef extends KeyRef {
   reason: RevokeReason;
 }
 
-/** One remote user on one host: the keys granted there and the keys that would be but may not. */
+/**
+ * One remote user on one host: the keys granted there and the keys that would be but may not.
+ * Read-only: planAccess hands the same object to every host/user that the same grants select.
+ */
 export interface UserAccess {
   granted: GrantedKey[]; // sorted by member, keyName; one per key blob
   revoked: RevokedRef[]; // sorted by member, keyName; never a blob that is granted here
@@ -117,6 +120,9 @@ const refOrder = (a: KeyRef, b: KeyRef) => byText(a.member, b.member) || byText(
 export function planAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>, environments?: readonly string[]): AccessPlan {
   const candidates = candidatesOf(config, members);
   const plan: AccessPlan = new Map();
+  // Hosts that the same grants select share one UserAccess: thousands of hosts fall into a few dozen sets,
+  // and a render makes each set's text once (render.ts keys its cache on the object).
+  const shared = new Map<string, UserAccess>();
   for (const environment of environments ?? environmentNames(config)) {
     const inventory = inventoryOf(inventories, environment);
     // host -> user -> indexes of the grants that select it
@@ -135,7 +141,13 @@ export function planAccess(config: InfraConfig, members: readonly Member[], inve
     for (const host of [...targets.keys()].sort(byText)) {
       const users = new Map<string, UserAccess>();
       const byUser = targets.get(host)!;
-      for (const user of [...byUser.keys()].sort(byText)) users.set(user, userAccess(config, byUser.get(user)!, candidates));
+      for (const user of [...byUser.keys()].sort(byText)) {
+        const indexes = byUser.get(user)!;
+        const key = indexes.join(',');
+        let access = shared.get(key);
+        if (!access) shared.set(key, (access = userAccess(config, indexes, candidates)));
+        users.set(user, access);
+      }
       hosts.set(host, users);
     }
     plan.set(environment, hosts);
