@@ -390,6 +390,8 @@ export interface PlanOptions {
    * The adapter resolves it (see inventoryFolders in adapters/inventories.ts); default: the path in infra.yml.
    */
   inventoryFolders?: Readonly<Record<string, string>>;
+  /** Characters of host texts kept for hosts with the same access (default 48 Mi); 0 makes every text anew. */
+  sharedTextBudget?: number;
 }
 
 /** The relative path of a host's generated file. Host names that would leave host_vars/ are refused. */
@@ -444,7 +446,7 @@ const SHARED_TEXT_BUDGET = 48 * 1024 * 1024;
  * grants select one UserAccess object, so thousands of hosts come down to a few dozen distinct access
  * sets: each set's key inputs, lines and (with the networks served) whole file text are made once.
  */
-function sharedPieces(vpnRanges: readonly string[]) {
+function sharedPieces(vpnRanges: readonly string[], textBudget: number) {
   const inputs = new Map<UserAccess, { authorized: AuthorizedKeyInput[]; revoked: RevokedKeyInput[] }>();
   const lines = new Map<UserAccess, Set<string>>();
   const ids = new Map<UserAccess, number>();
@@ -485,7 +487,7 @@ function sharedPieces(vpnRanges: readonly string[]) {
       };
       return JSON.stringify([[...users].map(([user, ua]) => [user, idOf(ua)]), served ?? null]);
     },
-    texts: new BoundedTextCache(SHARED_TEXT_BUDGET),
+    texts: new BoundedTextCache(textBudget),
   };
 }
 
@@ -535,7 +537,7 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
 
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const targets: RenderTarget[] = [];
-  const shared = sharedPieces(vpnRanges);
+  const shared = sharedPieces(vpnRanges, options.sharedTextBudget ?? SHARED_TEXT_BUDGET);
   const canonicalCache = new Map<string, ParsedBlob>();
   const carried = (rel: string, users: Map<string, UserAccess>, warnings: string[], renderedNow?: Map<string, Set<string>>) => {
     const parsed = parsePreviousRender(previous.get(rel));
