@@ -6,11 +6,18 @@ import { assertWritable, renderSession } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
 import { renderTargets, type RenderTarget } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
-import { collectGarbage } from '../lib/memory.js';
+import { collectGarbage, collectGarbageAbove } from '../lib/memory.js';
 import { say, type Context } from './context.js';
 
 /** Characters of generated text written between two garbage collections (see collectGarbage). */
 const GARBAGE_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * Heap above which render collects once before writing. A load that parsed every member file (no
+ * .infra-cache yet, or a new build) leaves its garbage behind: at 10,000 members the heap holds 241 MB
+ * there instead of 116 MB, and the first render peaked at 418 MB of RSS.
+ */
+const HEAP_BEFORE_WRITES = 192 * 1024 * 1024;
 
 /**
  * Files written at once: while one waits for the disk to sync it, the next is made and handed over (at
@@ -114,6 +121,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
       await assertWritable(root, [...written, ...remove]);
       const session = renderSession(root, written.length + remove.length, undefined, WRITES_AT_ONCE);
       const encoded = new SharedBytes();
+      collectGarbageAbove(HEAP_BEFORE_WRITES);
       let sinceCollected = 0;
       for (const [i, target] of targets.entries()) {
         if (!isWritten(target)) continue;
