@@ -390,6 +390,8 @@ export interface PlanOptions {
    * The adapter resolves it (see inventoryFolders in adapters/inventories.ts); default: the path in infra.yml.
    */
   inventoryFolders?: Readonly<Record<string, string>>;
+  /** Characters of host texts kept for hosts with the same access (default 48 Mi); 0 makes every text anew. */
+  sharedTextBudget?: number;
 }
 
 /** The relative path of a host's generated file. Host names that would leave host_vars/ are refused. */
@@ -421,8 +423,10 @@ export interface RenderTarget {
   /**
    * The file's content and what was dropped from its previous file (warnings naming it). Made on demand
    * and not kept: a render of thousands of hosts writes each file as it is made instead of holding them all.
+   * `sharedAs` names a text that other hosts of this render share (the same access, nothing carried over):
+   * the same name, the same text, so a writer can encode it once.
    */
-  make(): { content: string; warnings: string[] };
+  make(): { content: string; warnings: string[]; sharedAs?: string };
   /** No file after all (its previous file listed nothing to keep and is removed): only its warnings, in order. */
   dropped?: true;
 }
@@ -432,6 +436,84 @@ export interface RenderTargets {
   targets: RenderTarget[];
   /** Generated files that exist but are no longer implied (sorted). */
   remove: string[];
+}
+
+/** Characters of host texts kept for reuse in one render (a few dozen distinct texts at 10,000 members). */
+const SHARED_TEXT_BUDGET = 48 * 1024 * 1024;
+
+/**
+ * What hosts with the same access share within one render. planAccess gives every host/user that the same
+ * grants select one UserAccess object, so thousands of hosts come down to a few dozen distinct access
+ * sets: each set's key inputs, lines and (with the networks served) whole file text are made once.
+ */
+function sharedPieces(vpnRanges: readonly string[], textBudget: number) {
+  const inputs = new Map<UserAccess, { authorized: AuthorizedKeyInput[]; revoked: RevokedKeyInput[] }>();
+  const lines = new Map<UserAccess, Set<string>>();
+  const ids = new Map<UserAccess, number>();
+  const inputsOf = (ua: UserAccess) => {
+    let made = inputs.get(ua);
+    if (!made) {
+      made = {
+        authorized: ua.granted.map((g) => ({
+          type: g.parsed.type,
+          base64: g.parsed.base64,
+          comment: `${g.member}/${g.keyName}`,
+          vpnOnly: g.vpnOnly,
+          ...(g.key.expires ? { expires: g.key.expires } : {}),
+        })),
+        revoked: ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` })),
+      };
+      inputs.set(ua, made);
+    }
+    return made;
+  };
+  return {
+    inputsOf,
+    /** Every line (granted and revoked) that this access writes for its user. */
+    linesOf(ua: UserAccess): Set<string> {
+      let made = lines.get(ua);
+      if (!made) {
+        const { authorized, revoked } = inputsOf(ua);
+        lines.set(ua, (made = new Set([...authorized.map((k) => authorizedLine(k, vpnRanges)), ...revoked.map(revokedLine)])));
+      }
+      return made;
+    },
+    /** Equal for two hosts exactly when their users, each user's access object and the networks served are. */
+    textKey(users: Map<string, UserAccess>, served: readonly string[] | undefined): string {
+      const idOf = (ua: UserAccess) => {
+        let id = ids.get(ua);
+        if (id === undefined) ids.set(ua, (id = ids.size));
+        return id;
+      };
+      return JSON.stringify([[...users].map(([user, ua]) => [user, idOf(ua)]), served ?? null]);
+    },
+    texts: new BoundedTextCache(textBudget),
+  };
+}
+
+/** Texts by key, the least recently used dropped once their characters pass the budget. */
+class BoundedTextCache {
+  private readonly entries = new Map<string, string>();
+  private size = 0;
+  constructor(private readonly budget: number) {}
+  get(key: string): string | undefined {
+    const text = this.entries.get(key);
+    if (text !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, text);
+    }
+    return text;
+  }
+  set(key: string, text: string): void {
+    if (text.length > this.budget) return;
+    this.size += text.length;
+    this.entries.set(key, text);
+    for (const [oldKey, oldText] of this.entries) {
+      if (this.size <= this.budget) break;
+      this.entries.delete(oldKey);
+      this.size -= oldText.length;
+    }
+  }
 }
 
 /**
@@ -455,6 +537,7 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
 
   const folderOf = (env: string) => ownValue(options.inventoryFolders, env) ?? ownValue(config.environments, env)!;
   const targets: RenderTarget[] = [];
+  const shared = sharedPieces(vpnRanges, options.sharedTextBudget ?? SHARED_TEXT_BUDGET);
   const canonicalCache = new Map<string, ParsedBlob>();
   const carried = (rel: string, users: Map<string, UserAccess>, warnings: string[], renderedNow?: Map<string, Set<string>>) => {
     const parsed = parsePreviousRender(previous.get(rel));
@@ -474,25 +557,24 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
       const make = () => {
         const warnings: string[] = [];
         const users = hostAccess.get(host) ?? new Map<string, UserAccess>();
+        // The lines this render writes anyway: read back unchanged, they need no decoding.
+        const renderedNow = new Map<string, Set<string>>();
+        if (previous.get(rel) !== undefined) for (const [user, ua] of users) renderedNow.set(user, shared.linesOf(ua));
+        const carriedKeys = Object.entries(carried(rel, users, warnings, renderedNow));
+        const served = serverOf.get(host);
+        // Nothing carried over: the text depends only on the users' access and the networks served.
+        const textKey = carriedKeys.length === 0 ? shared.textKey(users, served) : undefined;
+        const known = textKey === undefined ? undefined : shared.texts.get(textKey);
+        if (known !== undefined) return { content: known, warnings, sharedAs: textKey };
         const authorized = dict<AuthorizedKeyInput[]>();
         const revoked = dict<RevokedKeyInput[]>();
         for (const [user, ua] of users) {
-          authorized[user] = ua.granted.map((g) => ({
-            type: g.parsed.type,
-            base64: g.parsed.base64,
-            comment: `${g.member}/${g.keyName}`,
-            vpnOnly: g.vpnOnly,
-            ...(g.key.expires ? { expires: g.key.expires } : {}),
-          }));
-          if (ua.revoked.length) revoked[user] = ua.revoked.map((r) => ({ type: r.parsed.type, base64: r.parsed.base64, comment: `${r.member}/${r.keyName}` }));
+          const inputs = shared.inputsOf(ua);
+          authorized[user] = inputs.authorized;
+          if (inputs.revoked.length) revoked[user] = inputs.revoked;
         }
-        // The lines this render writes anyway: read back unchanged, they need no decoding.
-        const renderedNow = new Map<string, Set<string>>();
-        if (previous.get(rel) !== undefined)
-          for (const user of new Set([...Object.keys(authorized), ...Object.keys(revoked)]))
-            renderedNow.set(user, new Set([...(authorized[user] ?? []).map((k) => authorizedLine(k, vpnRanges)), ...(revoked[user] ?? []).map(revokedLine)]));
-        for (const [user, keys] of Object.entries(carried(rel, users, warnings, renderedNow))) (revoked[user] ??= []).push(...keys);
-        const served = serverOf.get(host);
+        // a new array: the shared one belongs to every host with this access
+        for (const [user, keys] of carriedKeys) revoked[user] = [...(revoked[user] ?? []), ...keys];
         const content = renderHost({
           authorized,
           revoked,
@@ -500,7 +582,9 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
           ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
           ...(compat ? { compat } : {}),
         });
-        return { content, warnings };
+        if (textKey === undefined) return { content, warnings };
+        shared.texts.set(textKey, content);
+        return { content, warnings, sharedAs: textKey };
       };
       targets.push({ rel, make });
     }

@@ -19,3 +19,8 @@ export function collectGarbage(): void {
   }
   collect?.();
 }
+
+/** A full collection only when the heap holds more than `bytes` (live or not): one cheap check where a collection may not pay. */
+export function collectGarbageAbove(bytes: number): void {
+  if (v8.getHeapStatistics().used_heap_size > bytes) collectGarbage();
+}
