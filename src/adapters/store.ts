@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
+import { packSummary, unpackSummary, type KeySummary, type PackedSummary } from '../core/key-summary.js';
 import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers, type PeerIndexEntry } from '../core/peer-index.js';
 import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
@@ -224,7 +225,7 @@ export class YamlFiles extends Map<string, YamlFile> {
  */
 export const CACHE_DIR = '.infra-cache';
 const MEMBER_CACHE = `${CACHE_DIR}/members.json`;
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2; // 2: each key's parsed summary (keys)
 /**
  * Below this many members parsing is quick and no derived state (this cache, render's stamp) is written
  * (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). At 100 members a parse of every file already costs
@@ -237,6 +238,8 @@ interface CacheEntry {
   member: Member;
   /** what the cross-file check compares (key blobs, address keys), derived from `member` */
   facts?: MemberFacts;
+  /** each of member.ssh_keys as its validation parsed it, in the same order (packSummary) */
+  keys?: PackedSummary[];
 }
 
 /**
@@ -263,6 +266,29 @@ function factsOf(m: Member): MemberFacts {
     factsByMember.set(m, facts);
   }
   return facts;
+}
+
+/**
+ * Each member's keys as the load parsed them (fresh, or from the member's own cache entry, so trusted exactly
+ * as far as the member): key texts and their packed summaries, unpacked only when knownKeys asks.
+ */
+const keysByMember = new WeakMap<Member, { texts: readonly string[]; packed: readonly unknown[] }>();
+
+/**
+ * Key text -> summary for the members' keys that the load parsed, for render and audit (core/key-summary.ts)
+ * not to parse them again. A text missing here (an entry without summaries, a member made since) is parsed.
+ */
+export function knownKeys(members: readonly Member[]): Map<string, KeySummary> {
+  const out = new Map<string, KeySummary>();
+  for (const m of members) {
+    const known = keysByMember.get(m);
+    if (!known || known.texts.length !== known.packed.length) continue;
+    known.texts.forEach((text, i) => {
+      const summary = typeof text === 'string' ? unpackSummary(text, known.packed[i]) : undefined;
+      if (summary) out.set(text, summary);
+    });
+  }
+  return out;
 }
 
 const statKey = (s: BigIntStats) => `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
@@ -477,6 +503,8 @@ async function readRaw(root: string): Promise<RawLoad> {
       members.push(member);
       const entry = cache.entries.get(handle)!;
       if (entry.facts) factsByMember.set(member, entry.facts);
+      // the texts as the entry holds them, before anything may edit the member in memory
+      if (Array.isArray(entry.keys) && Array.isArray(cached.ssh_keys)) keysByMember.set(member, { texts: cached.ssh_keys.map((k) => k.key), packed: entry.keys });
       fresh.set(handle, entry);
       stats.set(handle, stat!);
       return;
@@ -495,8 +523,11 @@ async function readRaw(root: string): Promise<RawLoad> {
     problems.push(...r.problems);
     if (r.member) {
       members.push(r.member);
+      const texts = r.member.ssh_keys.map((k) => k.key);
+      const packed = r.keys?.length === texts.length ? texts.map((text, i) => packSummary(text, r.keys![i])) : undefined;
+      if (packed) keysByMember.set(r.member, { texts, packed });
       if (!r.problems.length && stat !== undefined) {
-        fresh.set(handle, { stat, member: r.member, facts: factsOf(r.member) });
+        fresh.set(handle, { stat, member: r.member, facts: factsOf(r.member), ...(packed ? { keys: packed } : {}) });
         stats.set(handle, stat);
       }
     }

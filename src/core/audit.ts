@@ -14,7 +14,8 @@ import { environmentNames, grantCoversEnvironment, hostsOf, planAccess, type Acc
 import type { Inventory } from './inventory.js';
 import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Address, type Cidr } from './ip-alloc.js';
 import { GENERATED_FILE, planRender, PLAYBOOK_SETTINGS } from './render.js';
-import { checkAuthorizedKeys, parsePublicKey, policyProblems, type PublicKey } from './ssh-key.js';
+import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
+import { checkAuthorizedKeys, policyProblems } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
 import type { WgDump } from './wg-dump.js';
@@ -111,6 +112,11 @@ export interface AuditInput {
   wgDumps?: readonly DumpSource[];
   /** What `--live` read from each host (unknown-key, missing-key, departed-access, unreachable-host). */
   live?: readonly LiveHost[];
+  /**
+   * Each member key's summary by its text (see key-summary.ts), used by every check here and by the access
+   * plan; it should remember what it parsed (keyParser does). Default: keyParser(), each key parsed once.
+   */
+  parseKey?: ParseKey;
 }
 
 /** One row of the access matrix (SPEC §7 JSON), with the grants behind it and who of the members is VPN-only. */
@@ -157,8 +163,10 @@ export function auditFindings(input: AuditInput): AuditResult {
   const members = input.members;
   const findings: Finding[] = [];
   const problems = [...(input.problems ?? [])];
+  const parseKey = input.parseKey ?? keyParser();
+  const readKey = keyReader(parseKey);
 
-  findings.push(...keyFindings(members, policy, asOf));
+  findings.push(...keyFindings(members, policy, asOf, readKey));
   findings.push(...tokenFindings(members, config, policy, asOf));
 
   let plan: AccessPlan | undefined;
@@ -166,7 +174,7 @@ export function auditFindings(input: AuditInput): AuditResult {
   if (config) {
     const environments = loadedEnvironments(config, input.inventories);
     try {
-      plan = planAccess(config, members, input.inventories, environments);
+      plan = planAccess(config, members, input.inventories, environments, parseKey);
     } catch (e) {
       if (!(e instanceof InfraError)) throw e;
       problems.push({ file: 'infra.yml', field: 'access', message: e.message });
@@ -181,7 +189,7 @@ export function auditFindings(input: AuditInput): AuditResult {
     // Render refuses an invalid registry, so "what render would write now" exists only for a valid one.
     if (input.rendered && problems.length === 0) {
       try {
-        findings.push(...staleRenderFindings(config, members, input, environments));
+        findings.push(...staleRenderFindings(config, members, input, environments, parseKey));
       } catch (e) {
         if (!(e instanceof InfraError)) throw e;
         problems.push({ file: 'infra.yml', field: '(render)', message: e.hint ? `${e.message} (${e.hint})` : e.message });
@@ -190,10 +198,10 @@ export function auditFindings(input: AuditInput): AuditResult {
     findings.push(...shadowFindings(config, input.varFiles ?? [], input.inventoryFolders));
   }
 
-  const departed = new DepartedPlaces(members);
+  const departed = new DepartedPlaces(members, readKey);
   if (input.rendered && config) departed.scanRendered(input.rendered, renderedFolders(config, input.inventoryFolders));
   for (const d of input.wgDumps ?? []) findings.push(...dumpFindings(d, config, members, policy, asOf, departed));
-  if (input.live && config && plan) findings.push(...liveFindings(input.live, config, members, plan, input.inventoryFolders, departed));
+  if (input.live && config && plan) findings.push(...liveFindings(input.live, config, members, plan, input.inventoryFolders, departed, readKey));
   findings.push(...departed.findings(config));
 
   findings.push(...problems.map(problemFinding));
@@ -215,32 +223,30 @@ function problemFinding(p: Problem): Finding {
 
 // ------------------------------------------------------------------ keys
 
-/** Each entry parsed once per audit, however many checks look at it; undefined when it does not parse. */
-const parseCache = new WeakMap<object, PublicKey | null>();
-function parseEntry(entry: { key: string }): PublicKey | undefined {
-  let hit = parseCache.get(entry);
-  if (hit === undefined) {
+/** A key entry's summary, undefined when it does not parse (validation reports it: invalid-registry). */
+type KeyReader = (entry: { key: string }) => KeySummary | undefined;
+
+function keyReader(parseKey: ParseKey): KeyReader {
+  return (entry) => {
     try {
-      hit = parsePublicKey(entry.key);
+      return parseKey(entry.key);
     } catch {
-      hit = null; // validation reports it (invalid-registry); a member that loaded has only parseable keys
+      return undefined; // a member that loaded has only parseable keys
     }
-    parseCache.set(entry, hit);
-  }
-  return hit ?? undefined;
+  };
 }
 
 interface ParsedKey {
   member: Member;
   name: string;
-  parsed: PublicKey;
+  parsed: KeySummary;
 }
 
-function parsedKeys(members: readonly Member[]): ParsedKey[] {
+function parsedKeys(members: readonly Member[], readKey: KeyReader): ParsedKey[] {
   const out: ParsedKey[] = [];
   for (const member of members)
     for (const k of member.ssh_keys) {
-      const parsed = parseEntry(k);
+      const parsed = readKey(k);
       if (parsed) out.push({ member, name: k.name, parsed });
     }
   return out;
@@ -284,7 +290,7 @@ export function tokenDueMark(t: Pick<TokenEntry, 'rotated_at' | 'rotate_every_da
   return undefined;
 }
 
-function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate): Finding[] {
+function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate, readKey: KeyReader): Finding[] {
   const out: Finding[] = [];
   for (const member of members) {
     // A departed member's keys grant nothing (render revokes them); their age and strength no longer matter.
@@ -292,7 +298,7 @@ function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate):
     for (const k of member.ssh_keys) {
       const subject = `${member.handle}/${k.name}`;
       const replace = `\`infra keys add ${member.handle} NEW_KEY.pub\`, then \`infra keys remove ${member.handle} ${k.name}\``;
-      const parsed = parseEntry(k);
+      const parsed = readKey(k);
       if (!parsed) continue;
       const weak = policyProblems(parsed, policy.ssh);
       if (weak.length)
@@ -300,15 +306,15 @@ function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate):
       for (const mark of keyDateMarks(k, policy, asOf)) out.push(finding(mark.code, subject, mark.detail, mark.code === 'expired-key' ? `infra keys remove ${member.handle} ${k.name}` : replace));
     }
   }
-  out.push(...duplicateKeyFindings(members));
+  out.push(...duplicateKeyFindings(members, readKey));
   return out;
 }
 
 /** One key blob under two principals (departed ones too: a key is one person's, forever). */
-function duplicateKeyFindings(members: readonly Member[]): Finding[] {
+function duplicateKeyFindings(members: readonly Member[], readKey: KeyReader): Finding[] {
   const holders = new Map<string, ParsedKey[]>();
-  for (const k of parsedKeys(members)) {
-    const blob = k.parsed.blob.toString('base64'); // canonical: the bytes, not however the text spelled them
+  for (const k of parsedKeys(members, readKey)) {
+    const blob = k.parsed.base64; // canonical: the bytes, not however the text spelled them
     const list = holders.get(blob);
     if (list) list.push(k);
     else holders.set(blob, [k]);
@@ -566,13 +572,14 @@ const decode = (content: string | Uint8Array) => (typeof content === 'string' ? 
 const sameBytes = (disk: string | Uint8Array, expected: string) =>
   typeof disk === 'string' ? disk === expected : Buffer.from(disk.buffer, disk.byteOffset, disk.byteLength).equals(Buffer.from(expected, 'utf8'));
 
-function staleRenderFindings(config: InfraConfig, members: readonly Member[], input: AuditInput, environments: readonly string[]): Finding[] {
+function staleRenderFindings(config: InfraConfig, members: readonly Member[], input: AuditInput, environments: readonly string[], parseKey: ParseKey): Finding[] {
   const rendered = input.rendered!;
   const previous = new Map<string, string>();
   for (const [p, content] of rendered) previous.set(p, decode(content));
   const plan = planRender({ root: '', config, members: [...members] }, input.inventories as Record<string, Inventory>, previous, {
     environments,
     ...(input.inventoryFolders ? { inventoryFolders: input.inventoryFolders } : {}),
+    parseKey,
   });
   const out: Finding[] = [];
   for (const [p, content] of plan.files) {
@@ -620,11 +627,11 @@ class DepartedPlaces {
   readonly peers = new Map<string, { subject: string; handle: string; departed?: string; network: string }>(); // wg public key -> owner
   readonly places = new Map<string, { kind: 'key' | 'peer'; subject: string; handle: string; departed?: string; where: Set<string>; folders: Set<string>; networks: Set<string> }>();
 
-  constructor(members: readonly Member[]) {
+  constructor(members: readonly Member[], readKey: KeyReader) {
     for (const m of members) {
       if (m.status !== 'departed') continue;
       for (const k of m.ssh_keys) {
-        const parsed = parseEntry(k);
+        const parsed = readKey(k);
         if (!parsed) continue;
         this.keys.set(parsed.fingerprint, { subject: `${m.handle}/${k.name}`, handle: m.handle, departed: m.departed });
         this.blobs.set(parsed.base64, parsed.fingerprint);
@@ -715,7 +722,7 @@ function grantingSections(text: string): { authorized: string; peers: string } {
  * a peer is idle when its last handshake (or, never having one, its enrolment) is idle_days or more before asOf.
  */
 export function vpnDumpFindings(source: DumpSource, config: InfraConfig | undefined, members: readonly Member[], asOf: IsoDate): Finding[] {
-  const departed = new DepartedPlaces(members);
+  const departed = new DepartedPlaces(members, keyReader(keyParser()));
   const out = dumpFindings(source, config, members, config?.policy ?? DEFAULT_POLICY, asOf, departed);
   return sortFindings([...out, ...departed.findings(config)]);
 }
@@ -766,10 +773,11 @@ function liveFindings(
   plan: AccessPlan,
   folders: Readonly<Record<string, string>> | undefined,
   departed: DepartedPlaces,
+  readKey: KeyReader,
 ): Finding[] {
   const out: Finding[] = [];
   const owners = new Map<string, string>(); // fingerprint -> member/key, for the detail of unknown keys
-  for (const k of parsedKeys(members)) owners.set(k.parsed.fingerprint, `${k.member.handle}/${k.name}`);
+  for (const k of parsedKeys(members, readKey)) owners.set(k.parsed.fingerprint, `${k.member.handle}/${k.name}`);
   const policy = config.policy.ssh;
   for (const h of live) {
     const place = `${h.environment}/${h.host}`;

@@ -9,7 +9,8 @@
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { resolvePattern } from './host-pattern.js';
 import type { Inventory } from './inventory.js';
-import { parsePublicKey, policyProblems, type PublicKey } from './ssh-key.js';
+import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
+import { policyProblems } from './ssh-key.js';
 import type { Grant, InfraConfig, Member, SshKeyEntry } from './types.js';
 import { ownValue } from './dict.js';
 
@@ -31,7 +32,7 @@ export interface KeyRef {
   member: string;
   keyName: string;
   key: SshKeyEntry;
-  parsed: PublicKey;
+  parsed: KeySummary;
 }
 
 export interface GrantedKey extends KeyRef {
@@ -84,15 +85,15 @@ interface Candidate extends KeyRef {
   verdict: 'ok' | RevokeReason;
 }
 
-/** Each grant's member keys, parsed and judged once, when that grant is first needed. */
-function candidatesOf(config: InfraConfig, members: readonly Member[]): (index: number) => Candidate[] {
-  const parsedCache = new Map<SshKeyEntry, { parsed: PublicKey; passes: boolean }>();
+/** Each grant's member keys, parsed (or looked up) and judged once, when that grant is first needed. */
+function candidatesOf(config: InfraConfig, members: readonly Member[], parseKey: ParseKey): (index: number) => Candidate[] {
+  const judged = new Map<SshKeyEntry, { parsed: KeySummary; passes: boolean }>();
   const judge = (k: SshKeyEntry) => {
-    let hit = parsedCache.get(k);
+    let hit = judged.get(k);
     if (!hit) {
-      const parsed = parsePublicKey(k.key);
+      const parsed = parseKey(k.key);
       hit = { parsed, passes: policyProblems(parsed, config.policy.ssh).length === 0 };
-      parsedCache.set(k, hit);
+      judged.set(k, hit);
     }
     return hit;
   };
@@ -117,10 +118,17 @@ const refOrder = (a: KeyRef, b: KeyRef) => byText(a.member, b.member) || byText(
 
 /**
  * The whole access picture, per environment, host and remote user. Only the environments that
- * `inventories` holds are resolved (so `render --env E` needs only E's inventory).
+ * `inventories` holds are resolved (so `render --env E` needs only E's inventory). `parseKey` gives each
+ * key's summary (default: parse it); the load hands one answering from what it already parsed.
  */
-export function planAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>, environments?: readonly string[]): AccessPlan {
-  const candidates = candidatesOf(config, members);
+export function planAccess(
+  config: InfraConfig,
+  members: readonly Member[],
+  inventories: Record<string, Inventory>,
+  environments?: readonly string[],
+  parseKey: ParseKey = keyParser(),
+): AccessPlan {
+  const candidates = candidatesOf(config, members, parseKey);
   const plan: AccessPlan = new Map();
   // Hosts that the same grants select share one UserAccess: thousands of hosts fall into a few dozen sets,
   // and a render makes each set's text once (render.ts keys its cache on the object).

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { environmentNames, hostsOf, inventoryOf, planAccess, type UserAccess } from './grants.js';
+import type { ParseKey } from './key-summary.js';
 import { unsafeHostNameReason, type Inventory } from './inventory.js';
 import { parseAuthorizedKeyLine } from './ssh-key.js';
 import type { Registry, VpnNetwork } from './types.js';
@@ -392,6 +393,8 @@ export interface PlanOptions {
   inventoryFolders?: Readonly<Record<string, string>>;
   /** Characters of host texts kept for hosts with the same access (default 48 Mi); 0 makes every text anew. */
   sharedTextBudget?: number;
+  /** Each member key's summary by its text (see key-summary.ts); default: each key parsed. */
+  parseKey?: ParseKey;
 }
 
 /** The relative path of a host's generated file. Host names that would leave host_vars/ are refused. */
@@ -529,7 +532,7 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
       throw new InfraError(ExitCode.invalid, `no environment "${env}" in infra.yml (known: ${environmentNames(config).join(', ') || 'none'})`, {
         hint: `pass one of them to --env, or add ${env} under environments: in infra.yml`,
       });
-  const access = planAccess(config, members, inventories, environments);
+  const access = planAccess(config, members, inventories, environments, options.parseKey);
   const vpnRanges = vpnRangesOf(config.vpn);
   const networks = Object.keys(config.vpn).sort(byText);
   const peersOf = new Map(networks.map((n) => [n, serverPeers(members, n)]));

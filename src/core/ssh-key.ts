@@ -834,7 +834,7 @@ export function sshKeygenLine(k: Pick<PublicKey, 'bits' | 'fingerprint' | 'comme
 // ---------------------------------------------------------------------------------------------
 // Policy
 
-export function policyProblems(k: PublicKey, policy: SshPolicy): string[] {
+export function policyProblems(k: Pick<PublicKey, 'family' | 'type' | 'bits'>, policy: SshPolicy): string[] {
   if (k.family === 'certificate') return [`a certificate (${k.type}) is not a member key`];
   if (k.family === 'dsa') return ['ssh-dss (DSA) keys are never allowed: they are limited to 1024 bits and OpenSSH has dropped them'];
   const problems: string[] = [];

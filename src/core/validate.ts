@@ -6,6 +6,7 @@
 import type { Problem } from '../lib/errors.js';
 import { InfraError } from '../lib/errors.js';
 import { dict, ownValue } from './dict.js';
+import { summaryOf, type KeySummary } from './key-summary.js';
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
 import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
@@ -308,7 +309,7 @@ export function validateConfig(raw: unknown, file: string, locate?: Locate): { c
 
 const MEMBER_FIELDS = ['name', 'kind', 'org', 'email', 'github', 'gitlab', 'status', 'departed', 'groups', 'ssh_keys', 'vpn_peers', 'tokens'];
 
-function validateKey(p: Problems, raw: unknown, path: Path): SshKeyEntry | undefined {
+function validateKey(p: Problems, raw: unknown, path: Path): { entry: SshKeyEntry; summary: KeySummary } | undefined {
   if (!isObject(raw)) return void p.add(path, 'must be a mapping with name, key and added');
   unknownFields(p, path, raw, ['name', 'key', 'added', 'expires', 'source']);
   const name = str(p, raw, path, 'name', { required: true, re: NAME_RE, reText: 'letters, digits, . _ - (at most 64)' });
@@ -316,18 +317,19 @@ function validateKey(p: Problems, raw: unknown, path: Path): SshKeyEntry | undef
   const expires = date(p, raw, path, 'expires');
   const source = str(p, raw, path, 'source');
   let key: string | undefined;
+  let summary: KeySummary | undefined;
   if (raw.key === undefined || raw.key === null) p.add([...path, 'key'], 'is required');
   else if (typeof raw.key !== 'string') p.add([...path, 'key'], 'must be one public key line: type base64 [comment]');
   else {
     try {
-      parsePublicKey(raw.key);
+      summary = summaryOf(parsePublicKey(raw.key));
       key = raw.key.trim();
     } catch (e) {
       p.add([...path, 'key'], errorText(e));
     }
   }
-  if (!name || !key || !added) return undefined;
-  return { name, key, added, ...(expires ? { expires } : {}), ...(source ? { source } : {}) };
+  if (!name || !key || !added || !summary) return undefined;
+  return { entry: { name, key, added, ...(expires ? { expires } : {}), ...(source ? { source } : {}) }, summary };
 }
 
 function validatePeer(p: Problems, raw: unknown, path: Path, handle: string): VpnPeer | undefined {
@@ -486,7 +488,8 @@ function validateToken(p: Problems, raw: unknown, path: Path): TokenEntry | unde
   };
 }
 
-export function validateMember(handle: string, raw: unknown, file: string, locate?: Locate, hasPgp = false): { member?: Member; problems: Problem[] } {
+/** `keys` (with `member`): each of the member's ssh_keys parsed, in the same order (see key-summary.ts). */
+export function validateMember(handle: string, raw: unknown, file: string, locate?: Locate, hasPgp = false): { member?: Member; keys?: KeySummary[]; problems: Problem[] } {
   const p = new Problems(file, locate);
   if (!HANDLE_RE.test(handle)) p.add([], `the folder name "${handle}" is not a valid handle (lowercase letter first, then a-z 0-9 -, at most 32)`);
   if (!isObject(raw)) {
@@ -510,9 +513,9 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
 
   // Problems name the entry's index in the file, so an entry that failed validation does not shift the others.
   const keyEntries = list(p, raw, [], 'ssh_keys')
-    .map((k, i) => ({ entry: validateKey(p, k, ['ssh_keys', i]), at: i }))
-    .filter((k): k is { entry: SshKeyEntry; at: number } => !!k.entry);
-  const ssh_keys = keyEntries.map((k) => k.entry);
+    .map((k, i) => ({ valid: validateKey(p, k, ['ssh_keys', i]), at: i }))
+    .filter((k): k is { valid: { entry: SshKeyEntry; summary: KeySummary }; at: number } => !!k.valid);
+  const ssh_keys = keyEntries.map((k) => k.valid.entry);
   duplicates(ssh_keys.map((k) => k.name)).forEach((i) => p.add(['ssh_keys', keyEntries[i].at, 'name'], `another key of ${handle} is already named "${ssh_keys[i].name}"`));
   // The same key twice under two names: removing one name would leave the other granting it.
   const keyData = ssh_keys.map((k) => canonicalKeyData(k.key));
@@ -552,6 +555,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
       tokens,
       has_pgp: hasPgp,
     },
+    keys: keyEntries.map((k) => k.valid.summary),
     problems: [],
   };
 }

@@ -7,12 +7,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { inspectInventories, previousRenders } from '../adapters/inventories.js';
+import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
 import type { Inventory } from '../core/inventory.js';
+import { keyParser, type ParseKey } from '../core/key-summary.js';
 import type { InfraConfig, Member } from '../core/types.js';
 import { isIsoDate } from '../core/validate.js';
 import { parseWgDump } from '../core/wg-dump.js';
@@ -78,6 +80,9 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   const config: InfraConfig | undefined = partial?.registry.config;
   const members: Member[] = partial?.registry.members ?? [];
 
+  // Each key as the load already parsed it (the member cache keeps that too), for every check and plan below.
+  const parseKey = keyParser(knownKeys(members));
+
   let inventories: Record<string, Inventory> = {};
   let folders: Record<string, string> = {};
   if (partial) {
@@ -100,7 +105,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   let live: LiveHost[] | undefined;
   if (options.live) {
     if (!config) throw new InfraError(ExitCode.invalid, '--live needs infra.yml to load: it says which hosts to ask', { hint: 'run `infra check`, fix infra.yml, then `infra audit --live`' });
-    const requests = liveRequests(root, config, members, inventories, options.limit);
+    const requests = liveRequests(root, config, members, inventories, options.limit, parseKey);
     const progress = (line: string) => {
       if (ctx.stderr.isTTY && !ctx.json) ctx.stderr.write(line.endsWith('\n') ? line : `${line}\n`);
     };
@@ -111,6 +116,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
 
   const { findings, access } = auditFindings({
     asOf,
+    parseKey,
     config,
     members,
     problems,
@@ -137,11 +143,11 @@ function pick<T>(record: Record<string, T>, key: string): Record<string, T> {
 }
 
 /** One request per environment whose inventory loads: the users to read per host, and the VPN servers there. */
-function liveRequests(root: string, config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>, limit?: string): LiveRequest[] {
+function liveRequests(root: string, config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>, limit: string | undefined, parseKey: ParseKey): LiveRequest[] {
   const environments = Object.keys(inventories);
   let plan: AccessPlan | undefined;
   try {
-    plan = planAccess(config, members, inventories, environments);
+    plan = planAccess(config, members, inventories, environments, parseKey);
   } catch (e) {
     if (!(e instanceof InfraError)) throw e; // the problem is an invalid-registry finding already
   }

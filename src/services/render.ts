@@ -1,9 +1,10 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
 import { inspectInventories, inventoryFolder, previousRenders, shadowingProblems } from '../adapters/inventories.js';
 import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
-import { keepsDerivedState } from '../adapters/store.js';
+import { keepsDerivedState, knownKeys } from '../adapters/store.js';
 import { assertWritable, renderSession } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
+import { keyParser } from '../core/key-summary.js';
 import { renderTargets, type RenderTarget } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
 import { collectGarbage, collectGarbageAbove } from '../lib/memory.js';
@@ -91,7 +92,9 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const shadowing = await shadowingProblems(root, known.map((e) => folders[e]).filter((f) => f !== undefined));
     if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
     const previous = await previousRenders(root, envFolders);
-    const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders });
+    // Each key as the load already parsed it (the member cache keeps that too): not parsed again here.
+    const parseKey = keyParser(knownKeys(loaded.registry.members));
+    const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders, parseKey });
     // Files that exist are made first: kept only when they change (their old text is held anyway), and
     // their warnings (what was dropped from them) are all there is to say before writing. A file that does
     // not exist yet is always written: it is made when written, so no more than one is held at a time.
