@@ -1,0 +1,93 @@
+/**
+ * Key summaries (core/key-summary.ts): what the load already parsed of each member key, handed to render
+ * and audit as a lookup. Packed for the member cache and unpacked, a summary is the one a fresh parse
+ * gives; a text the lookup lacks is parsed (and refused) exactly as parsePublicKey would.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { keyParser, packSummary, summaryOf, unpackSummary, type KeySummary } from '../../src/core/key-summary.js';
+import { parsePublicKey } from '../../src/core/ssh-key.js';
+import { ed25519Line, rsaLine } from '../helpers/registry-fixture.js';
+
+const sshString = (b: Buffer | string) => {
+  const body = typeof b === 'string' ? Buffer.from(b) : b;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+};
+
+/** An ECDSA key line built by hand from node:crypto (curve as OpenSSH names it). */
+function ecdsaLine(curve: 'nistp256' | 'nistp521', comment: string): string {
+  const jwk = generateKeyPairSync('ec', { namedCurve: curve === 'nistp256' ? 'P-256' : 'P-521' }).publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  const type = `ecdsa-sha2-${curve}`;
+  return `${type} ${Buffer.concat([sshString(type), sshString(curve), sshString(point)]).toString('base64')} ${comment}`;
+}
+
+/** An RSA line whose modulus carries extra leading zero bytes: the same key, not its canonical encoding. */
+function paddedRsaLine(): { line: string; canonical: Buffer } {
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
+  const e = Buffer.from(jwk.e, 'base64url');
+  const n = Buffer.from(jwk.n, 'base64url');
+  const mpint = (m: Buffer, pad: number) => sshString(Buffer.concat([Buffer.alloc(pad + (m[0] & 0x80 ? 1 : 0)), m]));
+  const canonical = Buffer.concat([sshString('ssh-rsa'), mpint(e, 0), mpint(n, 0)]);
+  const padded = Buffer.concat([sshString('ssh-rsa'), mpint(e, 2), mpint(n, 3)]);
+  return { line: `ssh-rsa ${padded.toString('base64')} spare`, canonical };
+}
+
+const LINES = [ed25519Line('alice'), ecdsaLine('nistp256', 'bob'), ecdsaLine('nistp521', 'carol'), rsaLine(3072, 'dana'), rsaLine(2048, 'erin')];
+
+describe('packSummary / unpackSummary', () => {
+  it.each(LINES.map((l) => [l.split(' ')[0], l]))('gives back the fresh parse of a %s key', (_type, line) => {
+    const fresh = summaryOf(parsePublicKey(line));
+    const packed = JSON.parse(JSON.stringify(packSummary(line, fresh))); // as the member cache stores it
+    expect(unpackSummary(line, packed)).toEqual(fresh);
+    // the key data is in the text already: the cache does not hold it twice
+    expect(packed.base64).toBeUndefined();
+    expect(packed.type).toBeUndefined();
+  });
+
+  it('keeps the canonical base64 of a key written in a non-canonical encoding', () => {
+    const { line, canonical } = paddedRsaLine();
+    const fresh = summaryOf(parsePublicKey(line));
+    expect(fresh.base64).toBe(canonical.toString('base64'));
+    const packed = JSON.parse(JSON.stringify(packSummary(line, fresh)));
+    expect(packed.base64).toBe(canonical.toString('base64'));
+    expect(unpackSummary(line, packed)).toEqual(fresh);
+    expect(unpackSummary(line, packed)!.fingerprint).toBe(`SHA256:${createHash('sha256').update(canonical).digest('base64').replace(/=+$/, '')}`);
+  });
+
+  it.each([
+    ['nothing', undefined],
+    ['a string', 'rsa'],
+    ['no fingerprint', { family: 'ed25519', bits: 256 }],
+    ['an unknown family', { family: 'certificate', bits: 256, fingerprint: 'SHA256:x' }],
+    ['bits as text', { family: 'ed25519', bits: '256', fingerprint: 'SHA256:x' }],
+    ['a base64 that is not text', { family: 'ed25519', bits: 256, fingerprint: 'SHA256:x', base64: 7 }],
+  ])('refuses %s (the key is then parsed instead)', (_what, packed) => {
+    expect(unpackSummary(LINES[0], packed)).toBeUndefined();
+  });
+});
+
+describe('keyParser', () => {
+  it('answers from the lookup for a text it holds, and parses any other text', () => {
+    const [held, other] = LINES;
+    const marked: KeySummary = { ...summaryOf(parsePublicKey(held)), fingerprint: 'SHA256:from-the-lookup' };
+    const parseKey = keyParser(new Map([[held, marked]]));
+    expect(parseKey(held).fingerprint).toBe('SHA256:from-the-lookup');
+    expect(parseKey(other)).toEqual(summaryOf(parsePublicKey(other)));
+  });
+
+  it('refuses a text the lookup lacks exactly as parsePublicKey does', () => {
+    const parseKey = keyParser(new Map([[LINES[0], summaryOf(parsePublicKey(LINES[0]))]]));
+    const refusedAlone = (() => {
+      try {
+        parsePublicKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDamaged');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    })();
+    expect(refusedAlone).not.toBe('accepted');
+    expect(() => parseKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDamaged')).toThrow(refusedAlone);
+  });
+});
