@@ -5,7 +5,7 @@
  * core as a plain lookup by key text. A text the lookup does not hold is parsed as ever.
  * Pure: plain data in and out.
  */
-import { parsePublicKey, type PublicKey } from './ssh-key.js';
+import { fingerprintOf, parsePublicKey, type PublicKey } from './ssh-key.js';
 
 export type KeySummary = Pick<PublicKey, 'type' | 'family' | 'base64' | 'bits' | 'fingerprint'>;
 
@@ -30,42 +30,42 @@ export function keyParser(known?: ReadonlyMap<string, KeySummary>): ParseKey {
 }
 
 /**
- * A summary as the member cache stores it: the fields the key text itself does not already say. The type
- * and base64 are written only when they differ from the text's first and second words (a non-canonical
- * RSA encoding), so 30,000 keys do not put their key data into the cache twice.
+ * A summary as the member cache stores it: only what the key text does not already say, as a short tuple
+ * (30,000 keys are read with every load of the cache). The family and size; the canonical base64 only
+ * when it is not the text's second word (a non-canonical RSA encoding), the type only when it is not the
+ * first. The fingerprint is not stored: it is SHA-256 over the canonical blob, made when first asked for.
  */
-export interface PackedSummary {
-  family: string;
-  bits: number;
-  fingerprint: string;
-  type?: string;
-  base64?: string;
-}
+export type PackedSummary = [family: string, bits: number] | [family: string, bits: number, base64: string | null, type?: string];
 
 const WORDS_RE = /^(\S+)\s+(\S+)/;
 
 export function packSummary(text: string, s: KeySummary): PackedSummary {
   const words = WORDS_RE.exec(text);
-  return {
-    family: s.family,
-    bits: s.bits,
-    fingerprint: s.fingerprint,
-    ...(words?.[1] === s.type ? {} : { type: s.type }),
-    ...(words?.[2] === s.base64 ? {} : { base64: s.base64 }),
-  };
+  const base64 = words?.[2] === s.base64 ? null : s.base64;
+  if (words?.[1] !== s.type) return [s.family, s.bits, base64, s.type];
+  return base64 === null ? [s.family, s.bits] : [s.family, s.bits, base64];
 }
 
 const FAMILIES: ReadonlySet<string> = new Set(['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa', 'dsa']);
 
 /** The summary packSummary packed for the same text; undefined for anything not of that shape (parse instead). */
 export function unpackSummary(text: string, packed: unknown): KeySummary | undefined {
-  if (typeof packed !== 'object' || packed === null) return undefined;
-  const p = packed as Record<string, unknown>;
-  if (typeof p.family !== 'string' || !FAMILIES.has(p.family) || typeof p.bits !== 'number' || typeof p.fingerprint !== 'string') return undefined;
-  if ((p.type !== undefined && typeof p.type !== 'string') || (p.base64 !== undefined && typeof p.base64 !== 'string')) return undefined;
+  if (!Array.isArray(packed) || packed.length < 2 || packed.length > 4) return undefined;
+  const [family, bits, storedBase64, storedType] = packed as unknown[];
+  if (typeof family !== 'string' || !FAMILIES.has(family) || typeof bits !== 'number') return undefined;
+  if ((storedBase64 !== undefined && storedBase64 !== null && typeof storedBase64 !== 'string') || (storedType !== undefined && typeof storedType !== 'string')) return undefined;
   const words = WORDS_RE.exec(text);
-  const type = (p.type as string | undefined) ?? words?.[1];
-  const base64 = (p.base64 as string | undefined) ?? words?.[2];
+  const type = storedType ?? words?.[1];
+  const base64 = storedBase64 ?? words?.[2];
   if (type === undefined || base64 === undefined) return undefined;
-  return { type, family: p.family as KeySummary['family'], base64, bits: p.bits, fingerprint: p.fingerprint };
+  let fingerprint: string | undefined;
+  return {
+    type,
+    family: family as KeySummary['family'],
+    base64,
+    bits,
+    get fingerprint() {
+      return (fingerprint ??= fingerprintOf(Buffer.from(base64, 'base64')));
+    },
+  };
 }
