@@ -6,7 +6,7 @@
 import type { Problem } from '../lib/errors.js';
 import { InfraError } from '../lib/errors.js';
 import { dict, ownValue } from './dict.js';
-import { summaryOf, type KeySummary } from './key-summary.js';
+import { keyParser, summaryOf, type KeySummary, type ParseKey } from './key-summary.js';
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
 import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
@@ -791,11 +791,12 @@ export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string
 }
 
 /** Policy verdicts on registered keys (type and size); age and expiry are the audit's, judged against a date. */
-export function policyCheck(config: InfraConfig, members: Member[], at: Located): Problem[] {
+/** `parseKey`: the load's key summaries when it has them (see keyParser), so 30,000 keys are not parsed again. */
+export function policyCheck(config: InfraConfig, members: Member[], at: Located, parseKey: ParseKey = keyParser()): Problem[] {
   const out: Problem[] = [];
   for (const m of members)
     m.ssh_keys.forEach((k, i) => {
-      for (const problem of policyProblems(parsePublicKey(k.key), config.policy.ssh))
+      for (const problem of policyProblems(parseKey(k.key), config.policy.ssh))
         out.push({
           file: at.memberFile(m.handle),
           line: at.memberLine(m.handle, ['ssh_keys', i, 'key']),

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inventoryProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
-import { CONFIG_FILE, writeFileAtomic } from '../adapters/store.js';
+import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
@@ -75,7 +76,7 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
   const { partial, problems } = await ctx.store.inspect();
   const all = [...problems];
   if (partial) {
-    all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located));
+    all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial.registry.members))));
     all.push(...(await inventoryProblems(partial)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
   }

@@ -18,6 +18,7 @@ import { planRender } from '../../src/core/render.js';
 import { parsePublicKey } from '../../src/core/ssh-key.js';
 import type { Member } from '../../src/core/types.js';
 import { runAudit } from '../../src/services/audit.js';
+import { checkRegistry } from '../../src/services/registry.js';
 import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData } from '../helpers/registry-fixture.js';
@@ -260,5 +261,20 @@ describe('render and audit with the summaries', () => {
     expect(cachedFiles).toEqual(await generatedFiles(plainDir));
     expect(cachedAudit.findings).toEqual(plainAudit.findings);
     expect(cachedAudit.access).toEqual(plainAudit.access);
+  });
+  it("check judges policy from the same summaries: the cache's claim while the file is unchanged, a fresh parse after", async () => {
+    const dir = await copyOf(root);
+    const weakProblem = (problems: Array<{ file: string; message: string }>) => problems.filter((p) => p.file === `keys/${WEAK_HOLDER}/member.yml` && /RSA/.test(p.message));
+    expect(weakProblem((await checkRegistry(testContext({ root: dir }))).problems)).toHaveLength(1);
+    await editCache(dir, (data) => (data.members[WEAK_HOLDER].keys![2][1] = 4096));
+    expect(weakProblem((await checkRegistry(testContext({ root: dir }))).problems)).toHaveLength(0); // the lookup is what check used
+    const file = path.join(dir, 'keys', WEAK_HOLDER, 'member.yml');
+    await fs.writeFile(file, await fs.readFile(file));
+    const plainDir = await copyOf(root);
+    process.env.INFRA_CACHE_MIN_MEMBERS = '-1';
+    const plain = await checkRegistry(testContext({ root: plainDir }));
+    const again = await checkRegistry(testContext({ root: dir }));
+    expect(weakProblem(again.problems)).toHaveLength(1);
+    expect(again.problems).toEqual(plain.problems);
   });
 });
