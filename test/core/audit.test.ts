@@ -10,6 +10,7 @@ import { planRender } from '../../src/core/render.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member, type SshKeyEntry, type TokenEntry } from '../../src/core/types.js';
 import { parseWgDump } from '../../src/core/wg-dump.js';
 import { ed25519Line, keyBody, rsaLine } from '../helpers/registry-fixture.js';
+import { meetNetwork } from '../helpers/networks.js';
 
 const AS_OF = '2026-11-22';
 const INVENTORY = 'all:\n  children:\n    bbb:\n      hosts:\n        bbb1:\n    vpn:\n      hosts:\n        vpn1:\n  hosts:\n    web1:\n';
@@ -41,18 +42,7 @@ function config(over: Partial<InfraConfig> = {}): InfraConfig {
       { groups: ['infra'], hosts: 'all', user: 'sysadmin', vpn_only: true },
       { groups: ['meet-tech'], hosts: 'bbb', user: 'sysadmin', vpn_only: true },
     ],
-    vpn: {
-      meet: {
-        name: 'meet',
-        ipv4: '10.77.0.0/24',
-        ipv6: 'fd77:77::/64',
-        endpoint: 'vpn.example.org:51820',
-        server_public_key: SERVER_WG,
-        reserved: ['10.77.0.1', 'fd77:77::1'],
-        allowed_ips: ['10.77.0.0/24', 'fd77:77::/64'],
-        servers: 'vpn',
-      },
-    },
+    vpn: { meet: meetNetwork({ server_public_key: SERVER_WG, reserved: ['10.77.0.1', 'fd77:77::1'], allowed_ips: ['10.77.0.0/24', 'fd77:77::/64'] }) },
     ...over,
   };
 }

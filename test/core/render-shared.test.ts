@@ -10,6 +10,7 @@ import { parseIniInventory } from '../../src/core/inventory.js';
 import { planRender, renderTargets, type PlanOptions } from '../../src/core/render.js';
 import { DEFAULT_POLICY, type Grant, type InfraConfig, type Member, type Registry } from '../../src/core/types.js';
 import { ed25519Line, keyBody } from '../helpers/registry-fixture.js';
+import { meetNetwork } from '../helpers/networks.js';
 
 const HOSTS = 60;
 const TEAMS = 6;
@@ -74,18 +75,7 @@ const config = (over: Partial<InfraConfig> = {}): InfraConfig => ({
   environments: { production: 'inventories/production' },
   policy: DEFAULT_POLICY,
   access: grants.map(({ selects: _selects, ...grant }) => grant),
-  vpn: {
-    meet: {
-      name: 'meet',
-      ipv4: '10.77.0.0/24',
-      ipv6: 'fd77:77::/64',
-      endpoint: 'vpn.example.org:51820',
-      server_public_key: Buffer.alloc(32, 99).toString('base64'),
-      reserved: [],
-      allowed_ips: ['10.77.0.0/24'],
-      servers: 'vpn',
-    },
-  },
+  vpn: { meet: meetNetwork({ server_public_key: Buffer.alloc(32, 99).toString('base64') }) },
   ...over,
 });
 

@@ -3,6 +3,7 @@ import { parseYamlInventory } from '../../src/core/inventory.js';
 import { planRender, quoteYaml, renderHost } from '../../src/core/render.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member, type Registry } from '../../src/core/types.js';
 import { ed25519Line, keyBody } from '../helpers/registry-fixture.js';
+import { meetNetwork } from '../helpers/networks.js';
 
 const inventory = parseYamlInventory(
   'all:\n  children:\n    bbb:\n      hosts:\n        bbb1:\n    vpn:\n      hosts:\n        vpn1:\n',
@@ -31,18 +32,7 @@ const config: InfraConfig = {
     { groups: ['infra'], hosts: 'all', user: 'sysadmin' },
     { groups: ['meet-tech'], hosts: 'bbb', user: 'sysadmin', vpn_only: true },
   ],
-  vpn: {
-    meet: {
-      name: 'meet',
-      ipv4: '10.77.0.0/24',
-      ipv6: 'fd77:77::/64',
-      endpoint: 'vpn.example.org:51820',
-      server_public_key: Buffer.alloc(32, 9).toString('base64'),
-      reserved: [],
-      allowed_ips: ['10.77.0.0/24'],
-      servers: 'vpn',
-    },
-  },
+  vpn: { meet: meetNetwork() },
 };
 
 const members: Member[] = [
