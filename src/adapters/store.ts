@@ -1266,8 +1266,13 @@ async function reachedWithoutLinks(root: string, rel: string): Promise<boolean> 
   let at = root;
   for (const [i, segment] of segments.entries()) {
     at = path.join(at, segment);
-    const stat = await fs.lstat(at).catch(() => undefined);
-    if (!stat) return true; // made by mkdir: a real folder, or the new file itself
+    let stat;
+    try {
+      stat = await fs.lstat(at);
+    } catch (e) {
+      // Absent: made by mkdir (a real folder) or the new file itself. Anything else (no permission) is doubt.
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
     if (i < segments.length - 1 ? !stat.isDirectory() : !stat.isFile()) return false;
   }
   return true;
