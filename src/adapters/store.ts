@@ -709,16 +709,28 @@ async function breakStaleLock(lockPath: string, staleText: string): Promise<void
 }
 
 /**
+ * The locks one command takes in turn (a token rotation records each step under its own lock). Once it has
+ * removed killed writers' temporary files, its later locks need not walk the whole tree again: a writer killed
+ * while holding the lock leaves the lock behind, and whoever takes that lock over walks it. (Temporary files
+ * left outside the lock are removed by the next command.)
+ */
+export interface LockSession {
+  tempsRemoved: boolean;
+}
+
+/**
  * One writer per registry. A lock left by a dead process on this host, or left empty or unreadable by a crash
  * (older than ABANDONED_LOCK_MS), is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS,
- * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed.
+ * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed (see
+ * LockSession for when a later lock of the same command skips that).
  */
-export async function withLock<T>(root: string, command: string, fn: (cleanedTemps: string[]) => Promise<T>, waitMs?: number): Promise<T> {
+export async function withLock<T>(root: string, command: string, fn: (cleanedTemps: string[]) => Promise<T>, waitMs?: number, session?: LockSession): Promise<T> {
   const wait = waitMs ?? lockWaitMs();
   if (!Number.isFinite(wait) || wait < 0) throw new Error(`withLock: waitMs must be a finite number >= 0, not ${wait}`);
   const lockPath = path.join(root, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
   const deadline = Date.now() + wait;
+  let tookOver = false;
   for (;;) {
     if (await createLock(lockPath, JSON.stringify(mine) + '\n')) break;
     let text: string;
@@ -734,6 +746,7 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
     const abandoned = holder ? holder.host === mine.host && !pidAlive(holder.pid) : Date.now() - changed > ABANDONED_LOCK_MS;
     if (abandoned) {
       await breakStaleLock(lockPath, text);
+      tookOver = true;
       continue;
     }
     if (Date.now() >= deadline) {
@@ -748,7 +761,8 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
   }
   try {
     await testPausePoint('locked', lockPath);
-    const cleaned = await removeAbandonedTemps(root);
+    const cleaned = session?.tempsRemoved && !tookOver ? [] : await removeAbandonedTemps(root);
+    if (session) session.tempsRemoved = true;
     return await fn(cleaned);
   } finally {
     await fs.rm(lockPath, { force: true });
@@ -1022,6 +1036,8 @@ export async function mutateRegistry<T>(root: string, command: string, fn: (tx: 
  */
 export class RegistryStore {
   private found?: Promise<string>;
+  /** The locks of this command's one-member edits (see LockSession). */
+  private readonly memberEdits: LockSession = { tempsRemoved: false };
 
   constructor(private readonly find: FindOptions) {}
 
@@ -1049,7 +1065,7 @@ export class RegistryStore {
 
   /** Lock, load, let `fn` edit the one member `handle` (see mutateMember: `fn` may run twice). */
   async mutateMember<T>(handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
-    return mutateMember(await this.root(), handle, command, fn);
+    return mutateMember(await this.root(), handle, command, fn, this.memberEdits);
   }
 
   /** `fn` gets the temporary files of killed writers that taking the lock removed (relative paths). */
@@ -1359,7 +1375,13 @@ async function rebuildPeerIndex(root: string, loaded: Loaded, handle: string, re
  * or on any doubt at commit, `fn` runs (again) on a whole-registry Transaction, after which the index is
  * rebuilt. `fn` may therefore run twice: it must only plan and edit `tx`.
  */
-export async function mutateMember<T>(root: string, handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+export async function mutateMember<T>(
+  root: string,
+  handle: string,
+  command: string,
+  fn: (tx: Transaction | MemberTransaction) => Promise<T> | T,
+  session?: LockSession,
+): Promise<{ result: T; written: string[] }> {
   return withLock(root, command, async () => {
     const focus = await loadFocused(root, handle);
     if (focus) {
@@ -1381,7 +1403,7 @@ export async function mutateMember<T>(root: string, handle: string, command: str
     const onlyMember = [...pending.keys(), ...tx.removals()].every((rel) => rel === memberRel(handle) || focusedExtraFile(handle, rel));
     if (loaded && problems.length === 0 && onlyMember) await rebuildPeerIndex(root, loaded, handle, tx.validated(), pending.get(memberRel(handle))?.content);
     return { result, written };
-  });
+  }, undefined, session);
 }
 
 /** A whole-registry Transaction that lets the peer index be rebuilt from its validated result. */

@@ -4,12 +4,17 @@
  * infra.tokens.yml). With a peer index these stay on the focused path; anything else, or a path reached
  * through a symbolic link, falls back to the whole-registry path, and the outcome on disk is the same.
  *
+ * The one-member edits of one command (one RegistryStore) walk the tree for killed writers' temporary files
+ * once, and again whenever they take over a killed writer's lock.
+ *
  * Which path an edit took is seen from `fn`: it is called with a MemberTransaction on the focused path, and
  * called again with a whole-registry Transaction after a doubt.
  */
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { CACHE_DIR, focusedExtraFile, MemberTransaction, RegistryStore, type Transaction } from '../../src/adapters/store.js';
+import { CACHE_DIR, focusedExtraFile, LOCK_FILE, MemberTransaction, RegistryStore, type Transaction } from '../../src/adapters/store.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
@@ -198,5 +203,41 @@ describe('an edit of one member with token and vault files, through the peer ind
     expect(await edit(root, 'c', stage)).toEqual(['whole']);
     expect(await exists(root, path.join(PEERS, 'head.json'))).toBe(true);
     expect(await edit(root, 'c', stage)).toEqual(['focused']);
+  });
+});
+
+describe("a command's one-member edits and killed writers' temporary files", () => {
+  const deadPid = () => Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8', timeout: 10_000 }).stdout);
+  const plantTemp = async (root: string, label: string) => {
+    const rel = `keys/b/.member.yml.${deadPid()}.${label}.tmp`;
+    await fs.writeFile(path.join(root, rel), 'half a file');
+    return rel;
+  };
+  const editWith = (store: RegistryStore, handle: string) => store.mutateMember(handle, 'test edit', (tx) => tx.editMember(handle).set(['name'], `Edited ${edits++}`));
+
+  it("the first edit removes them; a later edit of the same command does not walk again; the next command's first edit does", async () => {
+    const root = await indexed();
+    const first = await plantTemp(root, '0000000a');
+    const store = new RegistryStore({ dir: root });
+    await editWith(store, 'a');
+    expect(await exists(root, first)).toBe(false);
+    const second = await plantTemp(root, '0000000b');
+    await editWith(store, 'a');
+    expect(await exists(root, second)).toBe(true);
+    await editWith(new RegistryStore({ dir: root }), 'a');
+    expect(await exists(root, second)).toBe(false);
+  });
+
+  it("a later edit that takes over a killed writer's lock walks again and removes what that writer left", async () => {
+    const root = await indexed();
+    const store = new RegistryStore({ dir: root });
+    await editWith(store, 'a');
+    const pid = deadPid();
+    const left = `keys/b/.member.yml.${pid}.0000000c.tmp`;
+    await fs.writeFile(path.join(root, left), 'half a file');
+    await fs.writeFile(path.join(root, LOCK_FILE), JSON.stringify({ pid, host: hostname(), command: 'members edit', started: new Date().toISOString() }) + '\n');
+    await editWith(store, 'a');
+    expect(await exists(root, left)).toBe(false);
+    expect(await exists(root, LOCK_FILE)).toBe(false);
   });
 });

@@ -106,15 +106,27 @@ const KILL_POINTS: Array<[string, (r: FakeGithubRequest, seen: { put: number; ke
   ['while consumer 5 is written', (r, s) => r.method === 'PUT' && s.put === 4],
 ];
 
-describe('SIGKILL at each step of a rotation, then --resume', () => {
+/**
+ * Both ways a step is recorded: over the whole registry (four members: no derived state), and as an edit of
+ * the bot alone through the peer index (derived state kept at any size: the first step writes the index, every
+ * later step and the resume use it).
+ */
+const RECORDING: Array<[string, Record<string, string>]> = [
+  ['whole registry', {}],
+  ['peer index', { INFRA_CACHE_MIN_MEMBERS: '0' }],
+];
+
+describe.each(RECORDING)('SIGKILL at each step of a rotation, then --resume (steps recorded through the %s)', (_how, recordingEnv) => {
   it.each(KILL_POINTS)('%s', async (_what, killHere) => {
     let child: ChildProcess | undefined;
     const seen = { put: 0, key: 0 };
-    const { root, github, env, key } = await setup((r) => {
+    const { root, github, env: baseEnv, key } = await setup((r) => {
       if (r.method === 'PUT') seen.put++;
       if (/public-key$/.test(r.path)) seen.key++;
       if (child && killHere(r, seen)) child.kill('SIGKILL');
     });
+    const env = { ...baseEnv, ...recordingEnv };
+    const indexHead = path.join(root, '.infra-cache/peers/head.json');
     try {
       const killed = await infra(['tokens', 'rotate', 'roobot/hook'], env, (c) => (child = c));
       expect(killed.signal).toBe('SIGKILL');
@@ -122,6 +134,8 @@ describe('SIGKILL at each step of a rotation, then --resume', () => {
       const during = await tokenOf(root, 'hook');
       expect(during.rotated_at).toBe('2026-01-10');
       expect(during.pending.left.length).toBeGreaterThan(0);
+      // the index exists exactly when derived state is kept: the steps after the first could use it
+      expect(await fs.access(indexHead).then(() => true, () => false)).toBe(recordingEnv.INFRA_CACHE_MIN_MEMBERS !== undefined);
       const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
       expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
       await expectConverged(root, github);
