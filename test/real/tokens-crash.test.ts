@@ -145,6 +145,47 @@ describe.each(RECORDING)('SIGKILL at each step of a rotation, then --resume (ste
   });
 });
 
+/**
+ * Inside the vault consumer's step on the peer-index path (INFRA_TEST_PAUSE_AT stops the process after its
+ * N-th atomic rename: 1 pending value, 2 member.yml, 3 member.yml after consumer 1, 4 the vault file, 5 member.yml
+ * recording it): killed with the vault variable written but not recorded, and with it recorded but the peer
+ * index not yet updated for the new member.yml.
+ */
+const VAULT_CONSUMER = 'ansible_vault_var:production:bots:roobot_hook';
+const INSIDE_STEP: Array<[string, string, string, boolean]> = [
+  ['the vault file written, member.yml not yet', 'after-rename#4', 'inventories/production/group_vars/bots/infra.tokens.yml', false],
+  ['member.yml recording the vault consumer written, the peer index not yet', 'after-rename#5', 'keys/roobot/member.yml', true],
+];
+
+describe('SIGKILL inside a step recorded through the peer index, then --resume', () => {
+  it.each(INSIDE_STEP)('%s', async (_what, pauseAt, file, recorded) => {
+    const { root, github, env: baseEnv, key } = await setup();
+    const env = { ...baseEnv, INFRA_CACHE_MIN_MEMBERS: '0' };
+    try {
+      let pausedAt = '';
+      const killed = await infra(['tokens', 'rotate', 'roobot/hook'], { ...env, INFRA_TEST_PAUSE_AT: pauseAt }, (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          const m = /infra-test-paused-at \S+ (\S+)/.exec(String(d));
+          if (m) {
+            pausedAt = m[1];
+            child.kill('SIGKILL');
+          }
+        }),
+      );
+      expect(killed.signal).toBe('SIGKILL');
+      expect(pausedAt).toBe(path.join(root, file));
+      const left: string[] = (await tokenOf(root, 'hook')).pending.left;
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.includes(VAULT_CONSUMER)).toBe(!recorded);
+      const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
+      expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
+      await expectConverged(root, github);
+    } finally {
+      await github.close();
+    }
+  });
+});
+
 describe('SIGINT mid-rotation', () => {
   it('stops after the step in progress is recorded (exit 130), names what is left, and --resume converges', async () => {
     let child: ChildProcess | undefined;
