@@ -740,16 +740,28 @@ async function breakStaleLock(lockPath: string, staleText: string): Promise<void
 }
 
 /**
+ * The locks one command takes in turn (a token rotation records each step under its own lock). Once it has
+ * removed killed writers' temporary files, its later locks need not walk the whole tree again: a writer killed
+ * while holding the lock leaves the lock behind, and whoever takes that lock over walks it. (Temporary files
+ * left outside the lock are removed by the next command.)
+ */
+export interface LockSession {
+  tempsRemoved: boolean;
+}
+
+/**
  * One writer per registry. A lock left by a dead process on this host, or left empty or unreadable by a crash
  * (older than ABANDONED_LOCK_MS), is taken over. A live holder is waited for (up to INFRA_LOCK_WAIT_MS,
- * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed.
+ * default 10 s), then refused. Once held, temporary files that killed writers left behind are removed (see
+ * LockSession for when a later lock of the same command skips that).
  */
-export async function withLock<T>(root: string, command: string, fn: (cleanedTemps: string[]) => Promise<T>, waitMs?: number): Promise<T> {
+export async function withLock<T>(root: string, command: string, fn: (cleanedTemps: string[]) => Promise<T>, waitMs?: number, session?: LockSession): Promise<T> {
   const wait = waitMs ?? lockWaitMs();
   if (!Number.isFinite(wait) || wait < 0) throw new Error(`withLock: waitMs must be a finite number >= 0, not ${wait}`);
   const lockPath = path.join(root, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
   const deadline = Date.now() + wait;
+  let tookOver = false;
   for (;;) {
     if (await createLock(lockPath, JSON.stringify(mine) + '\n')) break;
     let text: string;
@@ -765,6 +777,7 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
     const abandoned = holder ? holder.host === mine.host && !pidAlive(holder.pid) : Date.now() - changed > ABANDONED_LOCK_MS;
     if (abandoned) {
       await breakStaleLock(lockPath, text);
+      tookOver = true;
       continue;
     }
     if (Date.now() >= deadline) {
@@ -779,7 +792,8 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
   }
   try {
     await testPausePoint('locked', lockPath);
-    const cleaned = await removeAbandonedTemps(root);
+    const cleaned = session?.tempsRemoved && !tookOver ? [] : await removeAbandonedTemps(root);
+    if (session) session.tempsRemoved = true;
     return await fn(cleaned);
   } finally {
     await fs.rm(lockPath, { force: true });
@@ -941,6 +955,11 @@ export class Transaction {
     return this.removed.size > 0;
   }
 
+  /** The files this transaction removes (relative paths). */
+  protected removedFiles(): string[] {
+    return [...this.removed];
+  }
+
   private async assertUnchanged(rel: string): Promise<void> {
     const before = this.loaded.files.get(rel)?.text;
     let now: string | undefined;
@@ -1048,6 +1067,8 @@ export async function mutateRegistry<T>(root: string, command: string, fn: (tx: 
  */
 export class RegistryStore {
   private found?: Promise<string>;
+  /** The locks of this command's one-member edits (see LockSession). */
+  private readonly memberEdits: LockSession = { tempsRemoved: false };
 
   constructor(private readonly find: FindOptions) {}
 
@@ -1075,7 +1096,7 @@ export class RegistryStore {
 
   /** Lock, load, let `fn` edit the one member `handle` (see mutateMember: `fn` may run twice). */
   async mutateMember<T>(handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
-    return mutateMember(await this.root(), handle, command, fn);
+    return mutateMember(await this.root(), handle, command, fn, this.memberEdits);
   }
 
   /** `fn` gets the temporary files of killed writers that taking the lock removed (relative paths). */
@@ -1264,6 +1285,46 @@ function describeWgHolder(root: string, holder: string, publicKey: string): stri
 /** The peer index could not vouch for an edit's result: the edit is done again over the whole registry. */
 class PeerIndexDoubt extends Error {}
 
+const TOKEN_FILE_RE = /^keys\/([^/]+)\/tokens\/[^/.][^/]*\.asc$/;
+const VAULT_VARS_RE = /^(?:[^/]+\/)*group_vars\/[^/]+\/infra\.tokens\.yml$/;
+
+/**
+ * Whether an edit of the member `handle` may write or remove `rel` (besides its member.yml) without the whole
+ * registry: only files the registry load never reads. The load reads infra.yml, the folders under keys/, and in
+ * each only member.yml and whether pgp.asc exists; a file that is none of those changes no member's validity and
+ * nothing another member is compared with, so it needs no cross-member check (a .yml one is still parsed, as on
+ * the whole path). Kept to what `tokens rotate` writes:
+ * - keys/<handle>/tokens/<file>.asc: the member's own token values (the pending one, the value that replaces it);
+ * - <inventory>/group_vars/<group>/infra.tokens.yml outside keys/ and .infra-cache/: Ansible vault variables.
+ * Paths with `.`, `..` or empty segments are not; reachedWithoutLinks rules out a link that would make one of
+ * them a registry file under another name.
+ */
+export function focusedExtraFile(handle: string, rel: string): boolean {
+  const segments = rel.split('/');
+  if (path.posix.isAbsolute(rel) || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\'))) return false;
+  const token = TOKEN_FILE_RE.exec(rel);
+  if (token) return token[1] === handle;
+  return VAULT_VARS_RE.test(rel) && segments[0] !== 'keys' && segments[0] !== CACHE_DIR;
+}
+
+/** Every folder on the way to `rel` (those that exist) is a real folder, and `rel` is a regular file or absent. */
+async function reachedWithoutLinks(root: string, rel: string): Promise<boolean> {
+  const segments = rel.split('/');
+  let at = root;
+  for (const [i, segment] of segments.entries()) {
+    at = path.join(at, segment);
+    let stat;
+    try {
+      stat = await fs.lstat(at);
+    } catch (e) {
+      // Absent: made by mkdir (a real folder) or the new file itself. Anything else (no permission) is doubt.
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    if (i < segments.length - 1 ? !stat.isDirectory() : !stat.isFile()) return false;
+  }
+  return true;
+}
+
 /**
  * An edit of one member whose registry holds only that member (`registry.members`); the others are in
  * `others`. Its result is validated as crossCheck would over the whole registry: the member's own checks,
@@ -1284,9 +1345,12 @@ export class MemberTransaction extends Transaction {
   }
 
   protected override async validateResult(pending: Map<string, { content: string }>): Promise<Problem[]> {
-    const rel = memberRel(this.focus.member.handle);
-    // More than its member.yml (infra.yml, another member): not this path's to judge.
-    if ([...pending.keys()].some((r) => r !== rel) || this.removedAny()) throw new PeerIndexDoubt();
+    const { handle } = this.focus.member;
+    const own = memberRel(handle);
+    // Its member.yml, and files the load never reads (focusedExtraFile); anything else (infra.yml, another
+    // member, its pgp.asc, its member.yml removed) is not this path's to judge.
+    for (const rel of pending.keys()) if (rel !== own && !(focusedExtraFile(handle, rel) && (await reachedWithoutLinks(this.root, rel)))) throw new PeerIndexDoubt();
+    for (const rel of this.removedFiles()) if (!(focusedExtraFile(handle, rel) && (await reachedWithoutLinks(this.root, rel)))) throw new PeerIndexDoubt();
     return super.validateResult(pending);
   }
 
@@ -1303,6 +1367,8 @@ export class MemberTransaction extends Transaction {
     const written = await super.commit();
     const handle = this.focus.member.handle;
     const text = pending.get(memberRel(handle))?.content;
+    // Its member.yml untouched (only token or vault files written): its entry still describes it.
+    if (text === undefined) return written;
     const member = this.resultMembers?.get(handle);
     const { index } = this.focus;
     const stat = text !== undefined && member ? writtenMemberStat(this.root, handle, text) : undefined;
@@ -1335,12 +1401,18 @@ async function rebuildPeerIndex(root: string, loaded: Loaded, handle: string, re
 }
 
 /**
- * Lock, load, let `fn` edit the member `handle` (and nothing else), commit. With a peer index that describes
+ * Lock, load, let `fn` edit the member `handle` (and write files focusedExtraFile allows), commit. With a peer index that describes
  * the registry exactly, only infra.yml and that member are parsed and `tx` is a MemberTransaction; otherwise,
  * or on any doubt at commit, `fn` runs (again) on a whole-registry Transaction, after which the index is
  * rebuilt. `fn` may therefore run twice: it must only plan and edit `tx`.
  */
-export async function mutateMember<T>(root: string, handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
+export async function mutateMember<T>(
+  root: string,
+  handle: string,
+  command: string,
+  fn: (tx: Transaction | MemberTransaction) => Promise<T> | T,
+  session?: LockSession,
+): Promise<{ result: T; written: string[] }> {
   return withLock(root, command, async () => {
     const focus = await loadFocused(root, handle);
     if (focus) {
@@ -1359,14 +1431,18 @@ export async function mutateMember<T>(root: string, handle: string, command: str
     const result = await fn(tx);
     const pending = tx.pending();
     const written = await tx.commit();
-    const onlyMember = [...pending.keys()].every((rel) => rel === memberRel(handle));
+    const onlyMember = [...pending.keys(), ...tx.removals()].every((rel) => rel === memberRel(handle) || focusedExtraFile(handle, rel));
     if (loaded && problems.length === 0 && onlyMember) await rebuildPeerIndex(root, loaded, handle, tx.validated(), pending.get(memberRel(handle))?.content);
     return { result, written };
-  });
+  }, undefined, session);
 }
 
 /** A whole-registry Transaction that lets the peer index be rebuilt from its validated result. */
 class RebuildingTransaction extends Transaction {
+  removals(): string[] {
+    return this.removedFiles();
+  }
+
   /** The members of the result (the loaded ones when nothing changed), once commit validated it. */
   validated(): ReadonlyMap<string, Member> | undefined {
     return this.resultMembers ?? new Map(this.registry.members.map((m) => [m.handle, m]));

@@ -6,7 +6,9 @@
  * what is true: the new value is stored encrypted (tokens/<name>.pending.asc) together with the consumers
  * still to update (member.yml `pending.left`) in one transaction; each consumer written is recorded at once
  * (its own transaction); only when none is left does the pending value replace the old one and
- * rotated_at/rotated_by change. `--resume` picks the sequence up from the record.
+ * rotated_at/rotated_by change. `--resume` picks the sequence up from the record. Each of these
+ * transactions is an edit of the bot alone (store.mutateMember): with a peer index that describes the
+ * registry, it reads infra.yml and the bot's member.yml, not every member.
  *
  * Secrets come from stdin, a hidden prompt, randomness or a homeserver login, never from argv, and are
  * written only to consumers and encrypted files. Errors are scrubbed of them before they leave.
@@ -494,7 +496,7 @@ export async function rotateToken(ctx: Context, input: RotateTokenInput, remotes
     // The value exists now: store it encrypted and record the sequence before any consumer sees it.
     try {
       const encrypted = await encryptForAdmins(ctx, loaded, value);
-      await ctx.store.mutate('tokens rotate', (tx) => {
+      await ctx.store.mutateMember(ref.handle, 'tokens rotate', (tx) => {
         const current = requireToken(tx.loaded, ref);
         if (current.token.pending) throw new InfraError(ExitCode.invalid, `${id}: another rotation started meanwhile`, { hint: `infra tokens rotate ${id} --resume --key YOUR-KEY.asc` });
         tx.writeFile(plan.pending_file, encrypted, 0o644);
@@ -516,7 +518,7 @@ export async function rotateToken(ctx: Context, input: RotateTokenInput, remotes
     try {
       if (input.cancelled?.()) throw new InfraError(ExitCode.cancelled, 'cancelled');
       if (isGithub(c)) await github!.writeSecret(c, value, authToken);
-      await ctx.store.mutate('tokens rotate', async (tx) => {
+      await ctx.store.mutateMember(ref.handle, 'tokens rotate', async (tx) => {
         const current = requireToken(tx.loaded, ref);
         if (!isGithub(c)) await stageVaultVar(ctx, tx, vault.files[cli], c.ansible_vault_var.var, value, vault.password!);
         tx.editMember(ref.handle).setList(['tokens', current.index, 'pending', 'left'], consumerDone(current.token, c).pending!.left);
@@ -535,7 +537,7 @@ export async function rotateToken(ctx: Context, input: RotateTokenInput, remotes
   try {
     if (input.cancelled?.()) throw new InfraError(ExitCode.cancelled, 'cancelled');
     const pendingText = await fs.readFile(path.join(root, plan.pending_file), 'utf8');
-    await ctx.store.mutate('tokens rotate', (tx) => {
+    await ctx.store.mutateMember(ref.handle, 'tokens rotate', (tx) => {
       const current = requireToken(tx.loaded, ref);
       const finished = finishRotation(current.token, date, by, admins, expiresAt);
       const editor = tx.editMember(ref.handle);

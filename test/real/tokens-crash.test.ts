@@ -106,15 +106,27 @@ const KILL_POINTS: Array<[string, (r: FakeGithubRequest, seen: { put: number; ke
   ['while consumer 5 is written', (r, s) => r.method === 'PUT' && s.put === 4],
 ];
 
-describe('SIGKILL at each step of a rotation, then --resume', () => {
+/**
+ * Both ways a step is recorded: over the whole registry (four members: no derived state), and as an edit of
+ * the bot alone through the peer index (derived state kept at any size: the first step writes the index, every
+ * later step and the resume use it).
+ */
+const RECORDING: Array<[string, Record<string, string>]> = [
+  ['whole registry', {}],
+  ['peer index', { INFRA_CACHE_MIN_MEMBERS: '0' }],
+];
+
+describe.each(RECORDING)('SIGKILL at each step of a rotation, then --resume (steps recorded through the %s)', (_how, recordingEnv) => {
   it.each(KILL_POINTS)('%s', async (_what, killHere) => {
     let child: ChildProcess | undefined;
     const seen = { put: 0, key: 0 };
-    const { root, github, env, key } = await setup((r) => {
+    const { root, github, env: baseEnv, key } = await setup((r) => {
       if (r.method === 'PUT') seen.put++;
       if (/public-key$/.test(r.path)) seen.key++;
       if (child && killHere(r, seen)) child.kill('SIGKILL');
     });
+    const env = { ...baseEnv, ...recordingEnv };
+    const indexHead = path.join(root, '.infra-cache/peers/head.json');
     try {
       const killed = await infra(['tokens', 'rotate', 'roobot/hook'], env, (c) => (child = c));
       expect(killed.signal).toBe('SIGKILL');
@@ -122,6 +134,49 @@ describe('SIGKILL at each step of a rotation, then --resume', () => {
       const during = await tokenOf(root, 'hook');
       expect(during.rotated_at).toBe('2026-01-10');
       expect(during.pending.left.length).toBeGreaterThan(0);
+      // the index exists exactly when derived state is kept: the steps after the first could use it
+      expect(await fs.access(indexHead).then(() => true, () => false)).toBe(recordingEnv.INFRA_CACHE_MIN_MEMBERS !== undefined);
+      const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
+      expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
+      await expectConverged(root, github);
+    } finally {
+      await github.close();
+    }
+  });
+});
+
+/**
+ * Inside the vault consumer's step on the peer-index path (INFRA_TEST_PAUSE_AT stops the process after its
+ * N-th atomic rename: 1 pending value, 2 member.yml, 3 member.yml after consumer 1, 4 the vault file, 5 member.yml
+ * recording it): killed with the vault variable written but not recorded, and with it recorded but the peer
+ * index not yet updated for the new member.yml.
+ */
+const VAULT_CONSUMER = 'ansible_vault_var:production:bots:roobot_hook';
+const INSIDE_STEP: Array<[string, string, string, boolean]> = [
+  ['the vault file written, member.yml not yet', 'after-rename#4', 'inventories/production/group_vars/bots/infra.tokens.yml', false],
+  ['member.yml recording the vault consumer written, the peer index not yet', 'after-rename#5', 'keys/roobot/member.yml', true],
+];
+
+describe('SIGKILL inside a step recorded through the peer index, then --resume', () => {
+  it.each(INSIDE_STEP)('%s', async (_what, pauseAt, file, recorded) => {
+    const { root, github, env: baseEnv, key } = await setup();
+    const env = { ...baseEnv, INFRA_CACHE_MIN_MEMBERS: '0' };
+    try {
+      let pausedAt = '';
+      const killed = await infra(['tokens', 'rotate', 'roobot/hook'], { ...env, INFRA_TEST_PAUSE_AT: pauseAt }, (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          const m = /infra-test-paused-at \S+ (\S+)/.exec(String(d));
+          if (m) {
+            pausedAt = m[1];
+            child.kill('SIGKILL');
+          }
+        }),
+      );
+      expect(killed.signal).toBe('SIGKILL');
+      expect(pausedAt).toBe(path.join(root, file));
+      const left: string[] = (await tokenOf(root, 'hook')).pending.left;
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.includes(VAULT_CONSUMER)).toBe(!recorded);
       const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
       expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
       await expectConverged(root, github);
