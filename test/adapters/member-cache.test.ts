@@ -8,18 +8,10 @@ import { CACHE_DIR, inspectRegistry, loadRegistry, mutateRegistry } from '../../
 import type { Member } from '../../src/core/types.js';
 import { crossCheck, crossCheckClean, memberFacts } from '../../src/core/validate.js';
 import { copyExample } from '../helpers/example.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const CACHE_FILE = path.join(CACHE_DIR, 'members.json');
-let savedMin: string | undefined;
-
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // the example has 7 members: cache it anyway
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries(); // the example has 7 members: cache it anyway
 
 const cachedHandles = async (dir: string) => Object.keys(JSON.parse(await fs.readFile(path.join(dir, CACHE_FILE), 'utf8')).members).sort();
 

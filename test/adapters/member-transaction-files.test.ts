@@ -18,6 +18,7 @@ import { CACHE_DIR, focusedExtraFile, LOCK_FILE, MemberTransaction, RegistryStor
 import { ExitCode } from '../../src/lib/errors.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const VAULT = 'inventories/production/group_vars/bots/infra.tokens.yml';
 const PEERS = path.join(CACHE_DIR, 'peers');
@@ -29,15 +30,7 @@ const fixture = () =>
     files: { 'inventories/production/hosts.yml': 'all:\n  children:\n    bots:\n      hosts:\n        bot1:\n', [VAULT]: 'kept_var: 1\n' },
   });
 
-let savedMin: string | undefined;
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // three members: keep derived state anyway
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries(); // three members: keep derived state anyway
 
 type Path = 'focused' | 'whole';
 let edits = 0;

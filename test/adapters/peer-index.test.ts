@@ -12,6 +12,7 @@ import { joinVpn } from '../../src/services/vpn.js';
 import { seededRandom, testContext } from '../helpers/context.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const PEERS = path.join(CACHE_DIR, 'peers');
 const MEMBERS_CACHE = path.join(CACHE_DIR, 'members.json');
@@ -27,15 +28,7 @@ const fixture = () =>
     files: { 'inventories/production/hosts.yml': 'all:\n  children:\n    vpn:\n      hosts:\n        vpn1:\n' },
   });
 
-let savedMin: string | undefined;
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // five members: keep derived state anyway
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries(); // five members: keep derived state anyway
 
 let joins = 0;
 async function join(root: string, handle = 'a'): Promise<string[]> {

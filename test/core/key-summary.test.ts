@@ -7,21 +7,9 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { keyParser, packSummary, summaryOf, unpackSummary, type KeySummary } from '../../src/core/key-summary.js';
 import { parsePublicKey } from '../../src/core/ssh-key.js';
 import { ed25519Line, rsaLine } from '../helpers/registry-fixture.js';
+import { ecdsaLine, sshString } from '../helpers/keys.js';
 
-const sshString = (b: Buffer | string) => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
 
-/** An ECDSA key line built by hand from node:crypto (curve as OpenSSH names it). */
-function ecdsaLine(curve: 'nistp256' | 'nistp521', comment: string): string {
-  const jwk = generateKeyPairSync('ec', { namedCurve: curve === 'nistp256' ? 'P-256' : 'P-521' }).publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
-  const type = `ecdsa-sha2-${curve}`;
-  return `${type} ${Buffer.concat([sshString(type), sshString(curve), sshString(point)]).toString('base64')} ${comment}`;
-}
 
 /** An RSA line whose modulus carries extra leading zero bytes: the same key, not its canonical encoding. */
 function paddedRsaLine(): { line: string; canonical: Buffer } {

@@ -25,13 +25,8 @@ import { DEFAULT_POLICY, type InfraConfig, type Member } from '../../src/core/ty
 import { crossCheck, validateMember } from '../../src/core/validate.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { parseError } from '../helpers/thrown.js';
+import { sshString } from '../helpers/keys.js';
 
-const sshString = (b: Buffer | string) => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
 /** An mpint with `pad` extra zero bytes in front of its canonical form. */
 const mpint = (magnitude: Buffer, pad = 0) => sshString(Buffer.concat([Buffer.alloc(pad + (magnitude[0] & 0x80 ? 1 : 0)), magnitude]));
 const sha256 = (b: Buffer) => `SHA256:${createHash('sha256').update(b).digest('base64').replace(/=+$/, '')}`;

@@ -21,6 +21,7 @@ import {
   sshKeygenLine,
 } from '../../src/core/ssh-key.js';
 import { parseError } from '../helpers/thrown.js';
+import { sshString } from '../helpers/keys.js';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlCsqvRBr+srjv79hbGTcCIGVkPj2PEqDevM3LWOH/j alice laptop';
 const ECDSA256 =
@@ -41,12 +42,6 @@ const CERT =
 
 const data = (line: string) => line.split(' ')[1];
 const blobOf = (line: string) => Buffer.from(data(line), 'base64');
-const sshString = (b: Buffer | string) => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
 
 /** Everything a user could see of an error: message and hint. */
 const shown = (e: KeyParseError) => `${e.message}\n${e.hint ?? ''}`;

@@ -1,13 +1,22 @@
 /** Real public keys for tests, made with node:crypto and encoded in SSH wire format by hand (independent of src/). */
 import { generateKeyPairSync } from 'node:crypto';
 
-const sshString = (b: Buffer | string) => {
+/** An SSH wire-format string: a 4-byte big-endian length, then the bytes. */
+export const sshString = (b: Buffer | string) => {
   const body = Buffer.isBuffer(b) ? b : Buffer.from(b);
   const len = Buffer.alloc(4);
   len.writeUInt32BE(body.length);
   return Buffer.concat([len, body]);
 };
 const mpint = (b: Buffer) => sshString(b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+
+/** An ECDSA key line made from node:crypto (curve as OpenSSH names it). */
+export function ecdsaLine(curve: 'nistp256' | 'nistp521', comment: string): string {
+  const jwk = generateKeyPairSync('ec', { namedCurve: curve === 'nistp256' ? 'P-256' : 'P-521' }).publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  const type = `ecdsa-sha2-${curve}`;
+  return `${type} ${Buffer.concat([sshString(type), sshString(curve), sshString(point)]).toString('base64')} ${comment}`;
+}
 
 export function ed25519Line(comment = ''): string {
   const { publicKey } = generateKeyPairSync('ed25519');

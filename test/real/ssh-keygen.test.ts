@@ -11,6 +11,7 @@ import { DEFAULT_POLICY } from '../../src/core/types.js';
 import { KeyParseError, checkAuthorizedKeys, parseAuthorizedKeyLine, parsePublicKey, sshKeygenLine, sshKeygenTypeName } from '../../src/core/ssh-key.js';
 import { runSync } from '../helpers/program.js';
 import { requireTool } from '../helpers/real-tools.js';
+import { sshString } from '../helpers/keys.js';
 
 const d = requireTool('ssh-keygen', 'openssh-client') ? describe : describe.skip;
 
@@ -33,12 +34,6 @@ function fields(line: string): { bits: number; fingerprint: string; comment: str
   return { bits: Number(m[1]), fingerprint: m[2], comment: m[3], type: m[4] };
 }
 
-const sshString = (b: Buffer | string) => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
 
 /** A P-256 point in SSH's uncompressed form, from node:crypto (ssh-keygen checks the point is on the curve). */
 function p256Point(): Buffer {

@@ -22,23 +22,13 @@ import { checkRegistry } from '../../src/services/registry.js';
 import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData } from '../helpers/registry-fixture.js';
+import { ecdsaLine, sshString } from '../helpers/keys.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const CACHE_FILE = path.join(CACHE_DIR, 'members.json');
 const MEMBERS = 60;
 const handleOf = (i: number) => `m${String(i).padStart(3, '0')}`;
 
-const sshString = (b: Buffer | string) => {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-};
-function ecdsaLine(curve: 'nistp256' | 'nistp521', comment: string): string {
-  const jwk = generateKeyPairSync('ec', { namedCurve: curve === 'nistp256' ? 'P-256' : 'P-521' }).publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
-  const type = `ecdsa-sha2-${curve}`;
-  return `${type} ${Buffer.concat([sshString(type), sshString(curve), sshString(point)]).toString('base64')} ${comment}`;
-}
 /** An RSA key line; `pad` extra zero bytes before the modulus make a valid but non-canonical encoding. */
 function rsaLine(bits: number, comment: string, pad = 0): string {
   const jwk = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
@@ -137,18 +127,10 @@ function weakKeyPlace(files: Map<string, string>): { granted: number; revoked: n
 }
 
 let root: string;
-let savedMin: string | undefined;
 beforeAll(async () => {
   root = await generatedRegistry();
 });
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0';
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries();
 
 describe("the load's key summaries", () => {
   it('equal a fresh parse of every key, from a load that parsed the files and from one that used the member cache', async () => {

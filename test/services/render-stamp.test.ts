@@ -11,21 +11,14 @@ import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { rejection } from '../helpers/thrown.js';
 import { baseConfig, ed25519Line, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const A = keyBody(ed25519Line('alice'));
 const B = keyBody(ed25519Line('bob'));
 const BBB1 = 'inventories/production/host_vars/bbb1/infra.generated.yml';
 const STAMP = '.infra-cache/render.json';
 
-let savedMin: string | undefined;
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // a two-member registry keeps derived state too
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries(); // a two-member registry keeps derived state too
 
 /** A registry rendered twice: the second render found nothing to do and recorded the stamp. */
 async function stamped(): Promise<string> {

@@ -11,6 +11,7 @@ import { rotateToken } from '../../src/services/tokens.js';
 import { testContext } from '../helpers/context.js';
 import { rejection } from '../helpers/thrown.js';
 import { makeAdmins, storedValue, tokenOf, tokenRegistry, vaultValue, writeKey, type Admins } from '../helpers/tokens-fixture.js';
+import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
 
 const TODAY = '2026-06-15';
 const PEERS = path.join(CACHE_DIR, 'peers');
@@ -23,15 +24,7 @@ beforeAll(async () => {
   admins = await makeAdmins();
 });
 
-let savedMin: string | undefined;
-beforeEach(() => {
-  savedMin = process.env.INFRA_CACHE_MIN_MEMBERS;
-  process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // four members: keep derived state anyway
-});
-afterEach(() => {
-  if (savedMin === undefined) delete process.env.INFRA_CACHE_MIN_MEMBERS;
-  else process.env.INFRA_CACHE_MIN_MEMBERS = savedMin;
-});
+keepDerivedStateForSmallRegistries(); // four members: keep derived state anyway
 
 let runs = 0;
 /** A context whose randomness differs from the last one's: each rotation makes a new value. */
