@@ -14,14 +14,13 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { CACHE_DIR, focusedExtraFile, LOCK_FILE, MemberTransaction, RegistryStore, type Transaction } from '../../src/adapters/store.js';
+import { focusedExtraFile, LOCK_FILE, MemberTransaction, RegistryStore, type Transaction } from '../../src/adapters/store.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
-import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
+import { indexFiles, keepDerivedStateForSmallRegistries, PEERS } from '../helpers/derived-state.js';
 
 const VAULT = 'inventories/production/group_vars/bots/infra.tokens.yml';
-const PEERS = path.join(CACHE_DIR, 'peers');
 
 const fixture = () =>
   makeRegistry({
@@ -61,16 +60,6 @@ const exists = (root: string, rel: string) =>
     () => true,
     () => false,
   );
-/** inode and mtime of every shard and the head: which index files an edit rewrote. */
-async function indexFiles(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of (await fs.readdir(path.join(root, PEERS))).sort()) {
-    const s = await fs.stat(path.join(root, PEERS, f), { bigint: true });
-    out[f] = `${s.ino}:${s.mtimeNs}`;
-  }
-  return out;
-}
-
 describe('focusedExtraFile: what an edit of one member may write besides its member.yml', () => {
   it.each([
     ['keys/a/tokens/hook.asc', true],

@@ -12,9 +12,8 @@ import { joinVpn } from '../../src/services/vpn.js';
 import { seededRandom, testContext } from '../helpers/context.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
-import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
+import { keepDerivedStateForSmallRegistries, PEERS } from '../helpers/derived-state.js';
 
-const PEERS = path.join(CACHE_DIR, 'peers');
 const MEMBERS_CACHE = path.join(CACHE_DIR, 'members.json');
 const wgKey = (label: string) => publicKeyOf(generatePrivateKey(seededRandom(label)));
 const meet = { ipv4: '10.9.0.0/24', ipv6: 'fd09::/64', endpoint: 'vpn.example.org:51820', server_public_key: wgKey('server'), reserved: ['10.9.0.1', 'fd09::1'], allowed_ips: ['10.9.0.0/24'], servers: 'vpn' };

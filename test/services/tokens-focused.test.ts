@@ -6,15 +6,13 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CACHE_DIR } from '../../src/adapters/store.js';
 import { rotateToken } from '../../src/services/tokens.js';
 import { testContext } from '../helpers/context.js';
 import { rejection } from '../helpers/thrown.js';
 import { makeAdmins, storedValue, tokenOf, tokenRegistry, vaultValue, writeKey, type Admins } from '../helpers/tokens-fixture.js';
-import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
+import { indexFiles, keepDerivedStateForSmallRegistries, PEERS } from '../helpers/derived-state.js';
 
 const TODAY = '2026-06-15';
-const PEERS = path.join(CACHE_DIR, 'peers');
 const VARS = ['hook_a', 'hook_b', 'hook_c'];
 /** A generic token whose consumers are three vault variables in the same vars file. */
 const CONSUMERS = VARS.map((v) => ({ ansible_vault_var: { environment: 'production', group: 'bots', var: v } }));
@@ -29,16 +27,6 @@ keepDerivedStateForSmallRegistries(); // four members: keep derived state anyway
 let runs = 0;
 /** A context whose randomness differs from the last one's: each rotation makes a new value. */
 const ctxFor = (root: string) => testContext({ root, today: TODAY, seed: `run-${runs++}`, env: { ANSIBLE_VAULT_PASSWORD_FILE: path.join(root, 'vault-pass'), INFRA_ADMIN: 'alice' } });
-
-/** inode and mtime of each file of the peer index. */
-async function indexFiles(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of (await fs.readdir(path.join(root, PEERS))).sort()) {
-    const s = await fs.stat(path.join(root, PEERS, f), { bigint: true });
-    out[f] = `${s.ino}:${s.mtimeNs}`;
-  }
-  return out;
-}
 
 /** The shard file that holds roobot's entry. */
 async function botShard(root: string): Promise<string> {
