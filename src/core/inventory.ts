@@ -71,7 +71,6 @@ export function unsafeHostNameReason(name: string): string | undefined {
  * Spaces other than ASCII's, zero-width and direction characters, the byte-order mark: a name holding one
  * looks like another name (or like a name followed by variables), but Ansible treats it as a different one.
  */
-// eslint-disable-next-line no-misleading-character-class
 const INVISIBLE_RE = /[\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]/u;
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -95,7 +94,6 @@ const HIDDEN_INI_BREAK_RE = /[\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
  * What PyYAML (Ansible's YAML reader) reads differently from the `yaml` package: its line breaks that editors
  * do not show (U+0085, U+2028, U+2029), characters it refuses outright, and a byte-order mark after the start.
  */
-// eslint-disable-next-line no-control-regex
 const YAML_MISREAD_RE = /[\x85\u2028\u2029]|[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|(?<!^)\ufeff/gu;
 
 function lineAt(text: string, offset: number): number {

@@ -164,7 +164,10 @@ export class OtherMembers {
       const counts: number[] = [];
       for (const e of this.entries.values()) {
         const runs = family === 4 ? e.addresses[network]?.v4 : e.addresses[network]?.v6;
-        if (runs) for (let i = 0; i < runs.length; i += 2) starts.push(runs[i]), counts.push(runs[i + 1]);
+        if (runs) for (let i = 0; i < runs.length; i += 2) {
+          starts.push(runs[i]);
+          counts.push(runs[i + 1]);
+        }
       }
       const order = starts.map((_, i) => i).sort((a, b) => starts[a] - starts[b]);
       out = new Float64Array(order.length * 2);

@@ -97,7 +97,6 @@ function checked(re: RegExp, what: string, value: string): string {
 
 /** A single-quoted YAML scalar: ' is doubled, and nothing that could break the line gets in. */
 export function quoteYaml(value: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) refuse('a value with a control character or line break', value);
   return `'${value.replace(/'/g, "''")}'`;
 }
@@ -301,7 +300,6 @@ function parseAnyYaml(text: string): PreviousRender {
 /** A value read back from a file, for a warning: short, quoted, every character outside printable ASCII escaped. */
 export function shownValue(value: string): string {
   const cut = value.length > 60 ? `${value.slice(0, 60)}...` : value;
-  // eslint-disable-next-line no-control-regex
   return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

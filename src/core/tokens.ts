@@ -90,7 +90,6 @@ function buildConsumer(kind: ConsumerKind, values: string[]): TokenConsumer {
 
 /** Shows user input in a message without control characters, cut short. */
 function shown(value: string, max = 60): string {
-  // eslint-disable-next-line no-control-regex
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
@@ -102,7 +101,6 @@ export function parseConsumer(text: string, what = '--consumer'): TokenConsumer 
   const fail = (message: string) =>
     new InfraError(ExitCode.invalid, `${what} "${shown(text)}": ${message}`, { hint: `write it as one of: ${FORMS_TEXT}` });
   if (typeof text !== 'string' || text.trim() === '') throw fail('is empty');
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(text)) throw fail('must be one line without control characters');
   if (text !== text.trim()) throw fail('has spaces around it');
   const [kind, ...parts] = text.split(':');
@@ -168,7 +166,10 @@ export function tokenDue(token: TokenEntry, defaultEveryDays: number, today: Iso
   let reason: TokenDue['reason'] = 'schedule';
   if (token.expires_at) {
     const lastUsableDay = addDays(token.expires_at, -1); // it stops working on expires_at
-    if (lastUsableDay < due) (due = lastUsableDay), (reason = 'expiry');
+    if (lastUsableDay < due) {
+      due = lastUsableDay;
+      reason = 'expiry';
+    }
   }
   const status: DueStatus = due < today ? 'overdue' : due <= addDays(today, horizonDays) ? 'due-soon' : 'ok';
   return { due, status, reason, every_days: every };
@@ -192,7 +193,6 @@ export function readSecretLine(raw: string, what: string, options: { allowSpaces
   const fail = (message: string) => new InfraError(ExitCode.invalid, `${what} ${message} (the value is not shown)`, { hint: `give ${what} on stdin, one line, e.g. from a password manager` });
   if (value.trim() === '') throw fail('is empty');
   if (/[\r\n]/.test(value)) throw fail('has a line break in the middle: paste it as one line');
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/.test(value) || (!options.allowSpaces && /\t/.test(value))) throw fail('holds control characters');
   if (!options.allowSpaces && /\s/.test(value)) throw fail('holds spaces; a token is one word');
   return value;

@@ -40,7 +40,6 @@ export const ORG_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 export const TOKEN_KINDS = ['github', 'matrix', 'generic'] as const;
 export const KEY_FAMILIES = ['ed25519', 'ed25519-sk', 'ecdsa', 'ecdsa-sk', 'rsa'] as const;
-// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export function fieldName(path: Path): string {
@@ -816,7 +815,6 @@ export function assertHandle(handle: string): void {
 
 /** A short, single-line, escape-free rendering of user input for error messages. */
 export function printable(value: string, max = 40): string {
-  // eslint-disable-next-line no-control-regex
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

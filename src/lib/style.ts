@@ -22,7 +22,6 @@ export const boldErr = wrap(1, 22, () => process.stderr);
  * (terminal escapes, newlines, NEL), line and paragraph separators, format characters (bidi overrides
  * and isolates such as U+202E, zero-width characters, soft hyphen, tags) and lone surrogates.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE_TEXT_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 /** Replace every unsafe character (see UNSAFE_TEXT_RE) in text that came from a file or a member with U+FFFD. */

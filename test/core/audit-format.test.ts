@@ -28,7 +28,6 @@ const HOSTILE_REPORT: AuditReport = {
   since: HOSTILE,
 };
 
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
 
 describe('inert text', () => {

@@ -27,7 +27,6 @@ const expectNoUnsafeExceptNewline = (text: string) => expect(text.replace(/\n/g,
 /** A generated file that is inert: only infra's variables, Unix user names, lines of the strict shape, no Jinja2 mark. */
 function assertInertYaml(text: string): void {
   expect(text).not.toMatch(TEMPLATE_MARK_RE);
-  // eslint-disable-next-line no-control-regex
   expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
   const data = parse(text);
   expect(Object.keys(data).every((k) => ['infra_authorized_keys', 'infra_revoked_keys', 'infra_wireguard_peers'].includes(k))).toBe(true);

@@ -130,7 +130,6 @@ d(`INI and YAML inventory readers against ansible-inventory --list (${RUNS} gene
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
     console.log(`inventory properties: ${outcomes.same} read as Ansible reads them, ${outcomes.refusedWithReason} refused with file and line`);
   });
 

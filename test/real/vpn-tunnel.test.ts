@@ -197,8 +197,14 @@ d('WireGuard tunnel between two namespaces, from render and vpn join (real)', ()
   const untilSshdLogs = (re: RegExp) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (re.test(sshdLog)) done(), resolve();
-        else if (sshd!.exitCode !== null) done(), reject(new Error(`sshd exited ${sshd!.exitCode} before logging ${re}:\n${sshdLog}`));
+        if (re.test(sshdLog)) {
+          done();
+          resolve();
+        }
+        else if (sshd!.exitCode !== null) {
+          done();
+          reject(new Error(`sshd exited ${sshd!.exitCode} before logging ${re}:\n${sshdLog}`));
+        }
       };
       const timer = setTimeout(() => (done(), reject(new Error(`sshd did not log ${re} within 10 s:\n${sshdLog}`))), 10_000);
       const done = () => {
