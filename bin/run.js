@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --expose-gc
 // The oclif entry. `--version` answers without loading anything; everything else runs from the bundle,
 // loaded with its code cache (load-cli.js): start-up time is most of a short command's time.
 import { readFileSync } from 'node:fs';

@@ -10,7 +10,8 @@ import { compare, runOnce } from './measure.js';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(repo, 'bin', 'run.js');
 const node = process.execPath;
-const infra = (args, extra = {}) => ({ cmd: node, cwd: repo, ...extra, args: typeof args === 'function' ? (r) => [BIN, ...args(r)] : [BIN, ...args] });
+// As the shebang of bin/run.js starts it: with --expose-gc, which render's memory bound relies on.
+const infra = (args, extra = {}) => ({ cmd: node, cwd: repo, ...extra, args: typeof args === 'function' ? (r) => ['--expose-gc', BIN, ...args(r)] : ['--expose-gc', BIN, ...args] });
 const nodeNoop = { cmd: node, args: ['-e', '0'], cwd: repo };
 
 /** The commands this build has (the oclif manifest), so cases for missing commands are skipped with a note. */

@@ -17,7 +17,7 @@ import { cliContext, type Context } from '../services/context.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter } from './prompter.js';
 import { boldErr, clean, jsonText, red } from './style.js';
-import { closestNames, levenshtein } from '../core/host-pattern.js';
+import { closestNames, levenshtein } from './names.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 

@@ -1,5 +1,6 @@
 import { InfraError } from '../../src/lib/errors.js';
-import { closestNames, fnmatchRegex, levenshtein, orderTerms, resolvePattern, splitHostPattern } from '../../src/core/host-pattern.js';
+import { fnmatchRegex, orderTerms, resolvePattern, splitHostPattern } from '../../src/core/host-pattern.js';
+import { closestNames, levenshtein } from '../../src/lib/names.js';
 import { parseIniInventory } from '../../src/core/inventory.js';
 import { thrown } from '../helpers/thrown.js';
 
