@@ -4,8 +4,14 @@
  * most of a short command's time (bin/load-cli.js). oclif finds the commands here (package.json oclif.commands,
  * strategy `explicit`); test/commands/cli-bundle.test.ts checks that every file in src/commands is listed.
  */
+import AdminsAdd from './commands/admins/add.js';
+import AdminsRemove from './commands/admins/remove.js';
 import Audit from './commands/audit.js';
 import Check from './commands/check.js';
+import EnvAdd from './commands/env/add.js';
+import GrantsAdd from './commands/grants/add.js';
+import GrantsList from './commands/grants/list.js';
+import GrantsRemove from './commands/grants/remove.js';
 import Init from './commands/init.js';
 import KeysAdd from './commands/keys/add.js';
 import KeysCheck from './commands/keys/check.js';
@@ -25,6 +31,7 @@ import TokensShow from './commands/tokens/show.js';
 import VpnJoin from './commands/vpn/join.js';
 import VpnLeave from './commands/vpn/leave.js';
 import VpnList from './commands/vpn/list.js';
+import VpnNetworkAdd from './commands/vpn/network/add.js';
 import VpnRekey from './commands/vpn/rekey.js';
 import VpnStatus from './commands/vpn/status.js';
 
@@ -34,8 +41,14 @@ export { handle } from '@oclif/core/handle';
 export { default as notFound } from './hooks/not-found.js';
 
 export const COMMANDS = {
+  'admins:add': AdminsAdd,
+  'admins:remove': AdminsRemove,
   'audit': Audit,
   'check': Check,
+  'env:add': EnvAdd,
+  'grants:add': GrantsAdd,
+  'grants:list': GrantsList,
+  'grants:remove': GrantsRemove,
   'init': Init,
   'keys:add': KeysAdd,
   'keys:check': KeysCheck,
@@ -55,6 +68,7 @@ export const COMMANDS = {
   'vpn:join': VpnJoin,
   'vpn:leave': VpnLeave,
   'vpn:list': VpnList,
+  'vpn:network:add': VpnNetworkAdd,
   'vpn:rekey': VpnRekey,
   'vpn:status': VpnStatus,
 };

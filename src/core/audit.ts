@@ -18,6 +18,7 @@ import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
 import { checkAuthorizedKeys, policyProblems } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
+import { noAccessFindings } from './no-access.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -47,6 +48,7 @@ export const CODES = {
   'old-key': 'medium',
   'single-member-host': 'medium',
   'admin-without-pgp': 'medium',
+  'no-access': 'medium',
   'idle-peer': 'low',
   'key-expiring': 'low',
   'token-due-soon': 'low',
@@ -185,6 +187,7 @@ export function auditFindings(input: AuditInput): AuditResult {
     if (plan) {
       access = accessMatrix(config, input.inventories, plan);
       findings.push(...busFactorFindings(config, access, policy));
+      findings.push(...noAccessFindings(config, members, plan, input.inventories).map((f) => finding('no-access', f.subject, f.detail, f.fix)));
     }
     // Render refuses an invalid registry, so "what render would write now" exists only for a valid one.
     if (input.rendered && problems.length === 0) {

@@ -4,7 +4,7 @@
  * of that hides the change. Each operation here parses the current text, finds the node's source range
  * and splices new text into it; everything else stays byte for byte.
  */
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Document, type Node as YamlNode, type Scalar } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parseDocument, stringify, visit, type Node as YamlNode, type Scalar } from 'yaml';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -93,10 +93,11 @@ export class YamlSourceEditor {
   append(path: YamlPath, item: unknown): void {
     const doc = this.doc();
     const node = doc.getIn(path, true) as YamlNode | undefined;
-    if (isSeq(node) && node.flow && node.items.length && isFlowable(item)) {
-      // `groups: [a, b]` stays a flow list: `[a, b, c]`
+    if (isSeq(node) && node.flow && node.items.length) {
+      // `groups: [a, b]` stays a flow list: `[a, b, c]`; a mapping joins a flow list as a flow mapping
       const lastItem = node.items[node.items.length - 1] as YamlNode;
-      this.splice(lastItem.range![1], lastItem.range![1], `, ${stringify(item, STRINGIFY).trimEnd()}`);
+      const text = isFlowable(item) ? stringify(item, STRINGIFY) : stringify(item, { ...STRINGIFY, collectionStyle: 'flow' });
+      this.splice(lastItem.range![1], lastItem.range![1], `, ${text.trimEnd()}`);
       return;
     }
     if (isSeq(node) && !node.flow && node.items.length) {
@@ -275,4 +276,11 @@ function blockItems(items: unknown[], indent: string): string {
     .map((line) => (line ? indent + line : line))
     .join('\n')
     .concat('\n');
+}
+
+/** `value` as a YAML node whose lists are written in flow style (`groups: [infra, meet-tech]`), as people write short lists. */
+export function withFlowLists(value: object): object {
+  const doc = new Document(value);
+  visit(doc, { Seq: (_, node) => void (node.flow = true) });
+  return doc.contents as object;
 }

@@ -10,6 +10,7 @@ import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
 import { need, type Context } from './context.js';
+import { EMPTY_INVENTORY } from './environments.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -50,7 +51,7 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
   const files: Array<[string, string]> = [
     [CONFIG_FILE, scaffoldConfig(org)],
     ['keys/.gitkeep', ''],
-    ['inventories/production/hosts.yml', '# Hand-written Ansible inventory: infra reads it, never rewrites it.\nall:\n  hosts: {}\n'],
+    ['inventories/production/hosts.yml', EMPTY_INVENTORY],
     ['.gitignore', '.infra.lock\n'],
   ];
   for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
