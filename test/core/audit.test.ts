@@ -156,7 +156,8 @@ const cases: Case[] = [
         c.policy.ssh.allowed_types = ['rsa'];
       }),
     expected: { code: 'weak-key', severity: 'high', subject: 'alice/laptop', fix: 'infra keys remove alice laptop' },
-    codes: ['single-member-host', 'weak-key'],
+    // alice's only key fails the policy: she reaches nothing any more
+    codes: ['no-access', 'single-member-host', 'weak-key'],
   },
   {
     name: 'expired-key: expires on the audit date (sshd refuses it from that day)',
@@ -427,6 +428,12 @@ const cases: Case[] = [
     }),
   ),
   {
+    name: 'no-access: an active member with keys in no granted group reaches nothing',
+    input: () => registryCase((_c, ms) => (find(ms, 'bob').groups = ['nobody-grants-this'])),
+    expected: { code: 'no-access', severity: 'medium', subject: 'bob', fix: 'infra members edit bob --add-group GROUP  # a group a grant names (infra grants list)' },
+    codes: ['no-access', 'single-member-host'],
+  },
+  {
     name: 'single-member-host: only one active member can reach a host',
     input: () => registryCase((_c, ms) => (find(ms, 'bob').groups = ['meet-tech'])),
     expected: {
@@ -462,7 +469,7 @@ describe('auditFindings: one situation per code', () => {
     expect(codes(findings)).toEqual([...(c.codes ?? [c.expected.code])].sort());
   });
 
-  it('covers every code of SPEC §7', () => {
+  it('covers every code of the audit', () => {
     expect(new Set(cases.map((c) => c.expected.code))).toEqual(new Set(Object.keys(CODES)));
   });
 });

@@ -7,7 +7,7 @@ export default class EnvAdd extends InfraCommand<AddEnvironmentResult> {
   static override summary = 'Add an environment (an Ansible inventory folder); makes an empty inventory there if none exists.';
   static override description =
     'Adds NAME: PATH under `environments` in infra.yml. When PATH holds no inventory (hosts.yml, hosts.yaml or hosts), writes PATH/hosts.yml, with the hosts given by --host. An existing inventory is never rewritten: it is hand-written, and infra only reads it.';
-  static override examples = ['<%= config.bin %> env add production inventories/production --host bbb1=192.0.2.10 --host vpn1', '<%= config.bin %> env add staging inventories/staging'];
+  static override examples = ['<%= config.bin %> env add lab inventories/lab --host lab1=192.0.2.10 --host lab2', '<%= config.bin %> env add backup inventories/backup --json'];
   static override args = {
     name: Args.string({ required: true, description: 'environment name' }),
     path: Args.string({ required: true, description: 'inventory folder, relative to the registry' }),

@@ -7,8 +7,8 @@ export default class GrantsAdd extends InfraCommand<{ grant: GrantView; next: st
   static override description =
     'Appends one grant to `access` in infra.yml. The pattern is resolved as `ansible --list-hosts` would, and must select at least one host. --vpn-only restricts the key lines to the VPN networks’ ranges (from=).';
   static override examples = [
-    '<%= config.bin %> grants add --groups infra --hosts all --user sysadmin',
-    '<%= config.bin %> grants add --groups meet-tech --hosts "bbb:&production" --user sysadmin --vpn-only --env production',
+    '<%= config.bin %> grants add --groups monitoring --hosts web --user monitor',
+    '<%= config.bin %> grants add --groups meet-tech --hosts "bbb:&production" --user bbb-admin --vpn-only --env production',
   ];
   static override flags = {
     groups: Flags.string({ description: 'member groups, comma-separated' }),

@@ -8,7 +8,7 @@ export default class VpnNetworkAdd extends InfraCommand<AddNetworkResult> {
   static override description =
     'Writes vpn.NAME with its ranges, endpoint, server public key and servers pattern. The first address of each range is reserved for the server. Make the server’s key pair on the server (`wg genkey | tee /etc/wireguard/NAME.key | wg pubkey`): only the public key is given here, so the private key never leaves the server.';
   static override examples = [
-    '<%= config.bin %> vpn network add meet --ipv4 10.77.0.0/24 --ipv6 fd77:77::/64 --endpoint vpn.meet.example:51820 --servers vpn --server-public-key QsYq4yARL4YyaJLcm/zwkAnSSm5p+SQ/AE3KJduyGlo=',
+    '<%= config.bin %> vpn network add ops --ipv4 10.88.0.0/24 --ipv6 fd88::/64 --endpoint vpn.meet.example:51821 --servers vpn --server-public-key QsYq4yARL4YyaJLcm/zwkAnSSm5p+SQ/AE3KJduyGlo=',
   ];
   static override args = { name: Args.string({ required: true, description: 'network name (also the interface name on the servers)' }) };
   static override flags = {
