@@ -9,6 +9,12 @@ if (argv.length === 1 && argv[0] === '--version') {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`infra/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
 } else {
+  // `infra … | head -3`: the reader left; what was asked is done, so end quietly, as a pipe's writer should.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (error) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
   const { loadCli } = await import('./load-cli.js');
   const { run, flush, handle } = loadCli().cli;
   try {

@@ -36,6 +36,8 @@ export abstract class InfraCommand<T> extends Command {
   static override enableJsonFlag = true;
   static override baseFlags = {
     dir: Flags.string({ description: 'registry folder (default: $INFRA_DIR, else the nearest folder upward holding infra.yml)', helpGroup: 'GLOBAL' }),
+    json: Flags.boolean({ description: 'print one JSON document on stdout and nothing else there (talk stays off stderr too)', helpGroup: 'GLOBAL' }),
+    help: Flags.help({ char: 'h', description: 'show this help', helpGroup: 'GLOBAL' }),
     'no-input': Flags.boolean({ description: 'never prompt: a missing value is an error naming the flag to pass', helpGroup: 'GLOBAL' }),
   };
 

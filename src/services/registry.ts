@@ -52,7 +52,8 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     [CONFIG_FILE, scaffoldConfig(org)],
     ['keys/.gitkeep', ''],
     ['inventories/production/hosts.yml', EMPTY_INVENTORY],
-    ['.gitignore', '.infra.lock\n'],
+    // Private material must never be committed by a `git add -A`: device configs, WireGuard keys, exported secret keys.
+    ['.gitignore', '.infra.lock\n.infra-cache/\n*.conf\n*.key\n*.sec.asc\n*.secret.asc\n'],
   ];
   for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
   const created: string[] = [];

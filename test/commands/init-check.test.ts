@@ -9,6 +9,9 @@ describe('infra init', () => {
     const r = await run(['init', '--dir', dir, '--org', 'Test Co-op', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).created.sort()).toEqual(['.gitignore', 'ansible/apply-access.yml', 'ansible/wireguard.yml', 'infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
+    // private material a user might create beside the registry is ignored by git from the start
+    const ignored = (await fs.readFile(path.join(dir, '.gitignore'), 'utf8')).split('\n');
+    for (const pattern of ['*.conf', '*.key', '*.sec.asc', '.infra.lock']) expect(ignored).toContain(pattern);
     const check = await run(['check', '--dir', dir, '--json']);
     expect(JSON.parse(check.stdout)).toEqual({ ok: true, members: 0, problems: [] });
     const add = await run(['members', 'add', 'ana', '--dir', dir, '--name', 'Ana', '--org', 'test', '--email', 'ana@test.example']);
