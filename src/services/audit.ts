@@ -4,12 +4,11 @@
  * render wrote and every other vars file beside them, a saved `wg show all dump`, what `--live` reads
  * from the hosts through Ansible, and with --since the registry's git history.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { inspectInventories, previousRenders } from '../adapters/inventories.js';
+import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/inventories.js';
 import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
-import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
+import { auditFindings, liveTargets, SEVERITIES, summarize, type DumpSource, type LiveHost, type Severity } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
@@ -122,7 +121,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     problems,
     inventories,
     inventoryFolders: folders,
-    ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varFilesUnder(root, folderList) } : {}),
+    ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
     wgDumps,
     ...(live ? { live } : {}),
   });
@@ -159,35 +158,4 @@ function liveRequests(root: string, config: InfraConfig, members: readonly Membe
     vpnServers: [...new Set(Object.values(config.vpn).flatMap((net) => hostsOf(net.servers, inventories[environment])))].sort(),
     ...(limit !== undefined ? { limit } : {}),
   }));
-}
-
-/** Ansible's host_group_vars plugin reads these: files ending .yml, .yaml, .json, or with no extension. */
-const VARS_FILE_RE = /(^[^.]+$)|\.(ya?ml|json)$/;
-
-/** Every file under each folder's host_vars/ and group_vars/ with the variables it defines (the audit knows the generated ones). */
-async function varFilesUnder(root: string, folders: readonly string[]): Promise<VarFile[]> {
-  const out: VarFile[] = [];
-  const walk = async (rel: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw e;
-    }
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (entry.name.startsWith('.')) continue; // Ansible skips hidden files too
-      const child = `${rel}/${entry.name}`;
-      const stat = await fs.stat(path.join(root, child)).catch(() => undefined); // follows links, as Ansible does
-      if (!stat) continue;
-      if (stat.isDirectory()) {
-        if (depth < 8) await walk(child, depth + 1);
-      } else if (stat.isFile() && VARS_FILE_RE.test(entry.name)) {
-        out.push({ path: child, variables: variableNames(await fs.readFile(path.join(root, child), 'utf8')) ?? [] });
-      }
-    }
-  };
-  for (const folder of [...new Set(folders)].sort()) for (const sub of ['host_vars', 'group_vars']) await walk(`${folder.replace(/\/+$/, '')}/${sub}`, 0);
-  return out;
 }
