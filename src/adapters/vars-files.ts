@@ -126,3 +126,10 @@ export async function linkProblems(root: string, folder: string): Promise<Proble
   await walk(`${base(folder)}group_vars`, 0);
   return problems;
 }
+
+/** The files Ansible loads for `host` of `inventory` from `folder`: its host_vars, then every group it is in (`all` included). */
+export async function varsFilesForHost(root: string, folder: string, inventory: Inventory, host: string): Promise<string[]> {
+  const files = await ansibleVarsFiles(root, `${base(folder)}host_vars`, host);
+  for (const group of inventory.hosts.get(host)?.groups ?? []) files.push(...(await ansibleVarsFiles(root, `${base(folder)}group_vars`, group)));
+  return files;
+}
