@@ -10,7 +10,7 @@
  * whose meaning depends on a tag infra does not know, anything that is not a mapping) is `unreadable`, with
  * the line: the caller refuses it, because Ansible might read it and what it defines would be unseen.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 
 export type VarsFileReading =
   /** Every top-level variable name the file defines (merge keys included), sorted, without duplicates. */
@@ -76,11 +76,28 @@ function topLevelNames(doc: Document): Set<string> {
   if (isScalar(root) && (root.value === null || root.value === false || root.value === 0 || root.value === '')) return new Set(); // Ansible skips a falsy document
   if (isSeq(root) && root.items.length === 0) return new Set();
   if (!isMap(root)) throw new Unreadable('is not a mapping of variable names to values, which Ansible refuses', root.range?.[0]);
-  return keysOf(doc, root, new Map(), new Set());
+  return keysOf(anchorTargets(doc), root, new Map(), new Set());
+}
+
+/**
+ * Each alias's node, found in one pass in document order (an alias names the latest anchor before it).
+ * The `yaml` package's Alias.resolve walks the whole document per alias: quadratic, minutes for a large file.
+ */
+function anchorTargets(doc: Document): Map<Node, Node> {
+  const anchors = new Map<string, Node>();
+  const targets = new Map<Node, Node>();
+  visit(doc, (_, node) => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (!target) throw new Unreadable(`uses the alias *${node.source} before any anchor &${node.source}`, node.range?.[0]);
+      targets.set(node, target);
+    } else if (isNode(node) && node.anchor) anchors.set(node.anchor, node);
+  });
+  return targets;
 }
 
 /** The keys a mapping node defines, with those its merge keys bring (recursively, as PyYAML's flatten_mapping). */
-function keysOf(doc: Document, node: Node, memo: Map<Node, Set<string>>, inProgress: Set<Node>): Set<string> {
+function keysOf(aliases: Map<Node, Node>, node: Node, memo: Map<Node, Set<string>>, inProgress: Set<Node>): Set<string> {
   const known = memo.get(node);
   if (known) return known;
   if (!isMap(node)) throw new Unreadable('merges (<<) something that is not a mapping, which Ansible refuses', node.range?.[0]);
@@ -88,13 +105,13 @@ function keysOf(doc: Document, node: Node, memo: Map<Node, Set<string>>, inProgr
   inProgress.add(node);
   const names = new Set<string>();
   for (const pair of node.items) {
-    const key = resolve(doc, pair.key as Node | null);
+    const key = resolve(aliases, pair.key as Node | null);
     if (key !== null && isMergeKey(key)) {
-      const value = resolve(doc, pair.value as Node | null);
-      const sources = value !== null && isSeq(value) ? value.items.map((item) => resolve(doc, item as Node | null)) : [value];
+      const value = resolve(aliases, pair.value as Node | null);
+      const sources = value !== null && isSeq(value) ? value.items.map((item) => resolve(aliases, item as Node | null)) : [value];
       for (const source of sources) {
         if (source === null) throw new Unreadable('merges (<<) an empty value, which Ansible refuses', key.range?.[0]);
-        for (const name of keysOf(doc, source, memo, inProgress)) names.add(name);
+        for (const name of keysOf(aliases, source, memo, inProgress)) names.add(name);
       }
       continue;
     }
@@ -106,12 +123,9 @@ function keysOf(doc: Document, node: Node, memo: Map<Node, Set<string>>, inProgr
   return names;
 }
 
-function resolve(doc: Document, node: Node | null): Node | null {
+function resolve(aliases: Map<Node, Node>, node: Node | null): Node | null {
   if (node === null || node === undefined) return null;
-  if (!isAlias(node)) return node;
-  const target = node.resolve(doc);
-  if (!target) throw new Unreadable(`uses the alias *${node.source} before any anchor &${node.source}`, node.range?.[0]);
-  return target as Node;
+  return isAlias(node) ? aliases.get(node)! : node;
 }
 
 /** PyYAML: a plain `<<` key, or any scalar key tagged !!merge. */

@@ -77,6 +77,15 @@ describe('a vars file infra cannot read is refused, never taken as defining noth
     expect(audit.findings.filter((f) => f.code === 'shadowed-render').map((f) => f.subject)).toEqual([file]);
   });
 
+  it('a vars file over the size limit is refused by name without being read (a sparse 17 MB file)', async () => {
+    const file = `${INV}/group_vars/all/huge.yml`;
+    const root = await registry({ [file]: 'x: 1\n' });
+    await fs.truncate(path.join(root, file), 17 * 1024 * 1024);
+    const e = await rejection(render(testContext({ root }), {}));
+    expect(e.exitCode).toBe(3);
+    expect(e.problems).toEqual([expect.objectContaining({ file, message: expect.stringMatching(/^is larger than 16 MB/) })]);
+  });
+
   it('150 aliases of one anchor (Ansible loads it): render and audit go on, no crash', async () => {
     const aliases = `x: &x {a: 1}\n${Array.from({ length: 150 }, (_, i) => `v${i}: *x`).join('\n')}\n`;
     const root = await registry({ [`${INV}/group_vars/all/x.yml`]: aliases });
