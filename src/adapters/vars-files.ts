@@ -133,3 +133,18 @@ export async function varsFilesForHost(root: string, folder: string, inventory: 
   for (const group of inventory.hosts.get(host)?.groups ?? []) files.push(...(await ansibleVarsFiles(root, `${base(folder)}group_vars`, group)));
   return files;
 }
+
+/**
+ * The first part of `rel` (relative to `root`; the file itself included) that is a symbolic link, or
+ * undefined: a write there would land wherever the link points (another group's vars, or out of the registry).
+ */
+export async function linkOnPath(root: string, rel: string): Promise<string | undefined> {
+  const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    const stat = await fs.lstat(path.join(root, prefix)).catch(() => undefined);
+    if (!stat) return undefined; // nothing below a missing part exists yet
+    if (stat.isSymbolicLink()) return prefix;
+  }
+  return undefined;
+}
