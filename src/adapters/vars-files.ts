@@ -8,8 +8,9 @@
  */
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import type { Inventory } from '../core/inventory.js';
-import { MAX_VARS_FILE_BYTES, readVarsFile, type VarsFileReading } from '../core/vars-file.js';
+import { hostsOfGroup, type Inventory } from '../core/inventory.js';
+import { CONNECTION_VARS, type VarSource } from '../core/local-command-vars.js';
+import { MAX_VARS_FILE_BYTES, readVarsFile, readVarsValues, type VarsFileReading } from '../core/vars-file.js';
 import type { Problem } from '../lib/errors.js';
 
 /** Ansible's YAML_FILENAME_EXTENSIONS, tried in this order after the bare name. */
@@ -147,4 +148,32 @@ export async function linkOnPath(root: string, rel: string): Promise<string | un
     if (stat.isSymbolicLink()) return prefix;
   }
   return undefined;
+}
+
+/**
+ * Where the inventory at `inventoryPath` (its own host and group variables) and the vars files beside it set
+ * a connection variable (CONNECTION_VARS), with the hosts each applies to: what localCommandSettings judges.
+ */
+export async function connectionSources(root: string, folder: string, inventory: Inventory, inventoryPath: string): Promise<VarSource[]> {
+  const wanted = (vars: Readonly<Record<string, unknown>>) => {
+    const picked: Record<string, unknown> = {};
+    for (const name of CONNECTION_VARS) if (Object.hasOwn(vars, name)) picked[name] = vars[name];
+    return picked;
+  };
+  const sources: VarSource[] = [];
+  const push = (where: string, hosts: readonly string[], vars: Record<string, unknown>) => {
+    if (Object.keys(vars).length) sources.push({ where, hosts, vars });
+  };
+  const fromFile = async (rel: string) => {
+    const stat = await fs.lstat(path.join(root, rel)).catch(() => undefined);
+    if (!stat?.isFile() || stat.size > MAX_VARS_FILE_BYTES) return {}; // links and big files are refused elsewhere
+    const bytes = await fs.readFile(path.join(root, rel));
+    return readVarsValues(bytes.toString('utf8'), CONNECTION_VARS);
+  };
+  for (const [group, g] of inventory.groups) push(`${inventoryPath} (group ${group})`, hostsOfGroup(inventory, group), wanted(g.vars));
+  for (const [host, h] of inventory.hosts) push(`${inventoryPath} (host ${host})`, [host], wanted(h.vars));
+  for (const group of inventory.groups.keys())
+    for (const rel of await ansibleVarsFiles(root, `${base(folder)}group_vars`, group)) push(rel, hostsOfGroup(inventory, group), await fromFile(rel));
+  for (const host of inventory.hosts.keys()) for (const rel of await ansibleVarsFiles(root, `${base(folder)}host_vars`, host)) push(rel, [host], await fromFile(rel));
+  return sources;
 }

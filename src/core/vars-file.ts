@@ -152,3 +152,44 @@ export function unreadableVarsFix(file: string, reason: string): string {
   if (reason.includes('several YAML documents')) return `keep one YAML document in ${file} (remove the --- separators), or move it out of host_vars/ and group_vars/`;
   return `rewrite ${file} as plain YAML that infra reads (\`infra check\` names the line), or move it out of host_vars/ and group_vars/ if Ansible should not load it`;
 }
+
+/**
+ * The values of the `wanted` top-level variables a vars file sets, as Ansible ends up with them (an explicit
+ * key over a merged one, the last duplicate winning): scalars as they are, anything else as its YAML text
+ * (aliases are never expanded). Empty when the file is unreadable (readVarsFile says why).
+ */
+export function readVarsValues(text: string, wanted: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  try {
+    const docs = parseAllDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false, logLevel: 'silent' });
+    if (!Array.isArray(docs) || docs.length !== 1 || docs[0].errors.length || !isMap(docs[0].contents)) return out;
+    const aliases = anchorTargets(docs[0]);
+    const valueOf = (node: Node | null): unknown => {
+      const n = resolve(aliases, node);
+      return n === null ? null : isScalar(n) ? n.value : String(n);
+    };
+    const collect = (map: Node, depth: number): Map<string, Node | null> => {
+      const found = new Map<string, Node | null>();
+      if (!isMap(map) || depth > 64) return found;
+      const merged = new Map<string, Node | null>();
+      for (const pair of map.items) {
+        const key = resolve(aliases, pair.key as Node | null);
+        if (key !== null && isMergeKey(key)) {
+          const value = resolve(aliases, pair.value as Node | null);
+          const sources = value !== null && isSeq(value) ? value.items.map((i) => resolve(aliases, i as Node | null)) : [value];
+          // PyYAML: the first source in a merge list wins over later ones
+          for (const source of sources.reverse()) if (source !== null) for (const [k, v] of collect(source, depth + 1)) merged.set(k, v);
+          continue;
+        }
+        const name = keyText(key);
+        if (name !== undefined && wanted.has(name)) found.set(name, pair.value as Node | null);
+      }
+      for (const [k, v] of merged) if (!found.has(k)) found.set(k, v);
+      return found;
+    };
+    for (const [name, node] of collect(docs[0].contents as Node, 0)) out[name] = valueOf(node);
+  } catch {
+    // unreadable: readVarsFile reports it
+  }
+  return out;
+}

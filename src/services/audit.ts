@@ -6,9 +6,11 @@
  */
 import path from 'node:path';
 import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/inventories.js';
+import { connectionSources } from '../adapters/vars-files.js';
+import { localCommandFindings, localCommandNotice, localCommandSettings } from '../core/local-command-vars.js';
 import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
-import { auditFindings, liveTargets, SEVERITIES, summarize, type DumpSource, type LiveHost, type Severity } from '../core/audit.js';
+import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, type DumpSource, type Finding, type LiveHost, type Severity } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
@@ -102,18 +104,22 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.wgDump !== undefined) wgDumps.push({ source: options.wgDump === '-' ? 'stdin' : options.wgDump, dump: parseWgDump(await readArg(ctx, options.wgDump)) });
 
   let live: LiveHost[] | undefined;
+  let localCommand: { findings: Finding[]; notice: string[] } | undefined;
   if (options.live) {
     if (!config) throw new InfraError(ExitCode.invalid, '--live needs infra.yml to load: it says which hosts to ask', { hint: 'run `infra check`, fix infra.yml, then `infra audit --live`' });
     const requests = liveRequests(root, config, members, inventories, options.limit, parseKey);
     const progress = (line: string) => {
       if (ctx.stderr.isTTY && !ctx.json) ctx.stderr.write(line.endsWith('\n') ? line : `${line}\n`);
     };
+    // Before Ansible runs: the connection settings that run a command on this machine (listed, and findings).
+    localCommand = await localCommandBeforeLive(root, config, inventories, folders);
+    for (const line of localCommand.notice) ctx.stderr.write(`${line}\n`);
     const result = await collector(requests, progress);
     live = result.live;
     wgDumps.push(...result.dumps);
   }
 
-  const { findings, access } = auditFindings({
+  let { findings, access } = auditFindings({
     asOf,
     parseKey,
     config,
@@ -132,6 +138,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     changes = changesOver(await registryHistory(root, options.since));
   }
 
+  if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
   return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format };
@@ -158,4 +165,17 @@ function liveRequests(root: string, config: InfraConfig, members: readonly Membe
     vpnServers: [...new Set(Object.values(config.vpn).flatMap((net) => hostsOf(net.servers, inventories[environment])))].sort(),
     ...(limit !== undefined ? { limit } : {}),
   }));
+}
+
+/** The inventories' connection settings that run a command on the controller, per environment (see core/local-command-vars.ts). */
+async function localCommandBeforeLive(root: string, config: InfraConfig, inventories: Record<string, Inventory>, folders: Record<string, string>): Promise<{ findings: Finding[]; notice: string[] }> {
+  const findings: Finding[] = [];
+  const notice: string[] = [];
+  for (const env of Object.keys(inventories).sort()) {
+    if (folders[env] === undefined) continue;
+    const settings = localCommandSettings(await connectionSources(root, folders[env], inventories[env], config.environments[env]));
+    findings.push(...localCommandFindings(env, settings));
+    notice.push(...localCommandNotice(env, settings));
+  }
+  return { findings, notice };
 }
