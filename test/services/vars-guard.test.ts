@@ -1,5 +1,6 @@
 /**
- * The override guard sees vars files as Ansible does (docs/reference.md "Vars files infra reads"):
+ * The override guard sees vars files as Ansible does (docs/reference.md "Vars files infra reads"), in render,
+ * audit and check:
  *  - an infra_* variable brought by a YAML merge key, in any spelling, is refused by render and reported by audit;
  *  - a vars file infra cannot read (one PyYAML reads and the `yaml` package does not, a whole-file vault,
  *    several documents, not UTF-8) is refused naming its line, never taken as defining nothing;
@@ -57,6 +58,7 @@ describe('render refuses an infra_* variable however YAML spells it', () => {
     await expect(fs.access(path.join(root, gen('bbb1')))).rejects.toThrow();
     const audit = await runAudit(testContext({ root }));
     expect(audit.findings.filter((f) => f.code === 'shadowed-render').map((f) => [f.subject, f.detail.includes('infra_authorized_keys')])).toEqual([[file, true]]);
+    expect((await checkRegistry(testContext({ root }))).problems).toEqual([expect.objectContaining({ file, field: 'infra_authorized_keys' })]);
   });
 });
 
@@ -75,6 +77,7 @@ describe('a vars file infra cannot read is refused, never taken as defining noth
     await expect(fs.access(path.join(root, gen('bbb1')))).rejects.toThrow();
     const audit = await runAudit(testContext({ root }));
     expect(audit.findings.filter((f) => f.code === 'shadowed-render').map((f) => f.subject)).toEqual([file]);
+    expect((await checkRegistry(testContext({ root }))).problems).toEqual([expect.objectContaining({ file, field: '(vars file)' })]);
   });
 
   it('a vars file over the size limit is refused by name without being read (a sparse 17 MB file)', async () => {
