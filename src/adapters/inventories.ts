@@ -239,9 +239,11 @@ export async function varsFilesOf(root: string, folders: Readonly<Record<string,
   for (const env of Object.keys(folders).sort(byName)) {
     if (!inventories[env]) continue;
     const generated = `${folders[env] === '.' ? '' : `${folders[env].replace(/\/+$/, '')}/`}host_vars/`;
-    for (const found of await varsFilesLoaded(root, folders[env], inventories[env])) {
-      const rest = found.path.startsWith(generated) ? found.path.slice(generated.length).split('/') : [];
-      if (rest.length === 2 && rest[1] === GENERATED_FILE) continue; // render's own file
+    const isGenerated = (rel: string) => {
+      const rest = rel.startsWith(generated) ? rel.slice(generated.length).split('/') : [];
+      return rest.length === 2 && rest[1] === GENERATED_FILE; // render's own file: never read here
+    };
+    for (const found of await varsFilesLoaded(root, folders[env], inventories[env], isGenerated)) {
       const r = found.reading;
       byPath.set(found.path, 'names' in r ? { path: found.path, variables: r.names } : { path: found.path, variables: [], unreadable: r.unreadable, ...(r.line ? { line: r.line } : {}) });
     }
