@@ -136,7 +136,7 @@ export async function inspectInventories(loaded: Loaded): Promise<Inspected> {
     if (problem) problems.push(at(['vpn', name, 'servers'], problem));
   }
   // A link in host_vars/ or group_vars/ lets one host read, or render write, another's variables.
-  for (const folder of [...new Set(Object.values(folders))].sort(byName)) problems.push(...(await linkProblems(loaded.registry.root, folder)));
+  for (const folder of [...new Set([...Object.values(folders), PLAYBOOK_FOLDER])].sort(byName)) problems.push(...(await linkProblems(loaded.registry.root, folder)));
   return { inventories, folders, problems };
 }
 
@@ -200,6 +200,9 @@ export async function previousRenders(root: string, environmentPaths: readonly s
   return out;
 }
 
+/** Where the registry keeps its playbooks (ansible/apply-access.yml, …): ansible-playbook reads host_vars/ and group_vars/ there too. */
+export const PLAYBOOK_FOLDER = 'ansible';
+
 /**
  * Vars files Ansible loads for a host or group of an environment (see adapters/vars-files.ts) that define
  * an `infra_*` variable: each would override what render writes (Ansible loads a host's files
@@ -243,7 +246,8 @@ export async function varsFilesOf(root: string, folders: Readonly<Record<string,
       const rest = rel.startsWith(generated) ? rel.slice(generated.length).split('/') : [];
       return rest.length === 2 && rest[1] === GENERATED_FILE; // render's own file: never read here
     };
-    for (const found of await varsFilesLoaded(root, folders[env], inventories[env], isGenerated)) {
+    // ansible-playbook also loads host_vars/ and group_vars/ beside the playbooks, over the inventory's
+    for (const found of [...(await varsFilesLoaded(root, folders[env], inventories[env], isGenerated)), ...(await varsFilesLoaded(root, PLAYBOOK_FOLDER, inventories[env]))]) {
       const r = found.reading;
       byPath.set(found.path, 'names' in r ? { path: found.path, variables: r.names } : { path: found.path, variables: [], unreadable: r.unreadable, ...(r.line ? { line: r.line } : {}) });
     }

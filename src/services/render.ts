@@ -1,5 +1,5 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
-import { inspectInventories, inventoryFolder, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { inspectInventories, inventoryFolder, PLAYBOOK_FOLDER, previousRenders, shadowingProblems } from '../adapters/inventories.js';
 import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
 import { keepsDerivedState, knownKeys } from '../adapters/store.js';
 import { assertWritable, renderSession } from '../adapters/render-files.js';
@@ -78,7 +78,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const root = await ctx.store.root();
     // Nothing render reads changed since a render that found nothing to do: neither is there now.
     const stamp = keepsDerivedState(loaded.registry.members.length)
-      ? await renderStamp(root, loaded, environments, await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e]))))
+      ? await renderStamp(root, loaded, environments, [...(await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e])))), PLAYBOOK_FOLDER])
       : undefined;
     const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
     if (stamp !== undefined && recorded?.stamp === stamp) {

@@ -4,6 +4,7 @@
  * for X, see adapters/vars-files.ts, each read by core/vars-file.ts) equals what Ansible shows for X; and a
  * form infra cannot read is one Ansible either fails on or reads (so infra must refuse it, never skip it).
  *
+ * The playbooks' own host_vars/ and group_vars/ are in the table too (`--playbook-dir`).
  * Forms Ansible reads share one inventory (one host per form) and one `ansible-inventory --list`; forms
  * Ansible fails on each get `ansible-inventory --host X`, which loads only X's files, run a few at a time.
  */
@@ -72,6 +73,9 @@ const ROWS: Row[] = [
   { id: 'yml_before_json', files: { 'host_vars/{h}.yml': 'x: 1\n', 'host_vars/{h}.json': '{"infra_authorized_keys": {}}' }, ansible: 'none' },
   { id: 'group_file', files: { 'group_vars/{g}.yml': `<<: {infra_authorized_keys: ${KEYS}}\n` }, ansible: 'defines' },
   { id: 'group_folder', files: { 'group_vars/{g}/z/x.yaml': 'infra_wireguard_peers: {}\n' }, ansible: 'defines' },
+  // beside the playbooks (`ansible-inventory --playbook-dir`, as ansible-playbook reads them)
+  { id: 'playbook_host_vars', files: { '@play/host_vars/{h}.yml': `infra_authorized_keys: ${KEYS}\n` }, ansible: 'defines' },
+  { id: 'playbook_group_vars', files: { '@play/group_vars/{g}/x.yml': `<<: {infra_revoked_keys: {}}\n` }, ansible: 'defines' },
   { id: 'other_group', files: { 'group_vars/{g}_not_mine.yml': 'infra_authorized_keys: {}\n', 'host_vars/{h}/ok.yml': 'x: 1\n' }, ansible: 'none' },
   // infra cannot read these: refused. Ansible reads the first (so a skip would hide mallory's key) and fails on the rest.
   { id: 'pyyaml_only', files: { 'host_vars/{h}/zz.yml': `infra_authorized_keys: ${KEYS}\nbbb_rooms: [1]#max\n` }, ansible: 'defines' },
@@ -87,7 +91,7 @@ const VAULT_ROW = 'vault_whole_file';
 
 const hostOf = (id: string) => `h_${id}`;
 const groupOf = (id: string) => `g_${id}`;
-const place = (p: string, id: string) => p.replace('{h}', hostOf(id)).replace('{g}', groupOf(id));
+const place = (p: string, id: string) => p.replace('{h}', hostOf(id)).replace('{g}', groupOf(id)).replace(/^@play\//, '../play/');
 
 const ansibleEnv = (tmp: string) => ({
   ...process.env,
@@ -104,7 +108,8 @@ type Verdict = { names: string[] } | { unreadable: string };
 /** infra's verdict for `host`: the infra_* names its vars files define, or why infra cannot tell. */
 async function infraVerdict(inv: string, inventory: Inventory, host: string): Promise<Verdict> {
   const names = new Set<string>();
-  for (const rel of await varsFilesForHost(inv, '.', inventory, host)) {
+  // the inventory's folder, then the playbooks' (a sibling named play/ here, ansible/ in a registry)
+  for (const rel of [...(await varsFilesForHost(inv, '.', inventory, host)), ...(await varsFilesForHost(inv, '../play', inventory, host))]) {
     const reading = readVarsFile(await fs.readFile(path.join(inv, rel)));
     if ('unreadable' in reading) return { unreadable: `${rel}: ${reading.unreadable}` };
     for (const n of reading.names) if (n.startsWith('infra_')) names.add(n);
@@ -161,7 +166,7 @@ const infraNamesOf = (vars: Record<string, unknown>) => Object.keys(vars).filter
     await fs.writeFile(path.join(tmp, 'vault-pass'), 'not-a-secret-test-password\n');
     mustRun('ansible-vault', ['encrypt', '--vault-password-file', path.join(tmp, 'vault-pass'), vaultFile], { env: ansibleEnv(tmp), cwd: tmp, timeoutMs: 60_000 });
 
-    const list = await runProgram('ansible-inventory', ['-i', readable, '--list'], { env: ansibleEnv(tmp), cwd: tmp, timeoutMs: 120_000 });
+    const list = await runProgram('ansible-inventory', ['-i', readable, '--playbook-dir', path.join(tmp, 'play'), '--list'], { env: ansibleEnv(tmp), cwd: tmp, timeoutMs: 120_000 });
     if (list.code !== 0) throw new Error(`ansible-inventory --list failed on the readable forms: ${list.stderr}`);
     listed = (JSON.parse(list.stdout) as { _meta: { hostvars: Record<string, Record<string, unknown>> } })._meta.hostvars;
 

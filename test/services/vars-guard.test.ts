@@ -62,6 +62,38 @@ describe('render refuses an infra_* variable however YAML spells it', () => {
   });
 });
 
+describe('host_vars/ and group_vars/ beside the playbooks (ansible-playbook loads them over the inventory\'s)', () => {
+  it.each([
+    ['ansible/host_vars/bbb1.yml', 'infra_authorized_keys'],
+    ['ansible/group_vars/all/x.yml', 'infra_revoked_keys'],
+  ])('%s: render refuses it, also after a render that found nothing to do; check and audit report it', async (file, variable) => {
+    const root = await registry();
+    process.env.INFRA_CACHE_MIN_MEMBERS = '0'; // the render stamp is kept: the guard must not be skipped by it
+    try {
+      await render(testContext({ root }), {});
+      expect((await render(testContext({ root }), {})).written).toEqual([]); // stamped: nothing to do
+      await fs.mkdir(path.dirname(path.join(root, file)), { recursive: true });
+      await fs.writeFile(path.join(root, file), `${variable}: ${MALLORY}\n`);
+      const e = await rejection(render(testContext({ root }), {}));
+      expect(e.exitCode).toBe(3);
+      expect(e.problems).toEqual([expect.objectContaining({ file, field: variable })]);
+      expect((await checkRegistry(testContext({ root }))).problems).toEqual([expect.objectContaining({ file, field: variable })]);
+      const audit = await runAudit(testContext({ root }));
+      expect(audit.findings.filter((f) => f.code === 'shadowed-render').map((f) => f.subject)).toEqual([file]);
+    } finally {
+      delete process.env.INFRA_CACHE_MIN_MEMBERS;
+    }
+  });
+
+  it('a link in ansible/host_vars/ is refused like one beside the inventory', async () => {
+    const root = await registry();
+    await fs.mkdir(path.join(root, 'ansible/host_vars'), { recursive: true });
+    await fs.symlink('/etc/hostname', path.join(root, 'ansible/host_vars/bbb1.yml'));
+    const e = await rejection(render(testContext({ root }), {}));
+    expect(e.problems.map((p) => [p.file, p.field])).toEqual([['ansible/host_vars/bbb1.yml', '(link)']]);
+  });
+});
+
 describe('a vars file infra cannot read is refused, never taken as defining nothing', () => {
   it.each([
     ['one PyYAML reads and the yaml package does not', `${INV}/host_vars/bbb1/zz.yml`, `infra_authorized_keys: ${MALLORY}\nbbb_rooms: [1]#max\n`, 2, /is not YAML infra can read/],
