@@ -160,7 +160,7 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * A host folder or generated file that is a symbolic link out of the registry is refused (exit 3, naming
  * every one), so nothing outside is read, or later written, through it.
  */
-export async function previousRenders(root: string, environmentPaths: readonly string[]): Promise<Map<string, string>> {
+export async function previousRenders(root: string, environmentPaths: readonly string[], links: 'refuse' | 'skip' = 'refuse'): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const outside: Problem[] = [];
   const folders = new Set<string>();
@@ -196,7 +196,8 @@ export async function previousRenders(root: string, environmentPaths: readonly s
       }
     }
   }
-  if (outside.length) throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
+  // The audit skips them: inspectInventories reports every link under host_vars/ as invalid-registry.
+  if (outside.length && links === 'refuse') throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
   return out;
 }
 

@@ -32,7 +32,11 @@ const extensionOf = (name: string): string => {
   return dot < 0 ? '' : stripped.slice(dot);
 };
 
-const statOf = async (abs: string): Promise<Stats | undefined> => fs.stat(abs).catch(() => undefined); // follows links, as os.path does
+/**
+ * lstat: a link is never followed here (Ansible would follow it; infra refuses it, see linkProblems), so a
+ * link to / is not walked. A link still counts as "exists" where Ansible stops looking at the first match.
+ */
+const statOf = async (abs: string): Promise<Stats | undefined> => fs.lstat(abs).catch(() => undefined);
 
 async function filesInFolder(root: string, rel: string, depth: number): Promise<string[]> {
   if (depth > MAX_DEPTH) return [];
@@ -57,6 +61,7 @@ export async function ansibleVarsFiles(root: string, dirRel: string, name: strin
     const rel = `${dirRel}/${name}${ext}`;
     const stat = await statOf(path.join(root, rel));
     if (!stat) continue;
+    if (stat.isSymbolicLink()) return []; // refused as a link, not read
     return stat.isDirectory() ? filesInFolder(root, rel, 1) : [rel];
   }
   return [];
@@ -76,8 +81,9 @@ const base = (folder: string) => (folder === '.' || folder === '' ? '' : `${fold
  */
 export async function varsFilesLoaded(root: string, folder: string, inventory: Inventory, skip: (rel: string) => boolean = () => false): Promise<VarsFileFound[]> {
   const paths = new Set<string>();
-  // one listing of each folder instead of four stats per host (thousands of hosts have no file of their own)
-  const listing = async (rel: string) => new Set(await fs.readdir(path.join(root, rel)).catch(() => [] as string[]));
+  // one listing of each folder instead of four stats per host (thousands of hosts have no file of their own);
+  // a folder that is, or is under, a link is refused as such and not listed
+  const listing = async (rel: string) => ((await linkOnPath(root, rel)) !== undefined ? new Set<string>() : new Set(await fs.readdir(path.join(root, rel)).catch(() => [] as string[])));
   const [hostNames, groupNames] = await Promise.all([listing(`${base(folder)}host_vars`), listing(`${base(folder)}group_vars`)]);
   for (const host of inventory.hosts.keys()) for (const p of await ansibleVarsFiles(root, `${base(folder)}host_vars`, host, hostNames)) paths.add(p);
   for (const group of inventory.groups.keys()) for (const p of await ansibleVarsFiles(root, `${base(folder)}group_vars`, group, groupNames)) paths.add(p);
@@ -169,6 +175,8 @@ export async function connectionSources(root: string, folder: string, inventory:
   const push = (where: string, hosts: readonly string[], vars: Record<string, unknown>) => {
     if (Object.keys(vars).length) sources.push({ where, hosts, vars });
   };
+  const linked = new Set<string>();
+  for (const dir of ['host_vars', 'group_vars']) if ((await linkOnPath(root, `${base(folder)}${dir}`)) !== undefined) linked.add(dir);
   const fromFile = async (rel: string) => {
     const stat = await fs.lstat(path.join(root, rel)).catch(() => undefined);
     if (!stat?.isFile() || stat.size > MAX_VARS_FILE_BYTES) return {}; // links and big files are refused elsewhere
@@ -177,8 +185,10 @@ export async function connectionSources(root: string, folder: string, inventory:
   };
   for (const [group, g] of inventory.groups) push(`${inventoryPath} (group ${group})`, hostsOfGroup(inventory, group), wanted(g.vars));
   for (const [host, h] of inventory.hosts) push(`${inventoryPath} (host ${host})`, [host], wanted(h.vars));
-  for (const group of inventory.groups.keys())
-    for (const rel of await ansibleVarsFiles(root, `${base(folder)}group_vars`, group)) push(rel, hostsOfGroup(inventory, group), await fromFile(rel));
-  for (const host of inventory.hosts.keys()) for (const rel of await ansibleVarsFiles(root, `${base(folder)}host_vars`, host)) push(rel, [host], await fromFile(rel));
+  if (!linked.has('group_vars'))
+    for (const group of inventory.groups.keys())
+      for (const rel of await ansibleVarsFiles(root, `${base(folder)}group_vars`, group)) push(rel, hostsOfGroup(inventory, group), await fromFile(rel));
+  if (!linked.has('host_vars'))
+    for (const host of inventory.hosts.keys()) for (const rel of await ansibleVarsFiles(root, `${base(folder)}host_vars`, host)) push(rel, [host], await fromFile(rel));
   return sources;
 }

@@ -127,7 +127,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     problems,
     inventories,
     inventoryFolders: folders,
-    ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
+    ...(config ? { rendered: await previousRenders(root, folderList, 'skip'), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
     wgDumps,
     ...(live ? { live } : {}),
   });

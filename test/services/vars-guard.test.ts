@@ -175,5 +175,16 @@ describe('symbolic links under host_vars/ and group_vars/', () => {
     expect(e.exitCode).toBe(3);
     expect(e.problems.map((p) => p.file)).toContain(link);
     expect((await checkRegistry(testContext({ root }))).problems.map((p) => p.file)).toContain(link);
+    const audit = await runAudit(testContext({ root }));
+    expect(audit.findings.filter((f) => f.code === 'invalid-registry').map((f) => f.subject)).toContain(`${link} (link)`);
+  });
+
+  it('host_vars/bbb1 linked out of the registry: audit reports it and goes on (it stopped with exit 3)', async () => {
+    const root = await registry();
+    await render(testContext({ root }), {});
+    await fs.rm(path.join(root, `${INV}/host_vars/bbb1`), { recursive: true });
+    await fs.symlink('/tmp', path.join(root, `${INV}/host_vars/bbb1`));
+    const audit = await runAudit(testContext({ root }));
+    expect(audit.findings.filter((f) => f.code === 'invalid-registry').map((f) => f.subject)).toEqual([`${INV}/host_vars/bbb1 (link)`]);
   });
 });
