@@ -93,6 +93,10 @@ export async function varsFilesLoaded(root: string, folder: string, inventory: I
     const abs = path.join(root, rel);
     const stat = await fs.lstat(abs);
     if (stat.isSymbolicLink() || (await isUnderLink(root, rel))) continue; // refused as a link
+    if (!stat.isFile()) {
+      out.push({ path: rel, reading: { unreadable: 'is not a regular file (a FIFO or device), which infra does not read' } });
+      continue;
+    }
     const tooBig = stat.size > MAX_VARS_FILE_BYTES; // not read at all
     out.push({ path: rel, reading: tooBig ? readVarsFile(new Uint8Array(MAX_VARS_FILE_BYTES + 1)) : readVarsFile(await fs.readFile(abs)) });
   }

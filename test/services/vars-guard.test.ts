@@ -121,6 +121,14 @@ describe('a vars file infra cannot read is refused, never taken as defining noth
     expect(e.problems).toEqual([expect.objectContaining({ file, message: expect.stringMatching(/^is larger than 16 MB/) })]);
   });
 
+  it('a FIFO named like a host\'s vars file is refused without being opened (reading it would hang)', async () => {
+    const root = await registry({ [`${INV}/host_vars/.keep`]: '' });
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(root, `${INV}/host_vars/web1.yml`)], { timeout: 10_000 });
+    const e = await rejection(render(testContext({ root }), {}));
+    expect(e.problems).toEqual([expect.objectContaining({ file: `${INV}/host_vars/web1.yml`, message: expect.stringMatching(/^is not a regular file/) })]);
+  });
+
   it('150 aliases of one anchor (Ansible loads it): render and audit go on, no crash', async () => {
     const aliases = `x: &x {a: 1}\n${Array.from({ length: 150 }, (_, i) => `v${i}: *x`).join('\n')}\n`;
     const root = await registry({ [`${INV}/group_vars/all/x.yml`]: aliases });
