@@ -157,7 +157,7 @@ export function setVaultVar(fileText: string | undefined, varName: string, envel
   if (parseAllDocuments(fileText).length > 1) throw cannotEdit(file, 'it holds more than one YAML document');
   const doc = parseDocument(fileText, { uniqueKeys: true });
   if (doc.errors.length) throw cannotEdit(file, `it is not valid YAML (${doc.errors[0].message.split('\n')[0]})`);
-  const before = doc.toJS() as Record<string, unknown> | null;
+  const before = plainData(() => doc.toJS(), file) as Record<string, unknown> | null;
   let next: string;
   if (doc.contents === null || doc.contents === undefined) next = appendBlock(fileText, block);
   else if (!isMap(doc.contents) || doc.contents.flow) throw cannotEdit(file, 'it is not a block mapping of variables');
@@ -167,10 +167,20 @@ export function setVaultVar(fileText: string | undefined, varName: string, envel
     else next = replaceEntry(fileText, pair.key!.range![0], block, file);
   }
   // Parse back: the variable holds the envelope, everything else is as it was.
-  const after = parseDocument(next).toJS() as Record<string, unknown>;
+  const after = plainData(() => parseDocument(next).toJS(), file) as Record<string, unknown>;
   const expected = { ...(before ?? {}), [varName]: envelope.trimEnd() + '\n' };
   if (JSON.stringify(sortKeys(after)) !== JSON.stringify(sortKeys(expected))) throw cannotEdit(file, 'its layout is unusual (the edit would change other values)');
   return next;
+}
+
+/** The `yaml` package refuses to expand more than 100 aliases with a bare ReferenceError (a crash): exit 3 naming the file instead. */
+function plainData(toJS: () => unknown, file: string): unknown {
+  try {
+    return toJS();
+  } catch (e) {
+    if (e instanceof ReferenceError) throw cannotEdit(file, 'its YAML aliases (*name) expand to more than 100 copies, more than infra expands to compare the edit');
+    throw e;
+  }
 }
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {

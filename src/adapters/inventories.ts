@@ -10,9 +10,11 @@ import { resolvePattern } from '../core/host-pattern.js';
 import { mergeInventories, unsafeHostNameReason, type Inventory } from '../core/inventory.js';
 import { GENERATED_FILE, PLAYBOOK_SETTINGS, hostVarsPrefix, vpnRangesOf } from '../core/render.js';
 import { fieldName, type Path } from '../core/validate.js';
-import { variableNames } from '../core/audit.js';
+import type { VarFile } from '../core/audit.js';
+import { unreadableVarsFix } from '../core/vars-file.js';
 import { InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
 import { loadInventory } from './inventory-files.js';
+import { linkProblems, varsFilesLoaded } from './vars-files.js';
 import { CONFIG_FILE, type Loaded } from './store.js';
 
 /** Each environment's inventory (all of them, or the ones named), or an error listing every problem. */
@@ -133,6 +135,8 @@ export async function inspectInventories(loaded: Loaded): Promise<Inspected> {
     const problem = patternProblem(config.vpn[name].servers, [...envs]);
     if (problem) problems.push(at(['vpn', name, 'servers'], problem));
   }
+  // A link in host_vars/ or group_vars/ lets one host read, or render write, another's variables.
+  for (const folder of [...new Set([...Object.values(folders), PLAYBOOK_FOLDER])].sort(byName)) problems.push(...(await linkProblems(loaded.registry.root, folder)));
   return { inventories, folders, problems };
 }
 
@@ -156,7 +160,7 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * A host folder or generated file that is a symbolic link out of the registry is refused (exit 3, naming
  * every one), so nothing outside is read, or later written, through it.
  */
-export async function previousRenders(root: string, environmentPaths: readonly string[]): Promise<Map<string, string>> {
+export async function previousRenders(root: string, environmentPaths: readonly string[], links: 'refuse' | 'skip' = 'refuse'): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const outside: Problem[] = [];
   const folders = new Set<string>();
@@ -192,58 +196,62 @@ export async function previousRenders(root: string, environmentPaths: readonly s
       }
     }
   }
-  if (outside.length) throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
+  // The audit skips them: inspectInventories reports every link under host_vars/ as invalid-registry.
+  if (outside.length && links === 'refuse') throw invalidRegistry(outside, 'replace each link with a real folder or file inside the registry (or remove it), then run `infra render` again; nothing was written');
   return out;
 }
 
-/** Ansible's vars plugin skips these (hidden files, backups), so they cannot shadow anything. */
-const IGNORED_VARS_FILE = /^\.|~$|\.(?:orig|bak|retry|pyc|pyo|swp)$/;
+/** Where the registry keeps its playbooks (ansible/apply-access.yml, …): ansible-playbook reads host_vars/ and group_vars/ there too. */
+export const PLAYBOOK_FOLDER = 'ansible';
 
 /**
- * Files in host_vars/ and group_vars/ beside the generated ones that define an `infra_*` variable: each
- * would override what render writes (Ansible loads a host's files alphabetically, and group_vars apply
- * wherever a host has no generated file), so render refuses while one exists (SPEC §4, the audit's
- * shadowed-render). A file that is not a YAML mapping (vault-encrypted as a whole) cannot be read here
- * and is left to the audit. Links out of the registry are reported, never followed.
+ * Vars files Ansible loads for a host or group of an environment (see adapters/vars-files.ts) that define
+ * an `infra_*` variable: each would override what render writes (Ansible loads a host's files
+ * alphabetically, and group_vars apply wherever a host has no generated file), so render refuses while one
+ * exists (docs/reference.md "Vars files infra reads", the audit's shadowed-render). A file infra cannot read
+ * (a YAML error infra's parser has and PyYAML may not, a whole-file vault, several documents) is refused
+ * too, naming its line: what it defines would be unseen. Links are inspectInventories' problems.
  */
-export async function shadowingProblems(root: string, environmentPaths: readonly string[]): Promise<Problem[]> {
+export async function shadowingProblems(root: string, folders: Readonly<Record<string, string>>, inventories: Readonly<Record<string, Inventory>>): Promise<Problem[]> {
   const problems: Problem[] = [];
-  const folders = new Set<string>();
-  for (const p of environmentPaths) folders.add(await inventoryFolder(root, p));
-  const visit = async (rel: string, depth: number): Promise<void> => {
-    let stat;
-    try {
-      stat = await fs.lstat(path.join(root, rel));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
-      throw e;
-    }
-    if (stat.isSymbolicLink() && !(await resolvesInside(root, path.join(root, rel)).catch(() => true))) return void problems.push(linkOutProblem(rel));
-    const real = stat.isSymbolicLink() ? await fs.stat(path.join(root, rel)).catch(() => undefined) : stat;
-    if (!real) return;
-    if (real.isDirectory()) {
-      if (depth > 8) return;
-      const names = (await fs.readdir(path.join(root, rel))).filter((n) => !IGNORED_VARS_FILE.test(n)).sort(byName);
-      for (const name of names) await visit(`${rel}/${name}`, depth + 1);
-      return;
-    }
-    if (!real.isFile() || generatedFiles.test(rel) || real.size > 16 * 1024 * 1024) return;
-    const names = variableNames(await fs.readFile(path.join(root, rel), 'utf8')) ?? [];
-    for (const name of names.filter((n) => n.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(n)).sort(byName))
+  for (const file of await varsFilesOf(root, folders, inventories)) {
+    if (file.unreadable !== undefined) {
       problems.push({
-        file: rel,
-        field: name,
-        message: `defines ${name}, which overrides what \`infra render\` writes (Ansible loads the last vars file alphabetically): remove ${name} from ${rel}`,
+        file: file.path,
+        ...(file.line ? { line: file.line } : {}),
+        field: '(vars file)',
+        message: `${file.unreadable}; Ansible loads it, so it could override what \`infra render\` writes unseen: ${unreadableVarsFix(file.path, file.unreadable)}`,
       });
-  };
-  // Only host_vars/<host>/infra.generated.yml is render's own; the same name anywhere else is not.
-  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const bases = [...folders].map((f) => (f === '.' ? '' : `${f}/`));
-  const generatedFiles = new RegExp(`^(?:${bases.map(escape).join('|')})host_vars/[^/]+/${escape(GENERATED_FILE)}$`);
-  for (const folder of [...folders].sort(byName)) {
-    const base = folder === '.' ? '' : `${folder}/`;
-    await visit(`${base}host_vars`, 0);
-    await visit(`${base}group_vars`, 0);
+      continue;
+    }
+    for (const name of file.variables.filter((n) => n.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(n)))
+      problems.push({
+        file: file.path,
+        field: name,
+        message: `defines ${name}, which overrides what \`infra render\` writes (Ansible loads the last vars file alphabetically): remove ${name} from ${file.path}`,
+      });
   }
   return problems;
+}
+
+/**
+ * Every vars file Ansible loads for a host or group of each environment whose inventory loaded (once, even
+ * when environments share it), with the variables it defines, except render's own generated files.
+ */
+export async function varsFilesOf(root: string, folders: Readonly<Record<string, string>>, inventories: Readonly<Record<string, Inventory>>): Promise<VarFile[]> {
+  const byPath = new Map<string, VarFile>();
+  for (const env of Object.keys(folders).sort(byName)) {
+    if (!inventories[env]) continue;
+    const generated = `${folders[env] === '.' ? '' : `${folders[env].replace(/\/+$/, '')}/`}host_vars/`;
+    const isGenerated = (rel: string) => {
+      const rest = rel.startsWith(generated) ? rel.slice(generated.length).split('/') : [];
+      return rest.length === 2 && rest[1] === GENERATED_FILE; // render's own file: never read here
+    };
+    // ansible-playbook also loads host_vars/ and group_vars/ beside the playbooks, over the inventory's
+    for (const found of [...(await varsFilesLoaded(root, folders[env], inventories[env], isGenerated)), ...(await varsFilesLoaded(root, PLAYBOOK_FOLDER, inventories[env]))]) {
+      const r = found.reading;
+      byPath.set(found.path, 'names' in r ? { path: found.path, variables: r.names } : { path: found.path, variables: [], unreadable: r.unreadable, ...(r.line ? { line: r.line } : {}) });
+    }
+  }
+  return [...byPath.values()].sort((a, b) => byName(a.path, b.path));
 }

@@ -473,13 +473,16 @@ async function readRaw(root: string): Promise<RawLoad> {
     // promise per call (an Error object per missing pgp.asc) costs several times the system call.
     const fileStat = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false }); // lstat: a link never matches a cached file
     let stat = fileStat ? statKey(fileStat) : undefined;
-    const hasPgp = existsSync(path.join(root, `keys/${handle}/pgp.asc`));
+    // lstat: a pgp.asc that is a link is refused (reported below), never read as the member's key
+    const pgpStat = lstatSync(path.join(root, `keys/${handle}/pgp.asc`), { throwIfNoEntry: false });
+    const pgpLink = pgpStat?.isSymbolicLink() === true;
+    const hasPgp = pgpStat !== undefined && !pgpLink;
     // what the member's validation depends on: its file, and whether it has an OpenPGP key
     if (stat !== undefined) stat = `${stat}|pgp:${hasPgp ? 1 : 0}`;
     const cached = stat !== undefined ? cache.entries.get(handle) : undefined;
-    if (cached && cached.stat === stat) return { stat, hasPgp, cached: cached.member };
+    if (cached && cached.stat === stat) return { stat, hasPgp, pgpLink, cached: cached.member };
     // stat before read: a write in between changes the stat, so the entry made from this text is never reused wrongly
-    return { stat, hasPgp, text: stat === undefined ? undefined : await read(rel) };
+    return { stat, hasPgp, pgpLink, text: stat === undefined ? undefined : await read(rel) };
   });
   const members: Member[] = [];
   const fresh = new Map<string, CacheEntry>();
@@ -488,6 +491,7 @@ async function readRaw(root: string): Promise<RawLoad> {
   entries.forEach((handle, i) => {
     const rel = memberRel(handle);
     const { text, hasPgp, stat, cached } = texts[i];
+    if (texts[i].pgpLink) reportLink(`keys/${handle}/pgp.asc`);
     if (cached) {
       const member = { ...cached, handle, has_pgp: hasPgp };
       files.defer(rel, () => {

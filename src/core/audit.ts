@@ -7,7 +7,6 @@
  * Grant resolution and the render plan are grants.ts's and render.ts's: the audit asks them what
  * render would write and who reaches what, and never computes either a second time.
  */
-import { parseDocument } from 'yaml';
 import { formatProblem, InfraError, type Problem } from '../lib/errors.js';
 import { addDays, daysBetween } from './dates.js';
 import { environmentNames, grantCoversEnvironment, hostsOf, planAccess, type AccessPlan } from './grants.js';
@@ -19,6 +18,7 @@ import { checkAuthorizedKeys, policyProblems } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
 import { noAccessFindings } from './no-access.js';
+import { readVarsFile, unreadableVarsFix } from './vars-file.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -88,6 +88,9 @@ export interface DumpSource {
 export interface VarFile {
   path: string; // relative to the registry root, with /
   variables: readonly string[];
+  /** Set when infra cannot tell what the file defines (see core/vars-file.ts): why, and the line when known. */
+  unreadable?: string;
+  line?: number;
 }
 
 export interface AuditInput {
@@ -594,15 +597,10 @@ function staleRenderFindings(config: InfraConfig, members: readonly Member[], in
   return out;
 }
 
-/** The top-level variable names a vars file defines; undefined when it is not a YAML mapping (e.g. a vault-encrypted file). */
+/** The top-level variable names a vars file defines (sorted; merge keys included); undefined when infra cannot read it (see core/vars-file.ts). */
 export function variableNames(text: string): string[] | undefined {
-  if (text.trimStart().startsWith('$ANSIBLE_VAULT')) return undefined;
-  const doc = parseDocument(text, { uniqueKeys: false });
-  if (doc.errors.length) return undefined;
-  const data: unknown = doc.toJS();
-  if (data === null || data === undefined) return [];
-  if (typeof data !== 'object' || Array.isArray(data)) return undefined;
-  return Object.keys(data);
+  const reading = readVarsFile(text);
+  return 'names' in reading ? reading.names : undefined;
 }
 
 function shadowFindings(config: InfraConfig, varFiles: readonly VarFile[], folders?: Readonly<Record<string, string>>): Finding[] {
@@ -610,6 +608,12 @@ function shadowFindings(config: InfraConfig, varFiles: readonly VarFile[], folde
   const prefixes = renderedFolders(config, folders);
   for (const file of varFiles) {
     if (file.path.endsWith(`/host_vars/${file.path.split('/').at(-2)}/${GENERATED_FILE}`)) continue; // the generated file itself
+    if (file.unreadable !== undefined) {
+      // Ansible may load what infra cannot read: it could hide an override, so it is reported, never skipped.
+      const at = file.line ? `${file.path}:${file.line}` : file.path;
+      out.push(finding('shadowed-render', file.path, `${at} ${file.unreadable}; Ansible loads it, so it could override the generated access unseen`, unreadableVarsFix(file.path, file.unreadable)));
+      continue;
+    }
     const names = file.variables.filter((v) => v.startsWith('infra_') && !PLAYBOOK_SETTINGS.has(v)).sort(byText); // as render refuses them
     if (!names.length) continue;
     const inHostVars = [...prefixes.keys()].some((p) => file.path.startsWith(p));

@@ -4,12 +4,13 @@
  * render wrote and every other vars file beside them, a saved `wg show all dump`, what `--live` reads
  * from the hosts through Ansible, and with --since the registry's git history.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { inspectInventories, previousRenders } from '../adapters/inventories.js';
+import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/inventories.js';
+import { connectionSources } from '../adapters/vars-files.js';
+import { localCommandFindings, localCommandNotice, localCommandSettings } from '../core/local-command-vars.js';
 import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
-import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
+import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, type DumpSource, type Finding, type LiveHost, type Severity } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
@@ -103,18 +104,22 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.wgDump !== undefined) wgDumps.push({ source: options.wgDump === '-' ? 'stdin' : options.wgDump, dump: parseWgDump(await readArg(ctx, options.wgDump)) });
 
   let live: LiveHost[] | undefined;
+  let localCommand: { findings: Finding[]; notice: string[] } | undefined;
   if (options.live) {
     if (!config) throw new InfraError(ExitCode.invalid, '--live needs infra.yml to load: it says which hosts to ask', { hint: 'run `infra check`, fix infra.yml, then `infra audit --live`' });
     const requests = liveRequests(root, config, members, inventories, options.limit, parseKey);
     const progress = (line: string) => {
       if (ctx.stderr.isTTY && !ctx.json) ctx.stderr.write(line.endsWith('\n') ? line : `${line}\n`);
     };
+    // Before Ansible runs: the connection settings that run a command on this machine (listed, and findings).
+    localCommand = await localCommandBeforeLive(root, config, inventories, folders);
+    for (const line of localCommand.notice) ctx.stderr.write(`${line}\n`);
     const result = await collector(requests, progress);
     live = result.live;
     wgDumps.push(...result.dumps);
   }
 
-  const { findings, access } = auditFindings({
+  let { findings, access } = auditFindings({
     asOf,
     parseKey,
     config,
@@ -122,7 +127,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     problems,
     inventories,
     inventoryFolders: folders,
-    ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varFilesUnder(root, folderList) } : {}),
+    ...(config ? { rendered: await previousRenders(root, folderList, 'skip'), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
     wgDumps,
     ...(live ? { live } : {}),
   });
@@ -133,6 +138,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     changes = changesOver(await registryHistory(root, options.since));
   }
 
+  if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
   return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format };
@@ -161,33 +167,15 @@ function liveRequests(root: string, config: InfraConfig, members: readonly Membe
   }));
 }
 
-/** Ansible's host_group_vars plugin reads these: files ending .yml, .yaml, .json, or with no extension. */
-const VARS_FILE_RE = /(^[^.]+$)|\.(ya?ml|json)$/;
-
-/** Every file under each folder's host_vars/ and group_vars/ with the variables it defines (the audit knows the generated ones). */
-async function varFilesUnder(root: string, folders: readonly string[]): Promise<VarFile[]> {
-  const out: VarFile[] = [];
-  const walk = async (rel: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw e;
-    }
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (entry.name.startsWith('.')) continue; // Ansible skips hidden files too
-      const child = `${rel}/${entry.name}`;
-      const stat = await fs.stat(path.join(root, child)).catch(() => undefined); // follows links, as Ansible does
-      if (!stat) continue;
-      if (stat.isDirectory()) {
-        if (depth < 8) await walk(child, depth + 1);
-      } else if (stat.isFile() && VARS_FILE_RE.test(entry.name)) {
-        out.push({ path: child, variables: variableNames(await fs.readFile(path.join(root, child), 'utf8')) ?? [] });
-      }
-    }
-  };
-  for (const folder of [...new Set(folders)].sort()) for (const sub of ['host_vars', 'group_vars']) await walk(`${folder.replace(/\/+$/, '')}/${sub}`, 0);
-  return out;
+/** The inventories' connection settings that run a command on the controller, per environment (see core/local-command-vars.ts). */
+async function localCommandBeforeLive(root: string, config: InfraConfig, inventories: Record<string, Inventory>, folders: Record<string, string>): Promise<{ findings: Finding[]; notice: string[] }> {
+  const findings: Finding[] = [];
+  const notice: string[] = [];
+  for (const env of Object.keys(inventories).sort()) {
+    if (folders[env] === undefined) continue;
+    const settings = localCommandSettings(await connectionSources(root, folders[env], inventories[env], config.environments[env]));
+    findings.push(...localCommandFindings(env, settings));
+    notice.push(...localCommandNotice(env, settings));
+  }
+  return { findings, notice };
 }

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inventoryProblems } from '../adapters/inventories.js';
+import { inspectInventories, shadowingProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
 import { keyParser } from '../core/key-summary.js';
@@ -79,7 +79,10 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
   const all = [...problems];
   if (partial) {
     all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial.registry.members))));
-    all.push(...(await inventoryProblems(partial)));
+    const inspected = await inspectInventories(partial);
+    all.push(...inspected.problems);
+    // what render would refuse: vars files that override its variables, or that infra cannot read
+    all.push(...(await shadowingProblems(root, inspected.folders, inspected.inventories)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
   }
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };

@@ -1,5 +1,5 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
-import { inspectInventories, inventoryFolder, previousRenders, shadowingProblems } from '../adapters/inventories.js';
+import { inspectInventories, inventoryFolder, PLAYBOOK_FOLDER, previousRenders, shadowingProblems } from '../adapters/inventories.js';
 import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
 import { keepsDerivedState, knownKeys } from '../adapters/store.js';
 import { assertWritable, renderSession } from '../adapters/render-files.js';
@@ -78,7 +78,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const root = await ctx.store.root();
     // Nothing render reads changed since a render that found nothing to do: neither is there now.
     const stamp = keepsDerivedState(loaded.registry.members.length)
-      ? await renderStamp(root, loaded, environments, await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e]))))
+      ? await renderStamp(root, loaded, environments, [...(await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e])))), PLAYBOOK_FOLDER])
       : undefined;
     const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
     if (stamp !== undefined && recorded?.stamp === stamp) {
@@ -89,7 +89,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
     const envFolders = environments.map((e) => folders[e]);
     // Another vars file defining infra_* would override the generated one: refuse (SPEC §4, shadowed-render).
-    const shadowing = await shadowingProblems(root, known.map((e) => folders[e]).filter((f) => f !== undefined));
+    const shadowing = await shadowingProblems(root, folders, inventories);
     if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
     const previous = await previousRenders(root, envFolders);
     // Each key as the load already parsed it (the member cache keeps that too): not parsed again here.

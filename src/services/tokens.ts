@@ -400,6 +400,16 @@ async function vaultSetup(ctx: Context, loaded: Loaded, consumers: TokenConsumer
     const folder = loaded.registry.config.environments[c.ansible_vault_var.environment];
     files[formatConsumer(c)] = vaultFilePath(await inventoryFolder(loaded.registry.root, folder), c.ansible_vault_var.group);
   }
+  // A link on the way would have the vault file written wherever it points: refused before anything changes.
+  const { linkOnPath } = await import('../adapters/vars-files.js');
+  for (const [consumer, rel] of Object.entries(files)) {
+    const link = await linkOnPath(loaded.registry.root, rel);
+    if (link !== undefined)
+      throw new InfraError(ExitCode.invalid, `${link} is a symbolic link: infra does not write ${rel} (for ${consumer}) through it`, {
+        hint: `replace the link ${link} with a real folder or file inside the registry, then run the command again; nothing was changed`,
+        problems: [{ file: link, field: '(link)', message: `is a symbolic link on the way to ${rel}` }],
+      });
+  }
   if (!vault.length || !needPassword) return { files };
   const file = flagFile ?? ctx.env.ANSIBLE_VAULT_PASSWORD_FILE;
   if (!file)

@@ -124,7 +124,7 @@ describe('hole 6: symbolic links', () => {
     await fs.symlink(path.join(outside, 'not-yet'), path.join(root, 'inventories/production/host_vars/bbb2'));
     const e = await rejection(render(testContext({ root }), {}));
     expect(e.exitCode).toBe(3);
-    expect(e.problems.map((p) => p.message).join('\n')).toContain('inventories/production/host_vars/bbb2 is a symbolic link');
+    expect(e.problems.map((p) => `${p.file} ${p.message}`).join('\n')).toContain('inventories/production/host_vars/bbb2 is a symbolic link');
     expect(await fs.readdir(outside)).toEqual([]);
   });
 

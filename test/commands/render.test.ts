@@ -134,7 +134,7 @@ describe('infra render', () => {
     await updateMember(root, 'alice', { ssh_keys: [{ name: 'laptop', key: ed25519Line('alice'), added: '2026-01-01' }, { name: 'phone', key: ed25519Line('alice-phone'), added: '2026-01-01' }] });
     const blocker = 'inventories/production/host_vars/bbb1';
     await fs.rm(path.join(root, blocker), { recursive: true });
-    await fs.writeFile(path.join(root, blocker), 'not a folder\n');
+    await fs.writeFile(path.join(root, blocker), 'ntp: pool.example # a vars file Ansible loads for bbb1, in the way of the folder\n');
     const others = ALL.filter((f) => !f.startsWith(`${blocker}/`));
     const before = await Promise.all(others.map((f) => fs.readFile(path.join(root, f), 'utf8')));
 

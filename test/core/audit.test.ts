@@ -610,7 +610,7 @@ describe('vpnDumpFindings (shared with `infra vpn status`)', () => {
 
 describe('variableNames', () => {
   it('lists top-level variables of a vars file', () => {
-    expect(variableNames('ntp: pool.ntp.org\ninfra_authorized_keys:\n  root: []\n')).toEqual(['ntp', 'infra_authorized_keys']);
+    expect(variableNames('ntp: pool.ntp.org\ninfra_authorized_keys:\n  root: []\n')).toEqual(['infra_authorized_keys', 'ntp']);
     expect(variableNames('# only a comment\n')).toEqual([]);
   });
 

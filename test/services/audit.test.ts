@@ -240,7 +240,7 @@ describe('runAudit --wg-dump and --live', () => {
 });
 
 describe('runAudit: the vars files beside the generated ones', () => {
-  it('an infra_* variable in group_vars/ or another host_vars file is shadowed-render; a vault file, a README and the generated file are not', async () => {
+  it('an infra_* variable in group_vars/ or another host_vars file is shadowed-render, and so is a whole-file vault (it could hide one); a README and the generated file are not', async () => {
     const ctx = await example();
     await render(ctx, {});
     const files: Record<string, string> = {
@@ -257,8 +257,28 @@ describe('runAudit: the vars files beside the generated ones', () => {
     const r = await runAudit(ctx);
     expect(r.findings.filter((f) => f.code === 'shadowed-render').map((f) => f.subject)).toEqual([
       'inventories/production/group_vars/all.yml',
+      'inventories/production/group_vars/bots/vault',
       'inventories/production/host_vars/bbb1/zz-local.yml',
     ]);
+  });
+
+  it('sees what Ansible sees: a merge key, a file only PyYAML reads, 150 aliases (no crash), each reported once', async () => {
+    const ctx = await example();
+    await render(ctx, {});
+    const files: Record<string, string> = {
+      'inventories/production/host_vars/bbb1/zz-tuning.yml': "<<: {infra_authorized_keys: {sysadmin: ['ssh-ed25519 AAAA mallory/laptop']}}\nbbb_tuning: 1\n",
+      'inventories/production/host_vars/bbb2/rooms.yml': 'infra_authorized_keys: {}\nbbb_rooms: [1]#max\n',
+      'inventories/production/group_vars/all/x.yml': `x: &x 1\n${Array.from({ length: 150 }, (_, i) => `v${i}: *x`).join('\n')}\n`,
+    };
+    for (const [rel, text] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(ctx.cwd, rel)), { recursive: true });
+      await fs.writeFile(path.join(ctx.cwd, rel), text);
+    }
+    const r = await runAudit(ctx);
+    const shadowed = r.findings.filter((f) => f.code === 'shadowed-render');
+    expect(shadowed.map((f) => f.subject)).toEqual(['inventories/production/host_vars/bbb1/zz-tuning.yml', 'inventories/production/host_vars/bbb2/rooms.yml']);
+    expect(shadowed[0].detail).toContain('infra_authorized_keys');
+    expect(shadowed[1].detail).toMatch(/^inventories\/production\/host_vars\/bbb2\/rooms\.yml:2 is not YAML infra can read/);
   });
 });
 
