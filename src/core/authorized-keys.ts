@@ -125,7 +125,7 @@ function notAKey(s: string, from: number, keyFrom: number): string {
     if (typeEnd - at <= 80 && TYPE_LIKE_RE.test(s.slice(at, typeEnd)) && s.startsWith('AAAA', skipBlanks(s, typeEnd)))
       return `unsupported key type ${excerpt(s.slice(at, typeEnd), 40)} (sshd knows key types by their exact name, e.g. ssh-ed25519)`;
   }
-  return `not an SSH public key: ${describeNonKey(s.slice(from))}`;
+  return `not an SSH public key: ${describeNonKey(trimComment(s.slice(from)))}`;
 }
 
 /**
@@ -149,7 +149,7 @@ export function readAuthorizedLine(raw: string): LineVerdict {
     const keyFrom = skipBlanks(s, end);
     read = readKeyAt(s, keyFrom);
     if ('problem' in read) {
-      const why = first.looksLikeKey ? first.problem : read.looksLikeKey ? read.problem : undefined;
+      const why = looksLikePrivateKey(s) ? undefined : first.looksLikeKey ? first.problem : read.looksLikeKey ? read.problem : undefined;
       return why ? { kind: 'skip', reason: why.message, ...(why.hint ? { hint: why.hint } : {}) } : { kind: 'skip', reason: notAKey(s, start, keyFrom), hint: HINT_RECOPY };
     }
     const parsed = parseKeyOptions(s, start);
