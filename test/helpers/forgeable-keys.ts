@@ -103,12 +103,12 @@ export function smallOrder(bytes: Buffer): number | undefined {
   return undefined;
 }
 
-/** y of the order-8 points: found by solving, not copied: y^2 with x^2 = y (so x^2*y^2... ) is hard; we search the known form instead. */
+/**
+ * The y of the points of order 8, solved for, not copied: the order-4 points are (±sqrt(-1), 0), and P of
+ * order 8 has [2]P among them, so y([2]P) = (y^2 + x^2)/(1 - d x^2 y^2) = 0: x^2 = -y^2, and the curve
+ * equation -x^2 + y^2 = 1 + d x^2 y^2 becomes d y^4 + 2 y^2 - 1 = 0.
+ */
 export function order8Ys(): bigint[] {
-  // The points of order 8 satisfy x^2 = y^2... no closed form is simpler than halving a point of order 4 twice:
-  // [2](x, y) = (0, ±... ) reduces to y^4 + ... ; we solve by trying the roots of 2y^2/(1 + ... ) numerically below.
-  // Order-4 points are (±sqrt(-1), 0); P of order 8 has [2]P = (±sqrt(-1), 0), i.e. y_2P = (y^2 + x^2)/(1 - d x^2 y^2) = 0
-  // so x^2 = -y^2, and the curve equation -x^2 + y^2 = 1 + d x^2 y^2 gives 2y^2 = 1 - d y^4: d y^4 + 2 y^2 - 1 = 0.
   const disc = mod(4n + 4n * D); // b^2 - 4ac with a = d, b = 2, c = -1
   const roots: bigint[] = [];
   const s = sqrt(disc);
