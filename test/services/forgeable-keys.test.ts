@@ -48,7 +48,7 @@ describe('forgeable keys, refused everywhere with the reason', () => {
   it('check: each is a registry problem naming the key and why; the real key is not', async () => {
     const root = await registry();
     const { problems } = await checkRegistry(testContext({ root, today: TODAY }));
-    for (const [, , reason] of FORGED) expect(problems.filter((p) => p.file === 'keys/alice/member.yml' && reason.test(p.message))).toHaveLength(1);
+    for (const [name, , reason] of FORGED) expect(problems.filter((p) => p.file === 'keys/alice/member.yml' && reason.test(p.message) && p.message.includes(`remove alice ${name}\``))).toHaveLength(1);
     expect(problems.filter((p) => /anyone can|canonically|prime factor|even/.test(p.message))).toHaveLength(FORGED.length);
   });
 
