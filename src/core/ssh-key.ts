@@ -10,7 +10,6 @@ import {
   HINT_PRIVATE,
   HINT_RECOPY,
   HINT_RFC4716,
-  KeyParseError,
   Refusal,
   isKnownKeyType,
   looksLikePrivateKey,
