@@ -299,7 +299,7 @@ const validatorStamp = (() => {
   return () => {
     if (stamp === undefined) {
       // this module's own file too: the whole CLI when it runs from the bundle (dist/bundle/infra.cjs)
-      const parts = [import.meta.url, '../core/validate.js', '../core/ssh-key.js', '../core/key-summary.js', '../core/tokens.js'].map((rel) => {
+      const parts = [import.meta.url, '../core/validate.js', '../core/ssh-key.js', '../core/ssh-key-blob.js', '../core/authorized-keys.js', '../core/key-options.js', '../core/key-summary.js', '../core/tokens.js'].map((rel) => {
         try {
           return statKey(statSync(new URL(rel, import.meta.url), { bigint: true }));
         } catch {

@@ -87,7 +87,8 @@ describe('parseAuthorizedKeyLine: line syntax', () => {
     ['CR only at the end', `${t} ${b64} alice\r`, [], 'alice'],
     ['leading and trailing blanks', ` \t ${t}\t${b64}   alice laptop \t `, [], 'alice laptop'],
     ['no comment', `${t} ${b64}`, [], ''],
-    ['byte order mark', `\uFEFF${t} ${b64} a`, [], 'a'],
+    ['a trailing comma before the blank (sshd takes it: the blank, not the end of the string, follows the comma)', `no-pty, ${t} ${b64} c`, ['no-pty'], 'c'],
+    ['an empty option between two commas (sshd passes over it)', `no-pty,,pty ${t} ${b64} c`, ['no-pty', 'pty'], 'c'],
     ['quoted commas', `from="10.0.0.0/8,192.168.0.0/16",no-pty ${t} ${b64} c`, ['from="10.0.0.0/8,192.168.0.0/16"', 'no-pty'], 'c'],
     ['escaped quotes and spaces in a value', `command="echo \\"hi, there\\" x",restrict ${t} ${b64} c`, ['command="echo \\"hi, there\\" x"', 'restrict'], 'c'],
     ['option names in any case', `No-Pty,FROM="a" ${t} ${b64} c`, ['No-Pty', 'FROM="a"'], 'c'],
@@ -114,7 +115,8 @@ describe('parseAuthorizedKeyLine: line syntax', () => {
     ['value option without value', `command ${ED25519}`, /needs a value/],
     ['unquoted value', `from=10.0.0.1 ${ED25519}`, /double quotes/],
     ['flag with a value', `no-pty="yes" ${ED25519}`, /takes no value/],
-    ['trailing comma', `no-pty, ${ED25519}`, /comma/],
+    ['byte order mark (sshd reads it as part of the type)', `\uFEFF${ED25519}`, /byte-order mark/],
+    ['key type in upper case (sshd matches type names exactly)', `SSH-ED25519 ${ED25519.split(' ')[1]}`, /unsupported key type "SSH-ED25519"/],
     ['garbage after a quoted value', `from="a"x ${ED25519}`, /separated by commas/],
     ['unsupported key type', 'ssh-foo AAAAB3NzaC1yc2EAAAADAQAB x', /unsupported key type "ssh-foo"/],
     ['unsupported key type after options', 'no-pty ssh-foo AAAAB3NzaC1yc2EAAAADAQAB x', /unsupported key type "ssh-foo"/],
@@ -247,12 +249,16 @@ describe('private keys pasted by mistake', () => {
     for (const chunk of secretChunks(secret)) expect(json).not.toContain(chunk);
   });
 
-  it('a private key without its end line hides everything up to the next public key', () => {
+  it('a private key without its end line hides nothing: sshd reads every line on its own, so does keys check', () => {
     const headless = openssh.replace(/-----END[^\n]*\n/, '');
-    const report = checkAuthorizedKeys(`${headless}${ECDSA256}\n`, DEFAULT_POLICY.ssh);
     const lastBodyLine = headless.trimEnd().split('\n').length;
-    expect(report.errors).toEqual([{ line: 1, problem: `lines 1-${lastBodyLine}: a private key, not a public key (its content is not shown)` }]);
-    expect(report.keys.map((k) => [k.line, k.comment])).toEqual([[lastBodyLine + 1, 'bob@work']]);
+    const report = checkAuthorizedKeys(`${headless}restrict,pty ${ECDSA256}\n${ED25519}\n`, DEFAULT_POLICY.ssh);
+    expect(report.errors.map((e) => e.line)).toEqual(Array.from({ length: lastBodyLine }, (_, i) => i + 1));
+    for (const e of report.errors) expect(e.problem).toMatch(/private key|not shown/);
+    expect(report.keys.map((k) => [k.line, k.comment, k.options])).toEqual([
+      [lastBodyLine + 1, 'bob@work', ['restrict', 'pty']],
+      [lastBodyLine + 2, 'alice laptop', []],
+    ]);
   });
 
   it('parsePublicKey refuses a private key and does not echo it', () => {
@@ -370,11 +376,14 @@ describe('checkAuthorizedKeys', () => {
       [3, 'ssh-ed25519', 256, true],
       [5, 'ssh-rsa', 2048, false],
       [8, 'ssh-dss', 1024, false],
-      [9, 'ecdsa-sha2-nistp256-cert-v01@openssh.com', 256, false],
       [10, 'sk-ssh-ed25519@openssh.com', 256, true],
     ]);
     expect(report.keys[1].problems).toEqual(['RSA key of 2048 bits is below the policy minimum of 3072 bits']);
-    expect(report.errors).toEqual([{ line: 7, problem: 'not an SSH public key: starts with "this", 17 characters (the rest is not shown: it may be secret)' }]);
+    // sshd reads a certificate line but never matches it (auth_check_authkey_line): it grants nothing
+    expect(report.errors).toEqual([
+      { line: 7, problem: 'not an SSH public key: starts with "this", 17 characters (the rest is not shown: it may be secret)' },
+      { line: 9, problem: expect.stringMatching(/^a certificate \(ecdsa-sha2-nistp256-cert-v01@openssh.com\): sshd never matches/) },
+    ]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
@@ -395,11 +404,14 @@ describe('checkAuthorizedKeys', () => {
     expect(report.errors).toEqual([{ line: 1, problem: expect.stringMatching(/bare base64 \(not shown/) }]);
   });
 
-  it('folds an RFC 4716 block into one error with the conversion command', () => {
+  it('reads each line of an RFC 4716 block on its own, as sshd does; keys add folds it into one error with the conversion command', () => {
     const text = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "alice"\n${data(ED25519)}\n---- END SSH2 PUBLIC KEY ----\n${ED25519}\n`;
     const report = checkAuthorizedKeys(text, DEFAULT_POLICY.ssh);
-    expect(report.errors).toEqual([{ line: 1, problem: 'lines 1-4: an RFC 4716 (SSH2) public key, not OpenSSH format' }]);
+    expect(report.errors.map((e) => e.line)).toEqual([1, 2, 3, 4]);
+    expect(report.errors[0].problem).toMatch(/RFC 4716/);
     expect(report.keys.map((k) => k.line)).toEqual([5]);
+    const stray = checkAuthorizedKeys(`---- BEGIN SSH2 PUBLIC KEY ----\nrestrict,pty ${ED25519}\n`, DEFAULT_POLICY.ssh);
+    expect(stray.keys.map((k) => [k.line, k.options])).toEqual([[2, ['restrict', 'pty']]]);
     expect(splitKeyText(text)[0].hint).toMatch(/ssh-keygen -i -f/);
   });
 
