@@ -60,7 +60,8 @@ async function unlockKey(ctx: Context, file: string | undefined, command: string
     await warnIfReadableByOthers(path.resolve(ctx.cwd, file), (w) => say(ctx, `warning: ${w}`), 'private key file');
   }
   const { privateKeyIsLocked } = await import('../adapters/openpgp-tokens.js');
-  let passphrase = ctx.env.INFRA_PGP_PASSPHRASE;
+  // an empty INFRA_PGP_PASSPHRASE unlocks nothing: it is unset, and the prompt asks
+  let passphrase = ctx.env.INFRA_PGP_PASSPHRASE || undefined;
   if (passphrase === undefined && (await privateKeyIsLocked(armored))) {
     if (ctx.prompter) passphrase = await ctx.prompter.password({ message: `Passphrase of ${file}` });
     else if (tty) {
