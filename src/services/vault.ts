@@ -359,19 +359,23 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
   const date = today(ctx);
   const base = { encrypted_to: [...admins], rewritten: [], already_done: [], items: 0, links_not_followed: [] };
 
-  if (input.resume && !before?.pending) {
-    // A pending file without a record is a leftover of a start or a finish that was cut short: no file was
-    // rewritten with it, or it is the password now in vault/password.asc. Either way it is not needed.
-    if (await exists(pendingAbs)) await ctx.store.withLock('vault rotate', () => fs.rm(pendingAbs, { force: true }));
-    say(ctx, `no rotation of the vault password is unfinished${before?.rotated_at ? `; the last one finished ${before.rotated_at} by ${before.rotated_by}` : ''}`);
-    return { ...base, resumed: false, nothing_to_resume: true };
-  }
   if (!input.resume && before?.pending)
     throw new InfraError(ExitCode.invalid, `a rotation of the vault password started ${before.pending.started_at} by ${before.pending.started_by} is unfinished`, { hint: `finish it: ${RESUME}` });
-
   const old = passwordBytes(await decryptRegistryFile(root, admins, VAULT_PASSWORD_FILE, key));
   let nextText: string;
-  if (input.resume) {
+  /** A pending password without its record: a start cut short between the two writes; resumed, it is recorded now. */
+  let adopted = false;
+  if (input.resume && !before?.pending) {
+    const stray = (await exists(pendingAbs)) ? await decryptRegistryFile(root, admins, VAULT_PENDING_FILE, key) : undefined;
+    if (stray === undefined || passwordBytes(stray).equals(old)) {
+      // none, or the leftover of a finish cut short (it is the password vault/password.asc holds now)
+      if (stray !== undefined) await ctx.store.withLock('vault rotate', () => fs.rm(pendingAbs, { force: true }));
+      say(ctx, `no rotation of the vault password is unfinished${before?.rotated_at ? `; the last one finished ${before.rotated_at} by ${before.rotated_by}` : ''}`);
+      return { ...base, resumed: false, nothing_to_resume: true };
+    }
+    nextText = stray;
+    adopted = true;
+  } else if (input.resume) {
     if (!(await exists(pendingAbs)))
       throw new InfraError(ExitCode.invalid, `${VAULT_STATE_FILE} records an unfinished rotation, but ${VAULT_PENDING_FILE} is missing`, { hint: `restore it from git (git checkout -- ${VAULT_PENDING_FILE}), then: ${RESUME}` });
     nextText = await decryptRegistryFile(root, admins, VAULT_PENDING_FILE, key);
@@ -385,17 +389,17 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
   for (const link of checked.links) say(ctx, `warning: ${link} is a symbolic link; infra does not follow it (re-encrypt what it leads to by hand if it is a vault file)`);
 
   let state: VaultState = before ?? { created_at: date, created_by: by };
-  if (!input.resume) {
-    const encrypted = await encryptForAdmins(ctx, loaded, nextText);
+  if (!input.resume || adopted) {
+    const encrypted = adopted ? undefined : await encryptForAdmins(ctx, loaded, nextText);
     state = startVaultRotation(state, date, by, left);
     const started = state;
     await ctx.store.withLock('vault rotate', async () => {
       const { writeFileAtomic } = await import('../adapters/store.js');
       if ((await vaultState(root))?.pending) throw new InfraError(ExitCode.invalid, 'another rotation of the vault password started meanwhile', { hint: RESUME });
-      await writeFileAtomic(pendingAbs, encrypted, 0o644); // first: a record never points at a missing password
+      if (encrypted) await writeFileAtomic(pendingAbs, encrypted, 0o644); // first: a record never points at a missing password
       await writeState(root, started);
     });
-    say(ctx, `stored the new vault password encrypted to ${admins.join(', ')} in ${VAULT_PENDING_FILE}; ${left.length} file(s) to re-encrypt`);
+    if (encrypted) say(ctx, `stored the new vault password encrypted to ${admins.join(', ')} in ${VAULT_PENDING_FILE}; ${left.length} file(s) to re-encrypt`);
   }
 
   const rewritten: RotateVaultResult['rewritten'] = [];

@@ -65,14 +65,17 @@ export function vaultFiles(password: string): Record<string, string | Buffer> {
   };
 }
 
-export async function vaultRegistry(admins: Admins, options: { password?: string; stored?: boolean } = {}): Promise<string> {
+/** `only`: keep just these vault files (a shorter sequence for tests that run it once per step). */
+export async function vaultRegistry(admins: Admins, options: { password?: string; stored?: boolean; only?: string[] } = {}): Promise<string> {
   const password = options.password ?? OLD_PASSWORD;
   const root = await makeRegistry({
     config: baseConfig({ admins: ['alice', 'bob'], environments: { production: 'inventories/production', staging: 'inventories/staging' } }),
     members: { alice: memberData('alice'), bob: memberData('bob'), carol: memberData('carol') },
     files: { 'keys/alice/pgp.asc': admins.alice.publicKey, 'keys/bob/pgp.asc': admins.bob.publicKey },
   });
+  const vaultFileNames = Object.values(FILES) as string[];
   for (const [rel, content] of Object.entries(vaultFiles(password))) {
+    if (options.only && vaultFileNames.includes(rel) && !options.only.includes(rel)) continue;
     await fs.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
     await fs.writeFile(path.join(root, rel), content);
   }
