@@ -1,6 +1,7 @@
 /** vault/vault.yml validated strictly (it arrives by pull request), and the rotation's state steps. */
 import { finishVaultRotation, safeRelativePath, startVaultRotation, validateVaultState, vaultFileDone, vaultStateText } from '../../src/core/vault-state.js';
 import { parse } from 'yaml';
+import { vaultPasswordChecklist } from '../../src/core/vault-checklist.js';
 
 const OK = { created_at: '2026-01-10', created_by: 'bob' };
 
@@ -56,5 +57,18 @@ describe('the rotation state, step by step, as written and read back', () => {
   it('a hostile path is written quoted and read back as it was', () => {
     const s = startVaultRotation(OK, '2026-02-01', 'alice', ['inv/group_vars/all/#x: y.yml']);
     expect(validateVaultState(parse(vaultStateText(s)), 'v').state).toEqual(s);
+  });
+});
+
+describe('vaultPasswordChecklist', () => {
+  it.each([
+    [true, /infra vault rotate --key FILE/, /could decrypt vault\/password\.asc/],
+    [false, /infra vault init - < YOUR-VAULT-PASSWORD-FILE.*infra vault rotate --key FILE/, /kept outside the registry/],
+  ])('stored=%s names the exact command', (stored, command, why) => {
+    const lines = vaultPasswordChecklist('bob', stored);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(command);
+    expect(lines[0]).toMatch(why);
+    expect(lines[0]).toMatch(/^Vault password: bob /);
   });
 });

@@ -238,3 +238,70 @@ describe('vault rotate', () => {
     expect(Object.values(await openedItems(root, pending)).sort()).toEqual(PLAINTEXTS);
   });
 });
+
+describe('offboarding an admin lists the vault password with the exact command', () => {
+  it.each([
+    ['stored in the registry', true, /Vault password: bob could decrypt vault\/password\.asc.*`infra vault rotate --key FILE`/],
+    ['kept by hand', false, /Vault password: bob knows the Ansible vault password, kept outside the registry.*`infra vault rotate --key FILE`/],
+  ])('%s', async (_what, isStored, line) => {
+    const { offboardMember } = await import('../../src/services/members.js');
+    const root = await vaultRegistry(admins, { stored: isStored });
+    const r = await offboardMember(ctxFor(root), 'bob', TODAY);
+    expect(r.checklist.filter((l) => l.startsWith('Vault password:'))).toEqual([expect.stringMatching(line)]);
+  });
+
+  it('a member who was not an admin: no vault line', async () => {
+    const { offboardMember } = await import('../../src/services/members.js');
+    const root = await vaultRegistry(admins);
+    const r = await offboardMember(ctxFor(root), 'carol', TODAY);
+    expect(r.checklist.some((l) => l.startsWith('Vault password:'))).toBe(false);
+  });
+});
+
+describe('tokens rotate takes the vault password from vault/password.asc with --key', () => {
+  const VAULT_ONLY = [{ ansible_vault_var: { environment: 'production', group: 'bots', var: 'roobot_hook' } }];
+  async function tokenRoot(): Promise<string> {
+    const { tokenRegistry, VAULT_PASSWORD } = await import('../helpers/tokens-fixture.js');
+    const { encryptToAdmins } = await import('../../src/adapters/openpgp-tokens.js');
+    const root = await tokenRegistry(admins, { genericConsumers: VAULT_ONLY });
+    await fs.rm(path.join(root, 'vault-pass'));
+    await fs.mkdir(path.join(root, 'vault'));
+    const keys = [
+      { handle: 'alice', armoredKey: admins.alice.publicKey },
+      { handle: 'bob', armoredKey: admins.bob.publicKey },
+    ];
+    await fs.writeFile(path.join(root, 'vault/password.asc'), await encryptToAdmins(VAULT_PASSWORD, keys, new Date('2026-06-01T00:00:00Z')));
+    return root;
+  }
+
+  it('without ANSIBLE_VAULT_PASSWORD_FILE: the vault variable is written with the stored password', async () => {
+    const { rotateToken } = await import('../../src/services/tokens.js');
+    const { vaultValue, storedValue } = await import('../helpers/tokens-fixture.js');
+    const root = await tokenRoot();
+    const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
+    const ctx = ctxFor(root);
+    await rotateToken(ctx, { ref: 'roobot/hook', key });
+    const value = await storedValue(root, admins, 'keys/roobot/tokens/hook.asc');
+    expect(await vaultValue(root, 'roobot_hook')).toBe(value);
+  });
+
+  it('without --key either: a usage error naming both ways', async () => {
+    const { rotateToken } = await import('../../src/services/tokens.js');
+    const root = await tokenRoot();
+    const before = await treeDigest(root);
+    const e = await rejection(rotateToken(ctxFor(root), { ref: 'roobot/hook' }));
+    expect([e.exitCode, e.message]).toEqual([2, expect.stringMatching(/pass --key FILE .* or set ANSIBLE_VAULT_PASSWORD_FILE/)]);
+    expect(await treeDigest(root)).toBe(before);
+  });
+
+  it('while a vault rotation is unfinished: refused, pointing at vault rotate --resume', async () => {
+    const { rotateToken } = await import('../../src/services/tokens.js');
+    const root = await tokenRoot();
+    await fs.writeFile(path.join(root, 'vault/vault.yml'), 'created_at: 2026-01-10\ncreated_by: bob\npending:\n  started_at: 2026-06-14\n  started_by: bob\n  left: []\n');
+    const before = await treeDigest(root);
+    const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
+    const e = await rejection(rotateToken(ctxFor(root), { ref: 'roobot/hook', key }));
+    expect([e.exitCode, e.hint]).toEqual([3, expect.stringMatching(/infra vault rotate --resume --key/)]);
+    expect(await treeDigest(root)).toBe(before);
+  });
+});
