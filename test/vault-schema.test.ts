@@ -25,3 +25,10 @@ it.each([
   expect(validate(doc)).toBe(ok);
   expect(validateVaultState(doc, 'vault/vault.yml').problems.length === 0).toBe(ok);
 });
+
+it("the example registry's vault/vault.yml passes both", async () => {
+  const { parse } = await import('yaml');
+  const doc = parse(readFileSync(join(ROOT, 'vault/vault.yml'), 'utf8'));
+  expect(validate(doc)).toBe(true);
+  expect(validateVaultState(doc, 'vault/vault.yml').problems).toEqual([]);
+});

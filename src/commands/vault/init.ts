@@ -6,7 +6,7 @@ export default class VaultInit extends InfraCommand<InitVaultResult> {
   static override summary = 'Store the Ansible vault password in the registry, encrypted to every admin, and write ansible/vault-pass-client.';
   static override description = `Without an argument a new random password is made (32 random bytes, base64url). With - the password the inventories use now is read from stdin (or a hidden prompt on a terminal), stripped of surrounding whitespace as Ansible strips a password file. It is stored in vault/password.asc (OpenPGP, one message every admin's key decrypts) and recorded in vault/vault.yml.
 ansible/vault-pass-client is the script Ansible then uses as its vault password file, with your key in INFRA_ADMIN_KEY. An existing vault/password.asc is never replaced: rotate it with \`infra vault rotate\`.`;
-  static override examples = ['<%= config.bin %> vault init', '<%= config.bin %> vault init - < ~/.ansible/vault-pass'];
+  static override examples = ['<%= config.bin %> vault init', '<%= config.bin %> vault init - < ~/vault-pass'];
   static override args = { source: Args.string({ description: '- to read the existing password from stdin (a password is never taken from the command line)' }) };
 
   async run(): Promise<InitVaultResult> {
