@@ -305,3 +305,20 @@ describe('tokens rotate takes the vault password from vault/password.asc with --
     expect(await treeDigest(root)).toBe(before);
   });
 });
+
+describe('vault rotate and symbolic links', () => {
+  it('a link under the inventories to a vault file outside the registry is named, not followed, and the file outside is untouched', async () => {
+    const root = await vaultRegistry(admins);
+    const outside = `${root}-outside.yml`;
+    const { vaultBlock, vaultEncrypt } = await import('../../src/adapters/ansible-vault.js');
+    const text = `s: ${vaultBlock('x', vaultEncrypt('oU7sI2dE5lN8kF3jR6wQ9tZ1', OLD_PASSWORD)).slice(3)}`;
+    await fs.writeFile(outside, text);
+    await fs.symlink(outside, path.join(root, 'inventories/production/group_vars/all/linked.yml'));
+    const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
+    const ctx = ctxFor(root);
+    const r = await rotateVault(ctx, { key });
+    expect(r.links_not_followed).toEqual(['inventories/production/group_vars/all/linked.yml']);
+    expect(ctx.output.stderr).toMatch(/linked\.yml is a symbolic link; infra does not follow it/);
+    expect(await fs.readFile(outside, 'utf8')).toBe(text);
+  });
+});
