@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { findInlineVaultItems, firstNonUtf8Line, isVaultFile, mentionsVaultTag, wholeFileItem, type VaultItem } from '../core/vault-items.js';
 import { validateVaultState, VAULT_STATE_FILE, type VaultState } from '../core/vault-state.js';
-import { invalidInput, type Problem } from '../lib/errors.js';
+import { InfraError, invalidInput, type Problem } from '../lib/errors.js';
 import { lineOf, parseYamlFile, readRegistryText } from './store.js';
 
 /** vault/vault.yml, or undefined when there is none; any problem in it is invalid input (exit 3), each with its line. */
@@ -23,6 +23,17 @@ export async function readVaultState(root: string): Promise<VaultState | undefin
   const { state, problems } = validateVaultState(parsed.file.doc.toJS(), VAULT_STATE_FILE, (p) => lineOf(parsed.file, p));
   if (!state) throw invalidInput(VAULT_STATE_FILE, problems, fix);
   return state;
+}
+
+/** The problems of vault/vault.yml, for `infra check` (none when it is absent or valid). */
+export async function vaultStateProblems(root: string): Promise<Problem[]> {
+  try {
+    await readVaultState(root);
+    return [];
+  } catch (e) {
+    if (e instanceof InfraError) return e.problems;
+    throw e;
+  }
 }
 
 export interface VaultFile {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { inventoryProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { vaultStateProblems } from '../adapters/vault-files.js';
 import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
@@ -80,6 +81,7 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await inventoryProblems(partial)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
   }
+  all.push(...(await vaultStateProblems(root)));
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
 }
 

@@ -322,3 +322,18 @@ describe('vault rotate and symbolic links', () => {
     expect(await fs.readFile(outside, 'utf8')).toBe(text);
   });
 });
+
+describe('infra check validates vault/vault.yml', () => {
+  it.each([
+    ['valid', 'created_at: 2026-01-10\ncreated_by: bob\n', []],
+    ['an unknown field', 'created_at: 2026-01-10\ncreated_by: bob\npassword: hunter2hunter2\n', ['vault/vault.yml:3: password: unknown field (known: created_at, created_by, rotated_at, rotated_by, pending)']],
+    ['not YAML', 'created_at: [2026\n', [expect.stringMatching(/^vault\/vault\.yml:\d+: \(yaml\): YAML syntax error/)]],
+  ])('%s', async (_what, text, expected) => {
+    const { checkRegistry } = await import('../../src/services/registry.js');
+    const { formatProblem } = await import('../../src/lib/errors.js');
+    const root = await vaultRegistry(admins);
+    await fs.writeFile(path.join(root, 'vault/vault.yml'), text);
+    const r = await checkRegistry(ctxFor(root));
+    expect(r.problems.filter((p) => p.file === 'vault/vault.yml').map(formatProblem)).toEqual(expected);
+  });
+});
