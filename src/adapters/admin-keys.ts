@@ -42,3 +42,16 @@ export async function matchAdmin(root: string, admins: readonly string[], armore
 
 /** `alice (0123…CDEF), bob (no key)`: the admins tried, for a message. */
 export const describeTried = (tried: readonly TriedAdmin[]): string => tried.map((t) => `${t.handle} (${t.fingerprint ?? 'no readable keys/' + t.handle + '/pgp.asc'})`).join(', ') || 'none (infra.yml names no admins)';
+
+/**
+ * Who among `handles` (by keys/<handle>/pgp.asc) holds each recipient key ID of a message; a recipient no
+ * one holds is named by its key ID.
+ */
+export async function recipientHolders(root: string, handles: readonly string[], recipientIds: readonly string[]): Promise<string[]> {
+  const owners = new Map<string, string>();
+  for (const h of handles) {
+    const pub = await fs.readFile(path.join(root, `keys/${h}/pgp.asc`), 'utf8').catch(() => undefined);
+    for (const k of pub ? await keyIds(pub, false) : []) for (const id of k.ids) owners.set(id, h);
+  }
+  return [...new Set(recipientIds.map((id) => owners.get(id.toUpperCase()) ?? `key ${id.toUpperCase()}`))];
+}

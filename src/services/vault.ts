@@ -269,6 +269,18 @@ export interface RotateVaultResult {
   links_not_followed: string[];
   /** --resume with no rotation unfinished. */
   nothing_to_resume?: boolean;
+  /** Who could read the pending password and is no admin now (a resumed rotation): rotate again. */
+  readable_by_former_admins?: string[];
+}
+
+/** The holders of the pending password's recipient keys who are not current admins. */
+async function pendingReadersGone(root: string, loaded: Loaded, admins: readonly string[]): Promise<string[]> {
+  const { messageRecipients } = await import('../adapters/openpgp-tokens.js');
+  const { recipientHolders } = await import('../adapters/admin-keys.js');
+  const armored = await fs.readFile(path.join(root, VAULT_PENDING_FILE), 'utf8').catch(() => undefined);
+  if (armored === undefined) return [];
+  const holders = await recipientHolders(root, loaded.registry.members.map((m) => m.handle), await messageRecipients(armored).catch(() => []));
+  return holders.filter((h) => !admins.includes(h));
 }
 
 interface Passwords {
@@ -381,6 +393,9 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
     nextText = await decryptRegistryFile(root, admins, VAULT_PENDING_FILE, key);
   } else nextText = generateGenericToken(ctx.random(32));
   const pw: Passwords = { old, next: passwordBytes(nextText) };
+  const exposedTo = input.resume ? await pendingReadersGone(root, loaded, admins) : [];
+  if (exposedTo.length)
+    say(ctx, `warning: the new password was encrypted when ${exposedTo.join(', ')} could read it, and they are no admin now: once this rotation is finished, rotate again: infra vault rotate --key FILE`);
 
   // Everything that can be refused is checked before anything changes.
   const checked = await scanChecked(ctx, root, folders, pw);
@@ -447,6 +462,7 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
       rotated_by: finished.done.rotated_by,
       encrypted_to: [...admins],
       links_not_followed: checked.links,
+      ...(exposedTo.length ? { readable_by_former_admins: exposedTo } : {}),
     };
   } catch (e) {
     return stopped(e);

@@ -337,3 +337,18 @@ describe('infra check validates vault/vault.yml', () => {
     expect(r.problems.filter((p) => p.file === 'vault/vault.yml').map(formatProblem)).toEqual(expected);
   });
 });
+
+describe('a resumed rotation whose new password a former admin could read', () => {
+  it('finishes, names them and says to rotate again', async () => {
+    const root = await vaultRegistry(admins);
+    const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
+    const ctx = ctxFor(root);
+    let calls = 0;
+    expect((await rejection(rotateVault(ctx, { key, cancelled: () => ++calls > 1 }))).exitCode).toBe(130);
+    const config = path.join(root, 'infra.yml');
+    await fs.writeFile(config, (await fs.readFile(config, 'utf8')).replace(/admins:\n(\s+- .*\n)+/, 'admins:\n  - alice\n'));
+    const r = await rotateVault(ctx, { key, resume: true });
+    expect(r.readable_by_former_admins).toEqual(['bob']);
+    expect(ctx.output.stderr).toMatch(/bob could read it, and they are no admin now.*infra vault rotate --key FILE/);
+  });
+});
