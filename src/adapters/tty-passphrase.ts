@@ -3,7 +3,7 @@
  * runs a vault password client with stdout and stderr captured, so the prompt cannot use either (as ssh
  * and gpg's pinentry do, it talks to the terminal itself). Nothing typed is echoed.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import tty from 'node:tty';
 import { ExitCode, InfraError } from '../lib/errors.js';
 
@@ -44,12 +44,7 @@ export async function askOnTty(message: string): Promise<string | undefined> {
     input.setRawMode(false);
     input.pause();
     input.removeAllListeners('data');
-    // destroy() closes the descriptor with the handle; close it ourselves only if that did not
+    // destroy() closes the descriptor with the tty handle (closing it again could close a reused number)
     input.destroy();
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed by destroy()
-    }
   }
 }
