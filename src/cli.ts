@@ -28,6 +28,9 @@ import TokensList from './commands/tokens/list.js';
 import TokensReencrypt from './commands/tokens/reencrypt.js';
 import TokensRotate from './commands/tokens/rotate.js';
 import TokensShow from './commands/tokens/show.js';
+import VaultInit from './commands/vault/init.js';
+import VaultPassword from './commands/vault/password.js';
+import VaultRotate from './commands/vault/rotate.js';
 import VpnJoin from './commands/vpn/join.js';
 import VpnLeave from './commands/vpn/leave.js';
 import VpnList from './commands/vpn/list.js';
@@ -65,6 +68,9 @@ export const COMMANDS = {
   'tokens:reencrypt': TokensReencrypt,
   'tokens:rotate': TokensRotate,
   'tokens:show': TokensShow,
+  'vault:init': VaultInit,
+  'vault:password': VaultPassword,
+  'vault:rotate': VaultRotate,
   'vpn:join': VpnJoin,
   'vpn:leave': VpnLeave,
   'vpn:list': VpnList,

@@ -34,18 +34,26 @@ function keys(password: Password, salt: Buffer): { aes: Buffer; mac: Buffer; iv:
 
 /** The vault envelope of `plaintext` (header + 80-column hex lines, ending in a newline). `randomBytes` makes the salt. */
 export function vaultEncrypt(plaintext: string, password: Password, randomBytes: (n: number) => Uint8Array = nodeRandomBytes): string {
+  return vaultEncryptBytes(Buffer.from(plaintext, 'utf8'), password, randomBytes);
+}
+
+/**
+ * The envelope of `data` (any bytes, as `ansible-vault encrypt` takes a whole file). A `label` writes the
+ * vault 1.2 header `$ANSIBLE_VAULT;1.2;AES256;LABEL`, as `--vault-id LABEL@...` does.
+ */
+export function vaultEncryptBytes(data: Uint8Array, password: Password, randomBytes: (n: number) => Uint8Array = nodeRandomBytes, label?: string): string {
   if (bytes(password).length === 0) throw new InfraError(ExitCode.invalid, 'the vault password is empty');
   const salt = Buffer.from(randomBytes(SALT_BYTES));
   const { aes, mac, iv } = keys(password, salt);
-  const data = Buffer.from(plaintext, 'utf8');
   const pad = 16 - (data.length % 16); // PKCS#7, as Ansible pads even for CTR
   const cipher = createCipheriv('aes-256-ctr', aes, iv);
-  const ciphertext = Buffer.concat([cipher.update(Buffer.concat([data, Buffer.alloc(pad, pad)])), cipher.final()]);
+  const ciphertext = Buffer.concat([cipher.update(Buffer.concat([Buffer.from(data), Buffer.alloc(pad, pad)])), cipher.final()]);
   const hmac = createHmac('sha256', mac).update(ciphertext).digest();
   const inner = [salt.toString('hex'), hmac.toString('hex'), ciphertext.toString('hex')].join('\n');
   const outer = Buffer.from(inner, 'ascii').toString('hex');
   const lines = outer.match(new RegExp(`.{1,${LINE}}`, 'g')) ?? [];
-  return [VAULT_HEADER, ...lines, ''].join('\n');
+  const header = label === undefined ? VAULT_HEADER : `$ANSIBLE_VAULT;1.2;AES256;${label}`;
+  return [header, ...lines, ''].join('\n');
 }
 
 const notVault = (what: string, why: string) =>
@@ -53,6 +61,17 @@ const notVault = (what: string, why: string) =>
 
 /** Decrypts an envelope written by ansible-vault (1.1, or 1.2 with a vault id) or by vaultEncrypt. */
 export function vaultDecrypt(envelope: string, password: Password, what = 'the value'): string {
+  return vaultDecryptBytes(envelope, password, what).toString('utf8');
+}
+
+/** The vault id of a 1.2 envelope (`$ANSIBLE_VAULT;1.2;AES256;prod` -> prod); undefined for 1.1. */
+export function vaultLabel(envelope: string): string | undefined {
+  const header = envelope.trimStart().split(/\r?\n/, 1)[0].trim().split(';');
+  return header[1] === '1.2' && header.length > 3 ? header.slice(3).join(';') : undefined;
+}
+
+/** The plaintext bytes of an envelope (a whole vault-encrypted file may hold any bytes). */
+export function vaultDecryptBytes(envelope: string, password: Password, what = 'the value'): Buffer {
   const lines = envelope.trim().split(/\r?\n/).map((l) => l.trim());
   const header = lines[0].split(';');
   if (header[0] !== '$ANSIBLE_VAULT' || !['1.1', '1.2'].includes(header[1]) || header[2] !== 'AES256')
@@ -72,7 +91,7 @@ export function vaultDecrypt(envelope: string, password: Password, what = 'the v
   const padded = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
   const pad = padded[padded.length - 1];
   if (!pad || pad > 16 || padded.length < pad || !padded.subarray(padded.length - pad).every((b) => b === pad)) throw notVault(what, 'bad padding');
-  return padded.subarray(0, padded.length - pad).toString('utf8');
+  return padded.subarray(0, padded.length - pad);
 }
 
 // ---------------------------------------------------------------- the password
@@ -164,7 +183,7 @@ export function setVaultVar(fileText: string | undefined, varName: string, envel
   else {
     const pair = doc.contents.items.find((p: Pair) => (p.key as { value?: unknown } | null)?.value === varName) as Pair<{ range?: [number, number, number] }> | undefined;
     if (!pair) next = appendBlock(fileText, block);
-    else next = replaceEntry(fileText, pair.key!.range![0], block, file);
+    else next = replaceEntry(fileText, pair.key!.range![0], (pair.value as { range?: [number, number, number] } | null)?.range?.[1] ?? pair.key!.range![1], block, file);
   }
   // Parse back: the variable holds the envelope, everything else is as it was.
   const after = plainData(() => parseDocument(next).toJS(), file) as Record<string, unknown>;
@@ -192,22 +211,24 @@ function appendBlock(text: string, block: string): string {
   return text.endsWith('\n') ? text + block : `${text}\n${block}`;
 }
 
-/** Replaces the entry whose key starts at `keyOffset`: its line and every following line indented deeper (trailing blank lines stay). */
-function replaceEntry(text: string, keyOffset: number, block: string, file: string): string {
+/**
+ * Replaces the entry whose key starts at `keyOffset` and whose value ends at `valueEnd`: from the key's line
+ * to the line the value ends on. What follows the value is kept, even when indented deeper than the key: YAML
+ * reads a less-indented `# comment` after a block scalar as a comment, not as part of the value.
+ */
+function replaceEntry(text: string, keyOffset: number, valueEnd: number, block: string, file: string): string {
   const lines = text.split('\n');
   let offset = 0;
   let first = 0;
   while (first < lines.length - 1 && offset + lines[first].length < keyOffset) offset += lines[first++].length + 1;
   const column = keyOffset - offset;
   if (lines[first].slice(0, column).trim() !== '') throw cannotEdit(file, 'the variable does not start its own line');
-  let end = first + 1;
-  while (end < lines.length) {
-    const line = lines[end];
-    const indent = line.length - line.trimStart().length;
-    if (line.trim() !== '' && indent <= column) break;
-    end++;
-  }
-  while (end > first + 1 && lines[end - 1].trim() === '') end--;
+  // the line holding the value's last character (a block scalar's range ends after its last newline)
+  const lastChar = Math.max(keyOffset, valueEnd - 1);
+  let last = first;
+  let lineEnd = offset + lines[first].length;
+  while (last < lines.length - 1 && lineEnd < lastChar) lineEnd += lines[++last].length + 1;
+  const end = last + 1;
   const replacement = block.trimEnd().split('\n').map((l) => ' '.repeat(column) + l);
   return [...lines.slice(0, first), ...replacement, ...lines.slice(end)].join('\n') + (end === lines.length ? '\n' : '');
 }

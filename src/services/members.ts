@@ -7,6 +7,8 @@ import { readPublicKey, type PgpKeyInfo } from '../adapters/pgp.js';
 import { memberRel, YAML_OUT } from '../adapters/store.js';
 import { tokenDueMark } from '../core/audit.js';
 import { tokenDue } from '../core/tokens.js';
+import { vaultPasswordChecklist } from '../core/vault-checklist.js';
+import { VAULT_PASSWORD_FILE } from '../core/vault-state.js';
 import { addDays, daysBetween } from '../core/dates.js';
 import { hostsReachedBy, type Reach } from '../core/grants.js';
 import { parsePublicKey } from '../core/ssh-key.js';
@@ -250,7 +252,7 @@ export interface OffboardResult {
 }
 
 /** What still has to happen after the registry says someone left. Pure: from the registry as it was. */
-export function offboardChecklist(registry: Registry, member: Member, wasAdmin: boolean): { checklist: string[]; tokensToRotate: string[] } {
+export function offboardChecklist(registry: Registry, member: Member, wasAdmin: boolean, vaultStored = false): { checklist: string[]; tokensToRotate: string[] } {
   const h = member.handle;
   const tokens = wasAdmin ? registry.members.flatMap((m) => m.tokens.map((t) => `${m.handle}/${t.name}`)) : member.tokens.map((t) => `${h}/${t.name}`);
   const checklist = [
@@ -261,6 +263,7 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   if (wasAdmin && tokens.length)
     checklist.push(`Tokens: ${h} was an admin and could decrypt every bot token: re-encrypt them to the remaining admins with \`infra tokens reencrypt --key YOUR-KEY.asc\`, then rotate each one (below).`);
   for (const t of tokens) checklist.push(`Rotate ${t}: \`infra tokens rotate ${t}\` (readable by ${h} until then).`);
+  if (wasAdmin) checklist.push(...vaultPasswordChecklist(h, vaultStored));
   checklist.push(
     `Accounts outside infra: ${member.github ? `remove @${member.github} from the GitHub organisation, ` : 'GitHub organisation, '}Matrix rooms and admin rights, BigBlueButton/Greenlight admin accounts, mailing lists, the password manager, DNS and hosting panels.`,
   );
@@ -273,6 +276,7 @@ export async function offboardMember(ctx: Context, handle: string, date?: string
   assertHandle(handle);
   if (date !== undefined && !isIsoDate(date)) throw new InfraError(ExitCode.invalid, `--date must be a date YYYY-MM-DD`, { hint: `infra members offboard ${handle} --date ${today(ctx)}` });
   const when = date ?? today(ctx);
+  const vaultStored = await fs.access(path.join(await ctx.store.root(), VAULT_PASSWORD_FILE)).then(() => true, () => false);
   const { result, written } = await ctx.store.mutate('members offboard', (tx) => {
     const member = requireMember(tx.registry, handle);
     const wasAdmin = tx.registry.config.admins.includes(handle);
@@ -283,7 +287,7 @@ export async function offboardMember(ctx: Context, handle: string, date?: string
       editor.set(['departed'], when, 'status'); // right after status, where a reader looks for it
     }
     if (wasAdmin) tx.edit('infra.yml').removeValue(['admins'], handle);
-    const { checklist, tokensToRotate } = offboardChecklist(tx.registry, member, wasAdmin);
+    const { checklist, tokensToRotate } = offboardChecklist(tx.registry, member, wasAdmin, vaultStored);
     return {
       handle,
       departed: already ? member.departed! : when,

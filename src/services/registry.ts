@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { inspectInventories, shadowingProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { vaultStateProblems } from '../adapters/vault-files.js';
 import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
@@ -85,6 +86,7 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await shadowingProblems(root, inspected.folders, inspected.inventories)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
   }
+  all.push(...(await vaultStateProblems(root)));
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
 }
 

@@ -302,7 +302,7 @@ async function encryptForAdmins(ctx: Context, loaded: Loaded, value: string): Pr
  * Who is doing this, for rotated_by/started_by: the admin whose public key matches --key, else INFRA_ADMIN,
  * else the member whose email is git's user.email, else the member named like the login.
  */
-async function actor(ctx: Context, loaded: Loaded, key?: UnlockedKey): Promise<string> {
+export async function actor(ctx: Context, loaded: Loaded, key?: UnlockedKey): Promise<string> {
   const members = loaded.registry.members;
   const { admins } = loaded.registry.config;
   if (key) {
@@ -393,7 +393,7 @@ interface VaultSetup {
   files: Record<string, string>;
 }
 
-async function vaultSetup(ctx: Context, loaded: Loaded, consumers: TokenConsumer[], flagFile: string | undefined, needPassword: boolean): Promise<VaultSetup> {
+async function vaultSetup(ctx: Context, loaded: Loaded, consumers: TokenConsumer[], flagFile: string | undefined, needPassword: boolean, keyFile?: string): Promise<VaultSetup> {
   const files: Record<string, string> = {};
   const vault = consumers.filter((c): c is Extract<TokenConsumer, { ansible_vault_var: unknown }> => 'ansible_vault_var' in c);
   for (const c of vault) {
@@ -412,10 +412,15 @@ async function vaultSetup(ctx: Context, loaded: Loaded, consumers: TokenConsumer
   }
   if (!vault.length || !needPassword) return { files };
   const file = flagFile ?? ctx.env.ANSIBLE_VAULT_PASSWORD_FILE;
-  if (!file)
-    throw new InfraError(ExitCode.usage, `${vault.map(formatConsumer).join(', ')} need${vault.length === 1 ? 's' : ''} the Ansible vault password: set ANSIBLE_VAULT_PASSWORD_FILE or pass --vault-password-file FILE`, {
+  if (!file) {
+    // else the registry's own: vault/password.asc, decrypted with --key (docs/reference.md, "Vault password")
+    const { registryVaultPassword } = await import('./vault.js');
+    if (keyFile || (await fs.access(path.join(loaded.registry.root, 'vault/password.asc')).then(() => true, () => false)))
+      return { password: await registryVaultPassword(ctx, loaded, keyFile), files };
+    throw new InfraError(ExitCode.usage, `${vault.map(formatConsumer).join(', ')} need${vault.length === 1 ? 's' : ''} the Ansible vault password: set ANSIBLE_VAULT_PASSWORD_FILE or pass --vault-password-file FILE (or store it in the registry: infra vault init)`, {
       hint: 'export ANSIBLE_VAULT_PASSWORD_FILE=~/.ansible/vault-pass (the file Ansible reads it from)',
     });
+  }
   const { readVaultPasswordFile } = await import('../adapters/ansible-vault.js');
   const { password, warnings } = await readVaultPasswordFile(path.resolve(ctx.cwd, file));
   for (const w of warnings) say(ctx, `warning: ${w}`);
@@ -443,7 +448,7 @@ export async function rotateToken(ctx: Context, input: RotateTokenInput, remotes
   if (input.resume && !input.key) throw new InfraError(ExitCode.usage, '--resume needs --key FILE: your private OpenPGP key, to decrypt the pending value', { hint: `infra tokens rotate ${id} --resume --key YOUR-KEY.asc` });
 
   // Everything that can be refused is checked before a new value exists.
-  const vault = await vaultSetup(ctx, loaded, plan.consumers, input.vaultPasswordFile, true);
+  const vault = await vaultSetup(ctx, loaded, plan.consumers, input.vaultPasswordFile, true, input.key);
   const githubConsumers = plan.consumers.some(isGithub);
   if (githubConsumers && token.kind !== 'github' && !ctx.env.GITHUB_TOKEN)
     throw new InfraError(ExitCode.usage, `${id} has GitHub consumers, and writing their secrets needs GITHUB_TOKEN (a token of yours that may write them)`, {

@@ -195,3 +195,18 @@ describe('setVaultVar keeps the rest of infra.tokens.yml', () => {
     }
   });
 });
+
+describe('setVaultVar keeps what follows a replaced !vault block', () => {
+  const envelope = vaultEncrypt(TOKEN, PASSWORD);
+  const block = vaultBlock('roobot_token', envelope);
+  const old = vaultBlock('roobot_token', vaultEncrypt('old-value-123456', PASSWORD));
+
+  it.each([
+    ['an indented comment right after the block', '  # rotated by infra; do not edit by hand\n'],
+    ['a deeper-indented comment after the block', '     # note\n'],
+    ['an indented comment after a blank line', '\n    # later note\n'],
+  ])('keeps %s', (_what, after) => {
+    const tail = `${after}z: 2\n`;
+    expect(setVaultVar(`a: 1\n${old}${tail}`, 'roobot_token', envelope)).toBe(`a: 1\n${block}${tail}`);
+  });
+});

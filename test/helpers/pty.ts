@@ -15,9 +15,15 @@ export interface PtyResult {
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function runOnTerminal(args: string[], answers: Array<[RegExp, string]>, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<PtyResult> {
-  const command = [process.execPath, path.join(REPO_ROOT, 'bin/run.js'), ...args].map(quote).join(' ');
+  return runCommandOnTerminal([process.execPath, path.join(REPO_ROOT, 'bin/run.js'), ...args], answers, opts);
+}
+
+/** Any program on a pseudo-terminal (e.g. ansible-playbook running infra's vault client), answering prompts as they appear. */
+export function runCommandOnTerminal(argv: string[], answers: Array<[RegExp, string]>, opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<PtyResult> {
+  const args = argv.slice(1);
+  const command = argv.map(quote).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, TERM: 'xterm', COLUMNS: '100' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, TERM: 'xterm', COLUMNS: '100', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     let seenUpTo = 0;
     const pending = [...answers];
