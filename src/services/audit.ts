@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { inspectInventories, previousRenders } from '../adapters/inventories.js';
 import { knownKeys } from '../adapters/store.js';
+import { readSecretCatalog } from '../adapters/secret-catalog.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
@@ -125,6 +126,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varFilesUnder(root, folderList) } : {}),
     wgDumps,
     ...(live ? { live } : {}),
+    ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),
   });
 
   let changes;
