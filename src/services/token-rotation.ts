@@ -299,7 +299,6 @@ async function newValue(run: Run, matrixUser: string | undefined): Promise<{ val
 async function storePending(run: Run, value: string): Promise<void> {
   const { ctx, loaded, ref, id, plan } = run;
   try {
-    if (run.input.cancelled?.()) throw cancelledError();
     const { armored, recipients } = await encryptForAdmins(ctx, loaded, value);
     await ctx.store.mutateMember(ref.handle, 'tokens rotate', (tx) => {
       const current = requireToken(tx.loaded, ref);
