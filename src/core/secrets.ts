@@ -214,7 +214,10 @@ export function secretFindings(catalog: readonly CatalogEntry[], config: InfraCo
   const byHandle = new Map(members.map((m) => [m.handle, m]));
   const admins = config?.admins ?? [];
   for (const entry of catalog) {
-    if (entry.unreadable) continue; // not a message: the registry check reports the file
+    if (entry.unreadable) {
+      out.push({ code: 'secret-not-readable', severity: 'medium', subject: entry.subject, detail: `${entry.path} ${entry.unreadable}, so no admin can read the ${entry.label}`, fix: `git checkout -- ${entry.path} (a good version), or ${entry.rotate}` });
+      continue;
+    }
     const { handles, unknownKeys } = config ? formerReaders(entry, admins, members) : { handles: entry.ever_readable_by.filter((h) => byHandle.get(h)?.status === 'departed'), unknownKeys: [] };
     if (handles.length || unknownKeys.length) {
       const who = [

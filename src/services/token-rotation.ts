@@ -412,6 +412,7 @@ export async function abortRotation(ctx: Context, refText: string): Promise<Abor
   const id = `${ref.handle}/${ref.name}`;
   const loaded = await ctx.store.load();
   const { token } = requireToken(loaded, ref);
+  if (!token.pending) throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to abort`, { hint: `infra tokens rotate ${id}` });
   const plan = planRotation({ handle: ref.handle, token, admins: loaded.registry.config.admins.length ? loaded.registry.config.admins : ['-'], resume: true });
   const { result, written } = await ctx.store.mutateMember(ref.handle, 'tokens rotate --abort', async (tx) => {
     const current = requireToken(tx.loaded, ref);
