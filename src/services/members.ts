@@ -37,7 +37,7 @@ async function readPgpFile(ctx: Context, file: string): Promise<PgpKeyInfo> {
   });
   const key = await readPublicKey(data, file);
   if (!key.canEncrypt)
-    throw new InfraError(ExitCode.invalid, `--pgp ${file}: the key (${key.fingerprint}) has no usable encryption subkey (expired, revoked or signing-only), so tokens cannot be encrypted to it`, {
+    throw new InfraError(ExitCode.invalid, `--pgp ${file}: ${key.encryptProblem ?? `the key (${key.fingerprint}) cannot encrypt`}, so secrets cannot be encrypted to it`, {
       hint: `add one: gpg --quick-add-key ${key.fingerprint} cv25519 encr, then export it again`,
     });
   return key;
