@@ -194,10 +194,11 @@ export function formerReaders(entry: CatalogEntry, admins: readonly string[], me
   return { handles, unknownKeys };
 }
 
-/** The current admins (with a key) to whom the ciphertext is not encrypted. */
+/** The current admins (with a key, not departed) to whom the ciphertext is not encrypted. */
 export function missingReaders(entry: CatalogEntry, config: InfraConfig, members: readonly Member[]): string[] {
   const readers = new Set(readerHandles(entry.readable_by));
-  return config.admins.filter((a) => members.find((m) => m.handle === a)?.has_pgp && !readers.has(a)).sort(byText);
+  const current = (a: string) => members.find((m) => m.handle === a && m.status !== 'departed')?.has_pgp;
+  return config.admins.filter((a) => current(a) && !readers.has(a)).sort(byText);
 }
 
 export interface SecretFinding {
