@@ -1,17 +1,7 @@
 /**
- * Bot tokens (SPEC §6): register one (add), list them, show one (and decrypt it with --reveal), rotate one
- * or every due one, and re-encrypt every stored value to the current admins.
- *
- * A rotation is a recorded sequence, so that a failure or a crash at any point leaves the registry saying
- * what is true: the new value is stored encrypted (tokens/<name>.pending.asc) together with the consumers
- * still to update (member.yml `pending.left`) in one transaction; each consumer written is recorded at once
- * (its own transaction); only when none is left does the pending value replace the old one and
- * rotated_at/rotated_by change. `--resume` picks the sequence up from the record. Each of these
- * transactions is an edit of the bot alone (store.mutateMember): with a peer index that describes the
- * registry, it reads infra.yml and the bot's member.yml, not every member.
- *
- * Secrets come from stdin, a hidden prompt, randomness or a homeserver login, never from argv, and are
- * written only to consumers and encrypted files. Errors are scrubbed of them before they leave.
+ * Bot tokens (docs/reference.md "Tokens"): register one (add), list them, show one (and decrypt it with
+ * --reveal), and rotate every due one. Rotating one token is token-rotation.ts's; re-encrypting every
+ * admin-held secret is secrets-reencrypt.ts's; both are re-exported here for the commands.
  */
 import path from 'node:path';
 import { Document, type YAMLMap } from 'yaml';

@@ -16,7 +16,6 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
     '<%= config.bin %> tokens rotate roobot/webhook-secret --dry-run',
     '<%= config.bin %> tokens rotate roobot/github',
     '<%= config.bin %> tokens rotate --due',
-    '<%= config.bin %> tokens rotate roobot/webhook-secret --abort',
   ];
   static override strict = false;
   static override args = { token: Args.string({ description: 'HANDLE/NAME' }) };
