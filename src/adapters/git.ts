@@ -174,16 +174,23 @@ export async function readFilesAt(root: string, commit: string, paths: readonly 
   return out;
 }
 
+async function pgpAsFingerprints(files: Map<string, string>): Promise<Map<string, string>> {
+  const { certificateIdsIn } = await import('./pgp-certs.js');
+  for (const [rel, text] of files) if (rel.endsWith('/pgp.asc')) files.set(rel, (await certificateIdsIn(text)).map((c) => c.fingerprint).join('\n'));
+  return files;
+}
+
 /** Every registry commit since `since`, with its changed registry files before (first parent) and after: what changesOver reads. */
 export async function registryHistory(root: string, since: string, options: GitOptions = {}): Promise<CommitFiles[]> {
   const commits = await commitsSince(root, since, options);
   const out: CommitFiles[] = [];
   for (const c of commits) {
-    // Only the files changes are read from; pgp.asc and token values are never read.
-    const files = c.files.filter((f) => f === 'infra.yml' || /^keys\/[^/\n]+\/member\.yml$/.test(f));
+    // Only the files changes are read from; token values are never read. A pgp.asc is handed on as its
+    // certificates' fingerprints, one a line (what "changes since" names), never as the key itself.
+    const files = c.files.filter((f) => f === 'infra.yml' || /^keys\/[^/\n]+\/(member\.yml|pgp\.asc)$/.test(f));
     if (files.length === 0) continue;
-    const after = await readFilesAt(root, c.commit, files, options);
-    const before = c.parent ? await readFilesAt(root, c.parent, files, options) : new Map<string, string>();
+    const after = await pgpAsFingerprints(await readFilesAt(root, c.commit, files, options));
+    const before = c.parent ? await pgpAsFingerprints(await readFilesAt(root, c.parent, files, options)) : new Map<string, string>();
     out.push({ commit: c.short, date: c.date, before, after });
   }
   return out;

@@ -33,8 +33,11 @@ export interface GithubSecretsOptions {
   baseUrl: string;
   /** Per request; a server that does not answer in time is a remote failure. */
   timeoutMs?: number;
+  /** Aborts the request in flight at once (Ctrl-C during a rotation): the error is then `cancelled` (130). */
+  signal?: AbortSignal;
 }
 
+const init0 = (timeoutMs: number) => AbortSignal.timeout(timeoutMs);
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Replaces every secret in `text` with [REDACTED]: a server may echo what it was sent. */
@@ -61,12 +64,14 @@ export function githubSecrets(options: GithubSecretsOptions): GithubSecrets {
     // a token goes only over https (or to this machine): INFRA_GITHUB_API_URL=http://... elsewhere is refused
     assertTokenTransport(parseBaseUrl(baseUrl, 'INFRA_GITHUB_API_URL'), auth, 'the token');
     const { Octokit } = await import('@octokit/rest');
-    const timedFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
+    const stop = [init0(timeoutMs), ...(options.signal ? [options.signal] : [])];
+    const timedFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: AbortSignal.any([...(init?.signal ? [init.signal] : []), ...stop]) });
     return new Octokit({ auth, baseUrl, userAgent: 'infra (co-op token rotation)', log: SILENT, request: { fetch: timedFetch } });
   }
 
   /** One InfraError (exit 5) per failure, saying what was being done and what to do about it. */
   function remoteError(e: unknown, doing: string, secrets: string[], consumer?: GithubConsumer): InfraError {
+    if (options.signal?.aborted) return new InfraError(ExitCode.cancelled, `cancelled while ${doing}`);
     const err = e as OctokitError;
     const status = err.response ? err.status : undefined;
     const said = (() => {

@@ -25,6 +25,8 @@ export interface Matrix {
 export interface MatrixOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** Aborts every request at once (Ctrl-C during a rotation). */
+  signal?: AbortSignal;
 }
 
 const API = '/_matrix/client/v3';
@@ -33,6 +35,7 @@ export function matrixClient(homeserver: string, options: MatrixOptions = {}): M
   const base = homeserver.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const doFetch = options.fetch ?? fetch;
+  const cancel = options.signal;
   const secrets: string[] = [];
   const scrub = (text: string) => secrets.reduce((t, s) => (s.length >= 4 ? t.split(s).join('[REDACTED]') : t), text);
   const remote = (message: string, hint = 'run the command again later (with --resume if a rotation started)') => new InfraError(ExitCode.remote, scrub(message), { hint });
@@ -44,11 +47,12 @@ export function matrixClient(homeserver: string, options: MatrixOptions = {}): M
         method,
         headers: { accept: 'application/json', ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]) : AbortSignal.timeout(timeoutMs),
         redirect: 'error',
       });
     } catch (e) {
       const name = (e as { name?: string }).name;
+      if (cancel?.aborted) throw new InfraError(ExitCode.cancelled, `cancelled while ${doing}`);
       if (name === 'TimeoutError' || name === 'AbortError') throw remote(`the Matrix homeserver ${base} did not answer within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`} while ${doing}`);
       const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
       throw remote(`could not reach the Matrix homeserver ${base} while ${doing} (${cause})`, 'check the token\'s homeserver in member.yml and the network, then run again');

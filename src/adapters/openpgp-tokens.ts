@@ -3,6 +3,7 @@
  * `gpg --decrypt` included), and decryption with one admin's private key. openpgp is imported lazily.
  */
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
+import { chooseCertificate, readCertificates, readPrivateKeys } from './pgp-certs.js';
 
 export interface AdminKey {
   handle: string;
@@ -15,26 +16,23 @@ const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
 
 type OpenPgp = typeof import('openpgp');
 
-/** Why this admin's key cannot take the token, or the usable key. */
+/** Why this admin's key cannot take the token, or the usable certificate (the one of the file that can encrypt now, as gpg picks it). */
 async function usableKey(openpgp: OpenPgp, admin: AdminKey, now: Date): Promise<{ key?: import('openpgp').Key; problem?: string }> {
   if (!admin.armoredKey) return { problem: 'the admin has no OpenPGP key, so tokens cannot be encrypted to them' };
-  let key;
-  try {
-    key = await openpgp.readKey({ armoredKey: admin.armoredKey });
-  } catch (e) {
-    return { problem: `not an armored OpenPGP public key (${firstLine(e)})` };
+  const certificates = await readCertificates(openpgp, admin.armoredKey);
+  if (!certificates.length) {
+    const reason = await openpgp.readKey({ armoredKey: admin.armoredKey }).then(() => 'unreadable', firstLine);
+    return { problem: `not an armored OpenPGP public key (${reason})` };
   }
-  if (key.isPrivate()) return { problem: 'holds a PRIVATE key; only the public key belongs in the registry' };
-  const fingerprint = key.getFingerprint().toUpperCase();
-  if (await key.isRevoked(undefined, undefined, now).catch(() => false)) return { problem: `key ${fingerprint} is revoked` };
-  const expires = await key.getExpirationTime().catch(() => null);
-  if (expires instanceof Date && expires.getTime() <= now.getTime()) return { problem: `key ${fingerprint} expired on ${expires.toISOString().slice(0, 10)}` };
-  try {
-    await key.getEncryptionKey(undefined, now);
-  } catch (e) {
-    return { problem: `key ${fingerprint} has no usable encryption subkey (${firstLine(e)})` };
-  }
-  return { key };
+  if (certificates.some((k) => k.isPrivate())) return { problem: 'holds a PRIVATE key; only the public key belongs in the registry' };
+  const { key, problem } = await chooseCertificate(certificates, now);
+  return key ? { key } : { problem };
+}
+
+/** Who a message is encrypted to: each admin by handle and the fingerprint of the certificate used. */
+export interface Recipient {
+  handle: string;
+  fingerprint: string;
 }
 
 /**
@@ -42,15 +40,23 @@ async function usableKey(openpgp: OpenPgp, admin: AdminKey, now: Date): Promise<
  * private, revoked, expired or without an encryption subkey is reported at once (exit 3).
  */
 export async function encryptToAdmins(text: string, admins: AdminKey[], now: Date): Promise<string> {
+  return (await encryptToAdminsNamed(text, admins, now)).armored;
+}
+
+/** encryptToAdmins, also naming each recipient by handle and fingerprint (tokens reencrypt prints them). */
+export async function encryptToAdminsNamed(text: string, admins: AdminKey[], now: Date): Promise<{ armored: string; recipients: Recipient[] }> {
   if (admins.length === 0)
     throw new InfraError(ExitCode.invalid, 'infra.yml names no admins, so the token could not be encrypted to anyone', { hint: 'add admins: [HANDLE, ...] to infra.yml' });
   const openpgp = await import('openpgp');
   const keys: import('openpgp').Key[] = [];
+  const recipients: Recipient[] = [];
   const problems: Problem[] = [];
   for (const admin of admins) {
     const { key, problem } = await usableKey(openpgp, admin, now);
-    if (key) keys.push(key);
-    else problems.push({ file: keyFile(admin.handle), field: '(key)', message: problem! });
+    if (key) {
+      keys.push(key);
+      recipients.push({ handle: admin.handle, fingerprint: key.getFingerprint().toUpperCase() });
+    } else problems.push({ file: keyFile(admin.handle), field: '(key)', message: problem! });
   }
   if (problems.length) {
     const handles = admins.filter((a) => problems.some((p) => p.file === keyFile(a.handle))).map((a) => a.handle);
@@ -61,7 +67,8 @@ export async function encryptToAdmins(text: string, admins: AdminKey[], now: Dat
     });
   }
   const message = await openpgp.createMessage({ text });
-  return (await openpgp.encrypt({ message, encryptionKeys: keys, date: now, format: 'armored' })) as string;
+  const armored = (await openpgp.encrypt({ message, encryptionKeys: keys, date: now, format: 'armored' })) as string;
+  return { armored, recipients };
 }
 
 export interface DecryptOptions {
@@ -75,23 +82,14 @@ export async function decryptWithKey(armoredMessage: string, armoredPrivateKey: 
   const openpgp = await import('openpgp');
   const keyName = options.keyFile ?? 'the key';
   const messageName = options.messageFile ?? 'the encrypted token';
-  let privateKey;
+  let privateKeys;
   try {
-    privateKey = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
+    privateKeys = await readPrivateKeys(openpgp, armoredPrivateKey);
   } catch (e) {
     const isPublic = /BEGIN PGP PUBLIC KEY BLOCK/.test(armoredPrivateKey);
     throw new InfraError(ExitCode.invalid, `${keyName}: ${isPublic ? 'this is a public key; decrypting needs your private key' : `not an armored OpenPGP private key (${firstLine(e)})`}`, {
       hint: 'export your private key: gpg --export-secret-keys --armor EMAIL > admin.asc (keep it out of the registry)',
     });
-  }
-  if (!privateKey.isDecrypted()) {
-    if (passphrase === undefined || passphrase === '')
-      throw new InfraError(ExitCode.invalid, `${keyName} is protected by a passphrase and none was given`, { hint: 'type it at the prompt, or set INFRA_PGP_PASSPHRASE' });
-    try {
-      privateKey = await openpgp.decryptKey({ privateKey, passphrase });
-    } catch {
-      throw new InfraError(ExitCode.invalid, `${keyName}: wrong passphrase (the key could not be unlocked)`, { hint: 'try again; the passphrase is the one gpg asks for this key' });
-    }
   }
   let message;
   try {
@@ -100,18 +98,36 @@ export async function decryptWithKey(armoredMessage: string, armoredPrivateKey: 
     throw corrupted(messageName, firstLine(e));
   }
   const recipients = message.getEncryptionKeyIDs().map((id) => id.toHex());
-  const ours = privateKey.getKeys().map((k) => k.getKeyID().toHex());
-  // A wildcard (anonymous) recipient is all zeros: then only trying tells.
-  if (recipients.length && !recipients.includes('0000000000000000') && !recipients.some((r) => ours.includes(r)))
-    throw new InfraError(ExitCode.invalid, `${keyName} (${privateKey.getFingerprint().toUpperCase()}) is not one ${messageName} was encrypted to (recipients: ${recipients.join(', ')})`, {
+  // A file may hold several secret keys (gpg --export-secret-keys of a user id with two): try each one the
+  // message names, as gpg, sq and rnp do. A wildcard (anonymous) recipient is all zeros: then only trying tells.
+  const anonymous = !recipients.length || recipients.includes('0000000000000000');
+  const candidates = privateKeys.filter((k) => anonymous || k.getKeys().some((sub) => recipients.includes(sub.getKeyID().toHex())));
+  if (!candidates.length)
+    throw new InfraError(ExitCode.invalid, `${keyName} (${privateKeys.map((k) => k.getFingerprint().toUpperCase()).join(', ')}) is not one ${messageName} was encrypted to (recipients: ${recipients.join(', ')})`, {
       hint: 'use the private key of a current admin; after an admin change run `infra tokens reencrypt`',
     });
-  try {
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: privateKey, format: 'utf8' });
-    return data as string;
-  } catch (e) {
-    throw corrupted(messageName, firstLine(e));
+  let lastError: unknown;
+  for (const candidate of candidates) {
+    let privateKey = candidate;
+    if (!privateKey.isDecrypted()) {
+      if (passphrase === undefined || passphrase === '')
+        throw new InfraError(ExitCode.invalid, `${keyName} is protected by a passphrase and none was given`, { hint: 'type it at the prompt, or set INFRA_PGP_PASSPHRASE' });
+      try {
+        privateKey = await openpgp.decryptKey({ privateKey, passphrase });
+      } catch {
+        if (candidates.length === 1) throw new InfraError(ExitCode.invalid, `${keyName}: wrong passphrase (the key could not be unlocked)`, { hint: 'try again; the passphrase is the one gpg asks for this key' });
+        lastError = new InfraError(ExitCode.invalid, `${keyName}: wrong passphrase for ${privateKey.getFingerprint().toUpperCase()}`, { hint: 'try again; the passphrase is the one gpg asks for this key' });
+        continue;
+      }
+    }
+    try {
+      const { data } = await openpgp.decrypt({ message, decryptionKeys: privateKey, format: 'utf8' });
+      return data as string;
+    } catch (e) {
+      lastError = corrupted(messageName, firstLine(e));
+    }
   }
+  throw lastError;
 }
 
 function corrupted(messageName: string, reason: string): InfraError {
@@ -131,10 +147,16 @@ export async function messageRecipients(armoredMessage: string): Promise<string[
 export async function privateKeyIsLocked(armoredPrivateKey: string): Promise<boolean> {
   const openpgp = await import('openpgp');
   try {
-    return !(await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey })).isDecrypted();
+    return (await readPrivateKeys(openpgp, armoredPrivateKey)).some((k) => !k.isDecrypted());
   } catch {
     return false;
   }
+}
+
+/** The primary key fingerprints (upper-case hex) of every certificate in an armored key file, public or private; [] when unreadable. */
+export async function keyFingerprints(armoredKey: string): Promise<string[]> {
+  const openpgp = await import('openpgp');
+  return (await readCertificates(openpgp, armoredKey)).map((k) => k.getFingerprint().toUpperCase());
 }
 
 /** The primary key fingerprint (upper-case hex) of an armored key, public or private; undefined when unreadable. */

@@ -19,6 +19,7 @@ import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Polic
 import { vpnStatus, type Finding } from './vpn-plan.js';
 import { noAccessFindings } from './no-access.js';
 import { readVarsFile, unreadableVarsFix } from './vars-file.js';
+import { secretFindings, type CatalogEntry } from './secrets.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -42,7 +43,9 @@ export const CODES = {
   'unknown-peer': 'high',
   'token-overdue': 'high',
   'token-expiring': 'high',
-  'token-exposed': 'high',
+  'secret-exposed': 'high', // replaces token-exposed (old member.yml data is still read; the new code is emitted)
+  'ca-exposed': 'high',
+  'secret-not-readable': 'medium',
   'rotation-incomplete': 'high',
   'vpn-address-conflict': 'high',
   'old-key': 'medium',
@@ -118,6 +121,12 @@ export interface AuditInput {
   /** What `--live` read from each host (unknown-key, missing-key, departed-access, unreachable-host). */
   live?: readonly LiveHost[];
   /**
+   * Every admin-held secret with who its ciphertext is encrypted to (src/adapters/secret-catalog.ts): judged
+   * for secret-exposed, ca-exposed and secret-not-readable. Without it, a token's recorded readable_by alone
+   * is judged (secret-exposed).
+   */
+  secrets?: readonly CatalogEntry[];
+  /**
    * Each member key's summary by its text (see key-summary.ts), used by every check here and by the access
    * plan; it should remember what it parsed (keyParser does). Default: keyParser(), each key parsed once.
    */
@@ -172,7 +181,8 @@ export function auditFindings(input: AuditInput): AuditResult {
   const readKey = keyReader(parseKey);
 
   findings.push(...keyFindings(members, policy, asOf, readKey));
-  findings.push(...tokenFindings(members, config, policy, asOf));
+  findings.push(...tokenFindings(members, config, policy, asOf, input.secrets === undefined));
+  if (input.secrets) findings.push(...secretFindings(input.secrets, config, members));
 
   let plan: AccessPlan | undefined;
   let access: AccessMatrixRow[] = [];
@@ -346,7 +356,7 @@ function duplicateKeyFindings(members: readonly Member[], readKey: KeyReader): F
 
 // ------------------------------------------------------------------ tokens and admins
 
-function tokenFindings(members: readonly Member[], config: InfraConfig | undefined, policy: Policy, asOf: IsoDate): Finding[] {
+function tokenFindings(members: readonly Member[], config: InfraConfig | undefined, policy: Policy, asOf: IsoDate, judgeRecord: boolean): Finding[] {
   const out: Finding[] = [];
   const horizon = policy.audit.horizon_days;
   const admins = new Set(config?.admins ?? []);
@@ -373,11 +383,13 @@ function tokenFindings(members: readonly Member[], config: InfraConfig | undefin
         if (left <= 0) out.push(finding('token-expiring', subject, `GitHub says it expired on ${t.expires_at} (${plural(-left, 'day')} ago): its consumers are failing`, rotate, 'high'));
         else if (left <= horizon) out.push(finding('token-expiring', subject, `GitHub says it expires on ${t.expires_at}, in ${plural(left, 'day')}`, rotate, 'low'));
       }
+      // With the ciphertexts read (the catalog), secretFindings judges exposure; this is the record alone.
+      if (!judgeRecord) continue;
       const exposed = (t.readable_by ?? []).filter((h) => (config && !admins.has(h)) || byHandle.get(h)?.status === 'departed').sort(byText);
       if (exposed.length)
         out.push(
           finding(
-            'token-exposed',
+            'secret-exposed',
             subject,
             `the current value was encrypted to ${exposed.map((h) => `${h} (${byHandle.get(h)?.status === 'departed' ? `departed ${byHandle.get(h)!.departed}` : 'no longer an admin'})`).join(', ')}, and it has not been rotated since`,
             rotate,

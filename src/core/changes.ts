@@ -22,7 +22,12 @@ export type ChangeKind =
   | 'grant-changed'
   | 'peer-added'
   | 'peer-removed'
-  | 'token-rotated';
+  | 'token-rotated'
+  | 'pgp-key-added'
+  | 'pgp-key-replaced'
+  | 'pgp-key-removed'
+  | 'token-consumer-added'
+  | 'token-consumer-removed';
 
 export interface Change {
   date: string; // the commit's date, YYYY-MM-DD
@@ -58,7 +63,7 @@ interface SnapshotMember {
   groups: string[];
   keys: Map<string, { name: string; expires?: string }>; // canonical blob -> key
   peers: Map<string, { device: string; network: string; addresses: string[] }>; // WireGuard public key -> peer
-  tokens: Map<string, { rotated_at?: string; rotated_by?: string }>;
+  tokens: Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[] }>;
 }
 
 interface Snapshot {
@@ -66,12 +71,24 @@ interface Snapshot {
   grants?: SnapshotGrant[];
   admins?: string[];
   members: Map<string, SnapshotMember>;
+  /** keys/<handle>/pgp.asc as the git adapter hands it on: the fingerprints of its certificates ([] when none reads). */
+  pgp: Map<string, string[]>;
   /** Files given that do not parse (a commit with a broken file): nothing is concluded from them. */
   unreadable: Set<string>;
 }
 
 const CONFIG_FILE = 'infra.yml';
 const MEMBER_FILE_RE = /^keys\/([^/]+)\/member\.yml$/;
+const PGP_FILE_RE = /^keys\/([^/]+)\/pgp\.asc$/;
+
+/** A consumer as its CLI form (`github_secret:owner/repo:NAME`), leniently: history may hold any shape. */
+function consumerText(c: unknown): string | undefined {
+  if (!isObject(c)) return undefined;
+  const [kind, fields] = Object.entries(c)[0] ?? [];
+  if (kind === undefined) return undefined;
+  if (!isObject(fields)) return kind;
+  return [kind, ...Object.values(fields).map((v) => (typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v)))].join(':');
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : v instanceof Date ? v.toISOString().slice(0, 10) : undefined);
@@ -112,10 +129,11 @@ function readMember(handle: string, data: unknown): SnapshotMember | undefined {
     const network = str(p.network);
     if (key && device && network) peers.set(key, { device, network, addresses: strings(p.addresses) });
   }
-  const tokens = new Map<string, { rotated_at?: string; rotated_by?: string }>();
+  const tokens = new Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[] }>();
   for (const t of list(data.tokens)) {
     const name = str(t.name);
-    if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}) });
+    const consumers = (Array.isArray(t.consumers) ? t.consumers : []).flatMap((c) => consumerText(c) ?? []);
+    if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}), consumers });
   }
   return {
     handle,
@@ -133,8 +151,13 @@ function readMember(handle: string, data: unknown): SnapshotMember | undefined {
 
 /** The parts of the registry that changes are about, from whichever of its files are given. */
 export function readSnapshot(files: ReadonlyMap<string, string>): Snapshot {
-  const snapshot: Snapshot = { members: new Map(), unreadable: new Set() };
+  const snapshot: Snapshot = { members: new Map(), pgp: new Map(), unreadable: new Set() };
   for (const [path, text] of files) {
+    const pgp = PGP_FILE_RE.exec(path);
+    if (pgp) {
+      snapshot.pgp.set(pgp[1], text.split('\n').filter((l) => /^[0-9A-F]{16,64}$/.test(l)));
+      continue;
+    }
     if (path === CONFIG_FILE) {
       const data = parseData(text);
       if (!isObject(data)) {
@@ -217,8 +240,21 @@ function memberChanges(handle: string, before: SnapshotMember | undefined, after
     const old = before?.tokens.get(name);
     if (t.rotated_at && t.rotated_at !== old?.rotated_at)
       out.push({ kind: 'token-rotated', subject: `${handle}/${name}`, detail: `on ${t.rotated_at}${t.rotated_by ? ` by ${t.rotated_by}` : ''}` });
+    // a consumer is where the next rotation writes the value: a new one (or one pointed elsewhere) redirects it
+    for (const c of t.consumers) if (!(old?.consumers ?? []).includes(c)) out.push({ kind: 'token-consumer-added', subject: `${handle}/${name}`, detail: c });
+    for (const c of old?.consumers ?? []) if (!t.consumers.includes(c)) out.push({ kind: 'token-consumer-removed', subject: `${handle}/${name}`, detail: c });
   }
   return out;
+}
+
+/** An admin's OpenPGP key decides who the next re-encryption hands every secret to: a new one is a change. */
+function pgpChanges(handle: string, before: string[] | undefined, after: string[] | undefined): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
+  const name = (fps: string[]) => (fps.length ? fps.join(', ') : 'no readable certificate');
+  if (before === undefined && after === undefined) return [];
+  if (before === undefined) return [{ kind: 'pgp-key-added', subject: handle, detail: name(after!) }];
+  if (after === undefined) return [{ kind: 'pgp-key-removed', subject: handle, detail: `was ${name(before)}` }];
+  if (before.join() === after.join()) return [];
+  return [{ kind: 'pgp-key-replaced', subject: handle, detail: `now ${name(after)} (was ${name(before)})` }];
 }
 
 /** The access changes one commit made, given its registry files before and after. */
@@ -232,6 +268,7 @@ export function changesIn(files: CommitFiles): Change[] {
   if (configTouched && !unreadable.has(CONFIG_FILE)) for (const c of grantChanges(before.grants ?? [], after.grants ?? [])) out.push({ ...meta, ...c });
   const handles = [...new Set([...before.members.keys(), ...after.members.keys()])].sort(byText);
   for (const h of handles.filter((x) => !unreadable.has(`keys/${x}/member.yml`))) for (const c of memberChanges(h, before.members.get(h), after.members.get(h))) out.push({ ...meta, ...c });
+  for (const h of [...new Set([...before.pgp.keys(), ...after.pgp.keys()])].sort(byText)) for (const c of pgpChanges(h, before.pgp.get(h), after.pgp.get(h))) out.push({ ...meta, ...c });
   return out;
 }
 

@@ -9,6 +9,7 @@ import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/in
 import { connectionSources } from '../adapters/vars-files.js';
 import { localCommandFindings, localCommandNotice, localCommandSettings } from '../core/local-command-vars.js';
 import { knownKeys } from '../adapters/store.js';
+import { readSecretCatalog } from '../adapters/secret-catalog.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, type DumpSource, type Finding, type LiveHost, type Severity } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
@@ -130,6 +131,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     ...(config ? { rendered: await previousRenders(root, folderList, 'skip'), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
     wgDumps,
     ...(live ? { live } : {}),
+    ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),
   });
 
   let changes;

@@ -9,6 +9,9 @@ import { tokenDueMark } from '../core/audit.js';
 import { tokenDue } from '../core/tokens.js';
 import { vaultPasswordChecklist } from '../core/vault-checklist.js';
 import { VAULT_PASSWORD_FILE } from '../core/vault-state.js';
+import { secretChecklistLines, secretsReadableBy, type CatalogEntry } from '../core/secrets.js';
+
+type SecretToRotate = ReturnType<typeof secretsReadableBy>[number];
 import { addDays, daysBetween } from '../core/dates.js';
 import { hostsReachedBy, type Reach } from '../core/grants.js';
 import { parsePublicKey } from '../core/ssh-key.js';
@@ -36,7 +39,7 @@ async function readPgpFile(ctx: Context, file: string): Promise<PgpKeyInfo> {
   });
   const key = await readPublicKey(data, file);
   if (!key.canEncrypt)
-    throw new InfraError(ExitCode.invalid, `--pgp ${file}: the key (${key.fingerprint}) has no usable encryption subkey (expired, revoked or signing-only), so tokens cannot be encrypted to it`, {
+    throw new InfraError(ExitCode.invalid, `--pgp ${file}: ${key.encryptProblem ?? `the key (${key.fingerprint}) cannot encrypt`}, so secrets cannot be encrypted to it`, {
       hint: `add one: gpg --quick-add-key ${key.fingerprint} cv25519 encr, then export it again`,
     });
   return key;
@@ -247,28 +250,39 @@ export interface OffboardResult {
   revoked_keys: string[];
   peers_removed_at_render: string[];
   tokens_to_rotate: string[];
+  /** Every admin-held secret they could read (by the ciphertexts' recipients), by kind, with its rotate command. */
+  secrets_to_rotate: SecretToRotate[];
   checklist: string[];
   written: string[];
 }
 
-/** What still has to happen after the registry says someone left. Pure: from the registry as it was. */
-export function offboardChecklist(registry: Registry, member: Member, wasAdmin: boolean, vaultStored = false): { checklist: string[]; tokensToRotate: string[] } {
+/**
+ * What still has to happen after the registry says someone left. Pure: from the registry as it was, and
+ * the catalog of admin-held secrets (who each ciphertext is encrypted to) when there is one.
+ */
+export function offboardChecklist(registry: Registry, member: Member, wasAdmin: boolean, catalog?: readonly CatalogEntry[], vaultStored = true): { checklist: string[]; tokensToRotate: string[]; secrets: SecretToRotate[] } {
   const h = member.handle;
-  const tokens = wasAdmin ? registry.members.flatMap((m) => m.tokens.map((t) => `${m.handle}/${t.name}`)) : member.tokens.map((t) => `${h}/${t.name}`);
+  const secrets = catalog ? secretsReadableBy(catalog, h) : [];
+  const readable = secrets.filter((s) => s.kind === 'token').map((s) => s.subject);
+  const own = member.tokens.map((t) => `${h}/${t.name}`);
+  const tokens = wasAdmin ? [...new Set([...registry.members.flatMap((m) => m.tokens.map((t) => `${m.handle}/${t.name}`)), ...readable])] : own;
   const checklist = [
     `Render and apply: \`infra render\`, review and commit, then run the playbook (ansible/apply-access.yml); ${member.ssh_keys.length} key(s) of ${h} move to infra_revoked_keys and leave every host.`,
   ];
   if (member.vpn_peers.length)
     checklist.push(`VPN: ${member.vpn_peers.map((p) => `${p.network}/${p.device}`).join(', ')} drop out of the servers' peer lists at that render; apply it (ansible/wireguard.yml) so the tunnels close.`);
-  if (wasAdmin && tokens.length)
-    checklist.push(`Tokens: ${h} was an admin and could decrypt every bot token: re-encrypt them to the remaining admins with \`infra tokens reencrypt --key YOUR-KEY.asc\`, then rotate each one (below).`);
-  for (const t of tokens) checklist.push(`Rotate ${t}: \`infra tokens rotate ${t}\` (readable by ${h} until then).`);
-  if (wasAdmin) checklist.push(...vaultPasswordChecklist(h, vaultStored));
+  if ((wasAdmin && tokens.length) || secrets.length)
+    checklist.push(`Secrets: ${h} could decrypt what is listed below: re-encrypt every secret to the remaining admins with \`infra tokens reencrypt --key YOUR-KEY.asc\`, then rotate each one.`);
+  const listed = new Set(secrets.filter((s) => s.kind === 'token').map((s) => s.subject));
+  for (const t of tokens) if (!listed.has(t)) checklist.push(`Rotate ${t}: \`infra tokens rotate ${t}\` (readable by ${h} until then).`);
+  checklist.push(...secretChecklistLines(secrets, h));
+  // a vault password kept outside the registry is not in the catalog: say how to bring it in, then rotate
+  if (wasAdmin && !vaultStored) checklist.push(...vaultPasswordChecklist(h, false));
   checklist.push(
     `Accounts outside infra: ${member.github ? `remove @${member.github} from the GitHub organisation, ` : 'GitHub organisation, '}Matrix rooms and admin rights, BigBlueButton/Greenlight admin accounts, mailing lists, the password manager, DNS and hosting panels.`,
   );
   checklist.push(`Check nothing is left: \`infra render --check\`, \`infra members show ${h}\` (reaches nothing), then \`infra audit\` (no departed-access for ${h}; add \`--live\` to look on the hosts).`);
-  return { checklist, tokensToRotate: tokens };
+  return { checklist, tokensToRotate: tokens, secrets };
 }
 
 /** Mark departed: `status` changes and `departed` is added; in infra.yml only their admin entry goes. */
@@ -277,6 +291,10 @@ export async function offboardMember(ctx: Context, handle: string, date?: string
   if (date !== undefined && !isIsoDate(date)) throw new InfraError(ExitCode.invalid, `--date must be a date YYYY-MM-DD`, { hint: `infra members offboard ${handle} --date ${today(ctx)}` });
   const when = date ?? today(ctx);
   const vaultStored = await fs.access(path.join(await ctx.store.root(), VAULT_PASSWORD_FILE)).then(() => true, () => false);
+  // who can read each secret, from the ciphertexts, as the registry is before the change
+  const before = await ctx.store.load();
+  const { readSecretCatalog } = await import('../adapters/secret-catalog.js');
+  const catalog = await readSecretCatalog(before.registry.root, before.registry.members);
   const { result, written } = await ctx.store.mutate('members offboard', (tx) => {
     const member = requireMember(tx.registry, handle);
     const wasAdmin = tx.registry.config.admins.includes(handle);
@@ -287,7 +305,7 @@ export async function offboardMember(ctx: Context, handle: string, date?: string
       editor.set(['departed'], when, 'status'); // right after status, where a reader looks for it
     }
     if (wasAdmin) tx.edit('infra.yml').removeValue(['admins'], handle);
-    const { checklist, tokensToRotate } = offboardChecklist(tx.registry, member, wasAdmin, vaultStored);
+    const { checklist, tokensToRotate, secrets } = offboardChecklist(tx.registry, member, wasAdmin, catalog, vaultStored);
     return {
       handle,
       departed: already ? member.departed! : when,
@@ -296,6 +314,7 @@ export async function offboardMember(ctx: Context, handle: string, date?: string
       revoked_keys: member.ssh_keys.map((k) => `${handle}/${k.name}`),
       peers_removed_at_render: member.vpn_peers.map((p) => `${p.network}/${p.device}`),
       tokens_to_rotate: tokensToRotate,
+      secrets_to_rotate: secrets,
       checklist,
     };
   });

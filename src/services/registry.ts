@@ -97,7 +97,7 @@ async function pgpProblems(root: string, members: readonly Member[]): Promise<Pr
     const rel = `keys/${m.handle}/pgp.asc`;
     try {
       const key = await readPublicKey(await fs.readFile(path.join(root, rel)), rel);
-      if (!key.canEncrypt) problems.push({ file: rel, field: '(key)', message: `${key.fingerprint} has no encryption subkey, so tokens cannot be encrypted to it` });
+      if (!key.canEncrypt) problems.push({ file: rel, field: '(key)', message: `${key.encryptProblem ?? `${key.fingerprint} cannot encrypt`}, so secrets cannot be encrypted to it` });
     } catch (e) {
       problems.push({ file: rel, field: '(key)', message: e instanceof InfraError ? e.message.replace(`${rel}: `, '') : String(e) });
     }

@@ -31,7 +31,7 @@ import { generateGenericToken } from '../core/tokens.js';
 import type { IsoDate } from '../core/types.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { readArg, say, today, type Context } from './context.js';
-import { actor } from './tokens.js';
+import { actor } from './token-common.js';
 
 const RESUME = 'infra vault rotate --resume --key YOUR-KEY.asc';
 const exists = (file: string) =>

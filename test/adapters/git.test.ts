@@ -5,13 +5,23 @@ import { stringify } from 'yaml';
 import { commitsSince, readFilesAt, registryHistory, resolveRef } from '../../src/adapters/git.js';
 import { changesOver, type Change } from '../../src/core/changes.js';
 import { InfraError } from '../../src/lib/errors.js';
+import * as openpgp from 'openpgp';
 import { tempDir } from '../helpers/example.js';
+import { makeAdmin, type TestAdmin } from '../helpers/pgp-keys.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { baseConfig, ed25519Line, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
 
 const HAS_GIT = requireTool('git', 'git');
 const d = HAS_GIT ? describe : describe.skip;
+
+let alicePgpKey: TestAdmin | undefined;
+let ALICE_FINGERPRINT = '';
+async function alicePgp(): Promise<TestAdmin> {
+  alicePgpKey ??= await makeAdmin('alice');
+  ALICE_FINGERPRINT = (await openpgp.readKey({ armoredKey: alicePgpKey.publicKey })).getFingerprint().toUpperCase();
+  return alicePgpKey;
+}
 
 const ALICE_OLD = ed25519Line('alice-old');
 const ALICE_NEW = ed25519Line('alice-new');
@@ -75,7 +85,8 @@ async function history(): Promise<{ repo: string; root: string; commits: string[
 
   await write(root, 'keys/roobot/member.yml', memberData('roobot', { kind: 'bot', tokens: [{ name: 'github', kind: 'github', rotated_at: '2026-11-20', rotated_by: 'alice', consumers: [] }] }));
   await write(root, 'keys/roobot/tokens/github.asc', '-----BEGIN PGP MESSAGE-----\nnot read\n-----END PGP MESSAGE-----\n');
-  await write(root, 'keys/alice/pgp.asc', 'public key, not read\n');
+  // a pgp.asc is read as its fingerprint: the key the next reencrypt hands every secret to
+  await write(root, 'keys/alice/pgp.asc', (await alicePgp()).publicKey);
   commits.push(await commit(repo, 'token rotated', '2026-11-20T12:00:00+00:00'));
   return { repo, root, commits };
 }
@@ -106,6 +117,7 @@ d('git adapter and changes since, on a real repository', () => {
       { date: '2026-11-10', commit: c4, kind: 'peer-added', subject: 'bob/phone', detail: 'meet 10.77.0.6/32' },
       { date: '2026-11-10', commit: c4, kind: 'peer-removed', subject: 'bob/phone', detail: 'meet' },
       { date: '2026-11-20', commit: c5, kind: 'token-rotated', subject: 'roobot/github', detail: 'on 2026-11-20 by alice' },
+      { date: '2026-11-20', commit: c5, kind: 'pgp-key-added', subject: 'alice', detail: ALICE_FINGERPRINT },
     ];
   };
 

@@ -126,7 +126,9 @@ describe('infra members offboard', () => {
     const everyToken = roobot.tokens.map((t: { name: string }) => `roobot/${t.name}`);
     expect(everyToken.length).toBeGreaterThan(0);
     expect(out).toMatchObject({ handle: 'alice', departed: '2026-11-20', removed_from_admins: true, tokens_to_rotate: everyToken });
-    expect(out.checklist.join('\n')).toMatch(/infra render[\s\S]*Rotate roobot\/github/);
+    expect(out.checklist.join('\n')).toMatch(/infra render[\s\S]*Rotate the token value roobot\/github/);
+    // every secret alice could read, by kind, from the ciphertexts' recipients
+    expect(out.secrets_to_rotate.map((s: { subject: string }) => s.subject)).toContain('roobot/github');
     // the checklist names the token commands, and ends with the audit, which finds what is left
     expect(out.checklist.join('\n')).toContain('`infra tokens reencrypt --key YOUR-KEY.asc`');
     expect(out.checklist.join('\n')).toContain('`infra tokens rotate roobot/github`');

@@ -5,6 +5,7 @@ import { validateConfig } from '../../src/core/validate.js';
 import { REPO_ROOT } from '../helpers/example.js';
 import { auditFindings, CODES, liveTargets, sortFindings, variableNames, vpnDumpFindings, type AuditInput, type Finding, type LiveHost } from '../../src/core/audit.js';
 import { hostsOf, planAccess } from '../../src/core/grants.js';
+import { buildCatalog, type KeyringEntry } from '../../src/core/secrets.js';
 import { parseYamlInventory } from '../../src/core/inventory.js';
 import { planRender } from '../../src/core/render.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member, type SshKeyEntry, type TokenEntry } from '../../src/core/types.js';
@@ -112,6 +113,18 @@ function registryCase(change: (cfg: InfraConfig, ms: Member[]) => void): AuditIn
 }
 
 const find = (ms: Member[], handle: string) => ms.find((m) => m.handle === handle)!;
+
+/** alice, bob and dana's certificates as key ids (A1, B1, D1): what a message's recipients are named through. */
+const KEYRING: KeyringEntry[] = [
+  { handle: 'alice', certificates: [{ fingerprint: 'A'.repeat(40), keyIds: ['A0', 'A1'] }] },
+  { handle: 'bob', certificates: [{ fingerprint: 'B'.repeat(40), keyIds: ['B0', 'B1'] }] },
+  { handle: 'dana', certificates: [{ fingerprint: 'D'.repeat(40), keyIds: ['D0', 'D1'] }] },
+];
+
+/** The input with a catalog of secrets whose ciphertexts are encrypted to the key ids given. */
+function withSecrets(input: AuditInput, files: Array<[string, string[]]>): AuditInput {
+  return { ...input, secrets: buildCatalog(files.map(([path, recipients]) => ({ path, recipients, digest: 'd' })), input.members, KEYRING) };
+}
 const codes = (fs: Finding[]) => [...new Set(fs.map((f) => f.code))].sort();
 
 describe('auditFindings: a healthy registry', () => {
@@ -373,19 +386,40 @@ const cases: Case[] = [
     expected: { code: 'token-expiring', severity: 'low', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
   },
   {
-    name: 'token-exposed: readable by someone no longer an admin',
+    // old data: a readable_by written before the ciphertexts were read is still judged, under the new code
+    name: 'secret-exposed: the recorded readable_by names someone no longer an admin',
     input: () => registryCase((_c, ms) => (find(ms, 'roobot').tokens[0] = token({ readable_by: ['alice', 'bob', 'dana'] }))),
-    expected: { code: 'token-exposed', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
+    expected: { code: 'secret-exposed', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
   },
   {
-    name: 'token-exposed: readable by a departed admin still listed',
+    name: 'secret-exposed: the vault password ciphertext is encrypted to dana, no longer an admin',
+    input: () => withSecrets(registryCase(() => undefined), [['vault/password.asc', ['A1', 'B1', 'D1']]]),
+    expected: { code: 'secret-exposed', severity: 'high', subject: 'vault/password.asc', fix: 'infra vault rotate --key YOUR-KEY.asc' },
+  },
+  {
+    name: 'secret-exposed: a token value encrypted to a key no member holds',
+    input: () => withSecrets(registryCase(() => undefined), [['keys/roobot/tokens/github.asc', ['A1', 'B1', 'EE']]]),
+    expected: { code: 'secret-exposed', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
+  },
+  {
+    name: 'ca-exposed: the CA key is encrypted to a departed admin (one finding, not also secret-exposed)',
+    input: () => withSecrets(registryCase((_c, ms) => ms.push(member('dana', { status: 'departed', departed: '2026-11-01', has_pgp: true }))), [['ca/user_ca.asc', ['A1', 'B1', 'D1']]]),
+    expected: { code: 'ca-exposed', severity: 'high', subject: 'ca/user_ca.asc', fix: 'infra ca rotate' },
+  },
+  {
+    name: 'secret-not-readable: a token value not encrypted to admin bob',
+    input: () => withSecrets(registryCase(() => undefined), [['keys/roobot/tokens/github.asc', ['A1']]]),
+    expected: { code: 'secret-not-readable', severity: 'medium', subject: 'roobot/github', fix: 'infra tokens reencrypt --key YOUR-KEY.asc' },
+  },
+  {
+    name: 'secret-exposed: readable by a departed admin still listed',
     input: () =>
       registryCase((c, ms) => {
         c.admins.push('carol');
         ms.push(member('carol', { status: 'departed', departed: '2026-11-01', has_pgp: true }));
         find(ms, 'roobot').tokens[0] = token({ readable_by: ['alice', 'bob', 'carol'] });
       }),
-    expected: { code: 'token-exposed', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
+    expected: { code: 'secret-exposed', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },
   },
   {
     name: 'rotation-incomplete: a pending rotation',
@@ -453,7 +487,7 @@ const cases: Case[] = [
       subject: 'production/bbb1',
       fix: 'add another active member to one of the groups infra, meet-tech (`groups:` in keys/<handle>/member.yml), or grant another group this host in infra.yml `access:`, then `infra render`',
     },
-    codes: ['single-member-host', 'token-exposed'],
+    codes: ['secret-exposed', 'single-member-host'],
   },
   {
     name: 'admin-without-pgp: an admin with no keys/<handle>/pgp.asc',

@@ -43,6 +43,29 @@ describe('changesIn', () => {
     expect(kinds(commit({ 'keys/roo/member.yml': bot({}) }, { 'keys/roo/member.yml': bot({ rotated_at: '2026-11-19' }) }))).toEqual([['token-rotated', 'roo/matrix', 'on 2026-11-19']]);
   });
 
+  it('a replaced pgp.asc is pgp-key-replaced naming the new fingerprint (the next reencrypt hands every secret to it)', () => {
+    const [OLD, NEW] = ['A'.repeat(40), 'B'.repeat(40)];
+    expect(kinds(commit({ 'keys/alice/pgp.asc': OLD }, { 'keys/alice/pgp.asc': NEW }))).toEqual([['pgp-key-replaced', 'alice', `now ${NEW} (was ${OLD})`]]);
+    expect(kinds(commit({}, { 'keys/alice/pgp.asc': `${NEW}\n${OLD}` }))).toEqual([['pgp-key-added', 'alice', `${NEW}, ${OLD}`]]);
+    expect(kinds(commit({ 'keys/alice/pgp.asc': OLD }, {}))).toEqual([['pgp-key-removed', 'alice', `was ${OLD}`]]);
+    expect(kinds(commit({ 'keys/alice/pgp.asc': OLD }, { 'keys/alice/pgp.asc': OLD }))).toEqual([]);
+    // a file with no readable certificate is still a change, said as such
+    expect(kinds(commit({ 'keys/alice/pgp.asc': OLD }, { 'keys/alice/pgp.asc': '' }))).toEqual([['pgp-key-replaced', 'alice', `now no readable certificate (was ${OLD})`]]);
+  });
+
+  it('a token consumer added, or pointed at another repository, is a change: the next rotation writes the value there', () => {
+    const bot = (consumers: unknown[]) => stringify({ name: 'Roo', kind: 'bot', org: 'o', status: 'active', tokens: [{ name: 'github', kind: 'github', consumers }] });
+    const mine = { github_secret: { repo: 'coop/site', name: 'TOKEN' } };
+    const theirs = { github_secret: { repo: 'mallory/loot', name: 'TOKEN' } };
+    expect(kinds(commit({ 'keys/roo/member.yml': bot([mine]) }, { 'keys/roo/member.yml': bot([mine, theirs]) }))).toEqual([['token-consumer-added', 'roo/github', 'github_secret:mallory/loot:TOKEN']]);
+    expect(kinds(commit({ 'keys/roo/member.yml': bot([mine]) }, { 'keys/roo/member.yml': bot([theirs]) }))).toEqual([
+      ['token-consumer-added', 'roo/github', 'github_secret:mallory/loot:TOKEN'],
+      ['token-consumer-removed', 'roo/github', 'github_secret:coop/site:TOKEN'],
+    ]);
+    // hostile shapes in history are read leniently, never thrown on
+    expect(() => changesIn(commit({ 'keys/roo/member.yml': bot([mine]) }, { 'keys/roo/member.yml': bot([null, 'x', { github_secret: [1] }, {}]) }))).not.toThrow();
+  });
+
   it('pairs a removed and an added grant for the same groups as one change, and leaves unrelated ones apart', () => {
     const config = (access: unknown[]) => stringify({ org: 'T', access });
     const before = config([

@@ -34,6 +34,8 @@ export interface FakeFailure {
   headers?: Record<string, string>;
   /** Close the connection without answering. */
   destroy?: boolean;
+  /** Never answer: the request hangs until the client gives up (or the server closes). */
+  hang?: boolean;
   /** Which matching call fails, counting from when the failure was added (1 = the next one). */
   nth?: number;
   method?: string;
@@ -99,6 +101,7 @@ export async function startFakeGithub(data: FakeGithubData): Promise<FakeGithub>
     const f = takeFailure(failures, method, path);
     if (f) {
       if (f.destroy) return void req.socket.destroy();
+      if (f.hang) return;
       return json(res, f.status ?? 500, f.body ?? { message: 'Server Error' }, f.headers);
     }
 

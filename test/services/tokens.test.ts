@@ -356,10 +356,16 @@ describe('add, list, show, reencrypt', () => {
     expect(await decryptWithKey(await fs.readFile(path.join(root, 'keys/roobot/tokens/hook.asc'), 'utf8'), carol.privateKey)).toBe('hook-value-0123456789abcdef');
     const bobCannot = await rejection(decryptWithKey(await fs.readFile(path.join(root, 'keys/roobot/tokens/github.asc'), 'utf8'), admins.bob.privateKey, admins.bob.passphrase));
     expect(bobCannot.message).toContain('not one');
-    expect(r.exposed.map((x) => [x.token, x.readable_by_former_admins])).toEqual([
-      ['roobot/github', ['bob']],
-      ['roobot/hook', ['bob']],
-      ['roobot/chat', ['bob']],
+    // roobot/chat holds no stored value, so there is nothing of it to read
+    expect(r.exposed.map((x) => [x.token, x.readable_by_former_admins, x.command])).toEqual([
+      ['roobot/github', ['bob'], 'infra tokens rotate roobot/github'],
+      ['roobot/hook', ['bob'], 'infra tokens rotate roobot/hook'],
+    ]);
+    // each recipient named by handle and fingerprint
+    const { keyFingerprint } = await import('../../src/adapters/openpgp-tokens.js');
+    expect(r.recipients).toEqual([
+      { handle: 'alice', fingerprint: await keyFingerprint(admins.alice.publicKey) },
+      { handle: 'carol', fingerprint: await keyFingerprint(carol.publicKey) },
     ]);
     expect((await tokenOf(root, 'github')).readable_by).toEqual(['alice', 'bob', 'carol']);
   });
