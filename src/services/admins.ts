@@ -6,7 +6,8 @@
 import { assertHandle } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { requireMember, type Context } from './context.js';
-import { secretsReadableByAdmin } from './admin-secrets.js';
+import { readSecretCatalog } from '../adapters/secret-catalog.js';
+import { secretsReadableBy } from '../core/secrets.js';
 
 export interface AdminChangeResult {
   handle: string;
@@ -14,8 +15,8 @@ export interface AdminChangeResult {
   changed: boolean;
   /** What to do next, as commands. */
   next: string[];
-  /** Removal: each secret the admin could read, with the command that rotates it. */
-  could_read: Array<{ secret: string; rotate: string }>;
+  /** Removal: each secret whose ciphertext is (or was) encrypted to them, by kind, with the command that rotates it. */
+  could_read: Array<{ kind: string; label: string; subject: string; path: string; rotate: string }>;
   written: string[];
 }
 
@@ -54,7 +55,9 @@ export async function removeAdmin(ctx: Context, handle: string): Promise<AdminCh
       throw new InfraError(ExitCode.invalid, `${handle} is not an admin (admins: ${admins.join(', ') || 'none'})`, { hint: 'infra members list  # admins are marked *' });
     const next = admins.filter((a) => a !== handle);
     tx.edit('infra.yml').setList(['admins'], next);
-    return { admins: next, couldRead: await secretsReadableByAdmin(tx.root, tx.registry) };
+    // who can read each secret is what its ciphertext says, not the admin list of the moment
+    const catalog = await readSecretCatalog(tx.root, tx.registry.members);
+    return { admins: next, couldRead: secretsReadableBy(catalog, handle) };
   });
   return {
     handle,

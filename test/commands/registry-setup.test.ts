@@ -132,7 +132,7 @@ describe('infra admins', () => {
     expect(await treeDigest(dir)).toBe(digest);
   });
 
-  it('remove lists every token the admin could read, each with its rotate command', async () => {
+  it('remove lists every secret encrypted to the admin, each with its rotate command', async () => {
     const dir = await copyExample();
     const doc = parse(await config(dir));
     const admin = doc.admins[0];
@@ -140,8 +140,12 @@ describe('infra admins', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(parse(await config(dir)).admins).toEqual(doc.admins.slice(1));
-    const bot = parse(await fs.readFile(path.join(dir, 'keys/roobot/member.yml'), 'utf8'));
-    for (const t of bot.tokens) expect(out.could_read).toContainEqual({ secret: `token roobot/${t.name}`, rotate: `infra tokens rotate roobot/${t.name}` });
+    // every value stored for the bot, and the vault password: the example encrypts each to both admins
+    const stored = (await fs.readdir(path.join(dir, 'keys/roobot/tokens'))).filter((f) => /^[^.]+\.asc$/.test(f)).map((f) => f.replace(/\.asc$/, ''));
+    expect(stored.length).toBeGreaterThan(0);
+    for (const name of stored) expect(out.could_read).toContainEqual(expect.objectContaining({ kind: 'token', rotate: `infra tokens rotate roobot/${name}` }));
+    expect(out.could_read).toContainEqual(expect.objectContaining({ kind: 'vault-password', path: 'vault/password.asc' }));
+    expect(out.next.join('\n')).toContain('infra tokens reencrypt');
   });
 
   it('remove refuses someone who is not an admin', async () => {

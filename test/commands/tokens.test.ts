@@ -83,11 +83,11 @@ it('rotate roobot/github from stdin against the local GitHub: exit 0, ends with 
   }
 });
 
-it('reencrypt --key with a test admin key re-encrypts every value; they still decrypt with either admin key', async () => {
+it('reencrypt --key with a test admin key re-encrypts every stored secret, the vault password too; they still decrypt with either admin key', async () => {
   const dir = await copyExample();
   const r = await spawnCli(['tokens', 'reencrypt', '--dir', dir, '--key', path.join(KEYS, 'alice.sec.asc'), '--json']);
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout).reencrypted).toEqual(['keys/roobot/tokens/github.asc', 'keys/roobot/tokens/matrix.asc', 'keys/roobot/tokens/webhook-secret.asc']);
+  expect(JSON.parse(r.stdout).reencrypted).toEqual(['keys/roobot/tokens/github.asc', 'keys/roobot/tokens/matrix.asc', 'keys/roobot/tokens/webhook-secret.asc', 'vault/password.asc']);
   const shown = await spawnCli(['tokens', 'show', 'roobot/matrix', '--dir', dir, '--reveal', '--key', path.join(KEYS, 'bob.sec.asc')]);
   expect(shown.stdout).toBe(`${VALUES.matrix}\n`);
   noValueIn(r.stdout, r.stderr);

@@ -13,7 +13,7 @@ export default class AdminsRemove extends InfraCommand<AdminChangeResult> {
     const { args } = await this.parseWith(AdminsRemove);
     const result = await removeAdmin(this.context(), args.handle);
     this.say(`${result.handle} is no longer an admin (admins: ${result.admins.join(', ') || 'none'}).`);
-    if (result.could_read.length) this.say([`${result.handle} could read:`, ...result.could_read.map((s) => `  ${s.secret}`)].join('\n'));
+    if (result.could_read.length) this.say([`${result.handle} could read:`, ...result.could_read.map((s) => `  ${s.label} ${s.subject}`)].join('\n'));
     this.say(['Next:', ...result.next.map((n) => `  ${n}`)].join('\n'));
     return result;
   }
