@@ -14,9 +14,10 @@
  * Per host: settings that break policy.ssh.host are host-sshd-policy, one finding per setting.
  */
 import { parseAuthorizedKeys, type AuthorizedKey } from './authorized-keys.js';
-import type { AccessPlan, GrantedKey } from './grants.js';
+import type { AccessPlan, GrantedKey, UserAccess } from './grants.js';
+import { formatAddress, hostRange, parseCidr } from './ip-alloc.js';
 import { keyLineDifferences } from './key-line-diff.js';
-import type { SshdAnswer, SshdFile, SshdUser } from './live-collect.js';
+import { OUTSIDE_ADDRESS, type SshdAnswer, type SshdFile, type SshdUser } from './live-collect.js';
 import { authorizedLine, vpnRangesOf } from './render.js';
 import { fingerprintOf } from './ssh-key.js';
 import { DEFAULT_SSH_HOST_POLICY, policyBreaches } from './sshd-policy.js';
@@ -231,4 +232,23 @@ function userFileFindings(input: LiveAuditInput, files: readonly SshdFile[], at:
     out.push(make('missing-key', `${g.member}/${g.keyName} ${where}`, `granted, but not in ${managed?.path ?? 'any AuthorizedKeysFile'}${why}`, apply));
   }
   return out;
+}
+
+/**
+ * The address sshd's view for a user is asked for (`sshd -T -C user=U,host=A,addr=A`): where its members
+ * connect from. Every grant VPN-only: the first host address of the first VPN range (what from= lets in);
+ * otherwise OUTSIDE_ADDRESS, anyone on the internet.
+ */
+export function askedAddress(access: UserAccess | undefined, vpnRanges: readonly string[]): string {
+  const granted = access?.granted ?? [];
+  if (granted.length === 0 || !granted.every((g) => g.vpnOnly)) return OUTSIDE_ADDRESS;
+  for (const range of vpnRanges) {
+    try {
+      const c = parseCidr(range);
+      return formatAddress(c.family, hostRange(c).first);
+    } catch {
+      continue;
+    }
+  }
+  return OUTSIDE_ADDRESS;
 }

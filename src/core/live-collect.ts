@@ -85,8 +85,10 @@ function parseCollectorText(stdout: string, wantWg: boolean): { sshd: SshdAnswer
     throw new NotUnderstood(why);
   };
   if (stdout.length > MAX_ANSWER_BYTES) fail(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
-  const lines = stdout.split('\n');
+  // Ansible runs the script on a terminal (ssh -tt): lines end in CRLF. Every field is hex, so a CR is never data.
+  const lines = stdout.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  while (lines.length && lines[0] === '') lines.shift();
   if (lines.length > MAX_RECORDS) fail(`the answer has more than ${MAX_RECORDS} records`);
   if (lines[0] !== 'infra-live-collect 1') fail('it does not start with the collector\'s header');
   if (lines[lines.length - 1] !== 'end') fail('it ends before the collector finished (no end record)');
@@ -231,7 +233,44 @@ function eventAnswers(line: string): Array<[string, HostAnswer]> {
   for (const [host, result] of Object.entries(e.hosts as Record<string, unknown>)) {
     const answer = answerOf(result);
     // The jsonl callback marks unreachable hosts by the event, not always in the result.
-    out.push([host, e._event === 'v2_runner_on_unreachable' && answer.status !== 'unreachable' ? { status: 'unreachable', message: answer.status === 'failed' ? answer.message : 'unreachable' } : answer]);
+    if (e._event !== 'v2_runner_on_unreachable' || answer.status === 'unreachable') out.push([host, answer]);
+    else {
+      const msg = answer.status === 'failed' ? answer.message : oneLine(typeof (result as Record<string, unknown> | null)?.msg === 'string' ? ((result as Record<string, unknown>).msg as string) : '');
+      out.push([host, { status: 'unreachable', message: msg || 'unreachable (Ansible gave no reason)' }]);
+    }
   }
   return out;
+}
+
+/**
+ * The address a view of sshd is asked for when no VPN range applies: 192.0.2.1 (TEST-NET-1, reserved for
+ * documentation) stands for "anyone on the internet", so a `Match Address` block for a local network does
+ * not hide what sshd grants a stranger.
+ */
+export const OUTSIDE_ADDRESS = '192.0.2.1';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One host's progress line: per user the keys sshd reads and the lines it skips, then the WireGuard dump. */
+export function describeAnswer(reading: Extract<CollectorReading, { kind: 'answer' }>, parse: (text: string) => { keys: unknown[]; skipped: unknown[] }): string {
+  const parts: string[] = [];
+  if (!reading.sshd.hostView.ok) parts.push(reading.sshd.hostView.error);
+  for (const user of Object.keys(reading.sshd.users).sort()) {
+    const u = reading.sshd.users[user];
+    if (!u.view.ok) parts.push(`${user}: ${u.view.error}`);
+    else if (!u.exists) parts.push(`${user}: no such user`);
+    else {
+      let keys = 0;
+      let skipped = 0;
+      const read = u.files.filter((f) => f.kind === 'keys' && f.state === 'ok');
+      for (const f of read) {
+        const p = parse(f.text ?? '');
+        keys += p.keys.length;
+        skipped += p.skipped.length;
+      }
+      parts.push(`${user}: ${plural(keys, 'key')} in ${plural(read.length, 'file')}${skipped ? `, ${plural(skipped, 'line')} sshd skips` : ''}`);
+    }
+  }
+  if (reading.wg) parts.push('error' in reading.wg ? reading.wg.error : `wg: ${plural(reading.wg.dump.interfaces.length, 'interface')}, ${plural(reading.wg.dump.peers.length, 'peer')}`);
+  return parts.length ? parts.join('; ') : 'answered';
 }

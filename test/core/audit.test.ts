@@ -322,6 +322,7 @@ const cases: Case[] = [
       severity: 'medium',
       subject: 'production/web1 PasswordAuthentication',
       detail: 'sshd uses `PasswordAuthentication yes` (for root, sysadmin); policy.ssh.host allows at most `PasswordAuthentication no`',
+      fix: "set `PasswordAuthentication no` in web1's sshd_config (and in every Match block that sets it), then reload sshd (`systemctl reload ssh`)",
     },
   },
   {
