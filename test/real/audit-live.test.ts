@@ -66,7 +66,8 @@ d('audit --live through Ansible against a real sshd', () => {
 
   const run = async (reqs: LiveRequest[]) => {
     const progress: string[] = [];
-    const result = await collect(reqs, (line) => progress.push(line));
+    // A generous per-host deadline: a shared, loaded machine may take long to run the collector (silent has its own ansible_timeout).
+    const result = await collect(reqs, (line) => progress.push(line), { timeoutSeconds: 90 });
     return { result, progress };
   };
   const audit = async (result: LiveResult): Promise<Finding[]> => {
