@@ -88,9 +88,12 @@ function parseCollectorText(stdout: string, wantWg: boolean): { sshd: SshdAnswer
   // Ansible runs the script on a terminal (ssh -tt): lines end in CRLF. Every field is hex, so a CR is never data.
   const lines = stdout.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  while (lines.length && lines[0] === '') lines.shift();
+  // What a login shell or the terminal printed before the script started (a banner, a profile's echo) is not
+  // the collector's: reading starts at its header, and every record after it must be in shape.
+  const start = lines.indexOf('infra-live-collect 1');
+  if (start < 0) fail(`it has no collector header (it starts ${JSON.stringify(oneLine(lines.find((l) => l !== '') ?? '').slice(0, 80))})`);
+  lines.splice(0, start);
   if (lines.length > MAX_RECORDS) fail(`the answer has more than ${MAX_RECORDS} records`);
-  if (lines[0] !== 'infra-live-collect 1') fail('it does not start with the collector\'s header');
   if (lines[lines.length - 1] !== 'end') fail('it ends before the collector finished (no end record)');
   let hostView: SshdView | undefined;
   const users: Record<string, SshdUser> = {};

@@ -69,13 +69,17 @@ describe('readCollector: the host answer is hostile input', () => {
     ]);
   });
 
+  it('skips what a login shell printed before the header', () => {
+    expect(readCollector(ok(`Welcome to web1\nlast login: never\n${goodAnswer()}`), false)).toEqual(readCollector(ok(goodAnswer()), false));
+  });
+
   it('reads it with CRLF line ends too (Ansible runs scripts on a terminal)', () => {
     expect(readCollector(ok(goodAnswer().replace(/\n/g, '\r\n')), false)).toEqual(readCollector(ok(goodAnswer()), false));
   });
 
   const lines = goodAnswer().split('\n');
   it.each([
-    ['no header', lines.slice(1).join('\n'), /header/],
+    ['no header', lines.slice(1).join('\n'), /no collector header \(it starts "hostview 0 x/],
     ['cut short (no end record)', lines.slice(0, -2).join('\n'), /end record/],
     ['odd hex', goodAnswer().replace(hex('/home/deploy'), 'x2f6'), /not in the collector's format/],
     ['hex without its x', goodAnswer().replace(hex('/home/deploy'), hex('/home/deploy').slice(1)), /not in the collector's format/],
