@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keysFile, peerAddresses, registry, ROTATE_BOT, ROTATE_CONSUMERS, ROTATE_TOKEN, scratchCopy, vpnRegistry } from './generate.js';
 import { compare, runOnce } from './measure.js';
+import { liveAuditCases } from './live-audit.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(repo, 'bin', 'run.js');
@@ -138,6 +139,9 @@ export function plan({ full }) {
       return rows;
     }));
   else cases.push(async () => [{ case: 'tokens rotate', size: '-', note: 'skipped: this build has no `tokens rotate` command' }]);
+
+  // A farm of real sshd hosts (root only); see live-audit.js.
+  cases.push(group(['audit --live'], () => liveAuditCases({ bin: BIN, runs: full ? 3 : 1 })));
 
   return cases;
 }

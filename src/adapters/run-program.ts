@@ -27,6 +27,8 @@ export interface RunOptions {
    * can prompt on the user's terminal; a timeout kills the whole process group.
    */
   newSession?: boolean;
+  /** Called with each piece of stdout as it arrives; then stdout is not kept (the result's is empty): a long stream costs no memory. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -65,7 +67,10 @@ export function runProgram(command: string, args: readonly string[], options: Ru
         }
       } else child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdout.on('data', (b: Buffer) => {
+      if (options.onStdout) options.onStdout(b);
+      else out.push(b);
+    });
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -7,7 +7,7 @@ import { runAudit } from '../services/audit.js';
 export default class Audit extends InfraCommand<AuditJson> {
   static override summary = 'The pre-meeting report: who reaches which host, and what to fix now, soon, or watch.';
   static override description = `Findings (high, medium, low), each with the exact command or edit that fixes it, and the access matrix: hosts x members, remote user, VPN-only. An invalid registry still gets a report (invalid-registry findings, and the rest on what loads).
---format table (default) fits the terminal; markdown pastes into meeting notes; json (or --json) is for scripts. --since DATE|GITREF adds what changed, from the registry's git history. --wg-dump FILE (or - for stdin) checks a saved \`wg show all dump\`; --live reads authorized_keys and WireGuard peers from the hosts through Ansible.
+--format table (default) fits the terminal; markdown pastes into meeting notes; json (or --json) is for scripts. --since DATE|GITREF adds what changed, from the registry's git history. --wg-dump FILE (or - for stdin) checks a saved \`wg show all dump\`; --live asks each host's sshd what it trusts (sshd -T, every AuthorizedKeysFile, CAs, keys commands) and reads WireGuard peers, through Ansible, all hosts at once (--forks), each within --timeout seconds.
 --fail-on SEVERITY makes it a CI gate: exit 4 when a finding is that severe or worse (the report is printed anyway).`;
   static override examples = [
     '<%= config.bin %> audit',
@@ -23,9 +23,11 @@ export default class Audit extends InfraCommand<AuditJson> {
     'as-of': Flags.string({ description: 'judge every date against this day (YYYY-MM-DD) instead of today' }),
     since: Flags.string({ description: 'also list access changes since a date (YYYY-MM-DD) or a git ref' }),
     'fail-on': Flags.string({ description: 'exit 4 when a finding is this severe or worse: low, medium or high' }),
-    live: Flags.boolean({ description: 'read authorized_keys and WireGuard peers from the hosts, through Ansible' }),
+    live: Flags.boolean({ description: "ask each host's sshd what it trusts, and read WireGuard peers, through Ansible" }),
     limit: Flags.string({ description: 'with --live: only the hosts this Ansible pattern selects' }),
     'wg-dump': Flags.string({ description: 'a saved `wg show all dump` (FILE, or - for stdin)' }),
+    forks: Flags.integer({ description: 'with --live: hosts asked at once (default the number of hosts, up to 50)' }),
+    timeout: Flags.integer({ description: 'with --live: seconds each host has to answer (default 10)' }),
   };
 
   async run(): Promise<AuditJson> {
@@ -33,7 +35,7 @@ export default class Audit extends InfraCommand<AuditJson> {
     if (this.jsonEnabled() && flags.format !== undefined && flags.format !== 'json')
       throw new InfraError(ExitCode.usage, `--json prints JSON; it cannot be combined with --format ${flags.format}`, { hint: `infra audit --format ${flags.format}` });
     const ctx = this.context();
-    const report = await runAudit(ctx, { env: flags.env, format: flags.format, asOf: flags['as-of'], since: flags.since, failOn: flags['fail-on'], live: flags.live, limit: flags.limit, wgDump: flags['wg-dump'] });
+    const report = await runAudit(ctx, { env: flags.env, format: flags.format, asOf: flags['as-of'], since: flags.since, failOn: flags['fail-on'], live: flags.live, limit: flags.limit, wgDump: flags['wg-dump'], forks: flags.forks, timeout: flags.timeout });
     if (!this.jsonEnabled()) {
       const print = { table: () => auditTable(report, ctx.stdout.columns), markdown: () => auditMarkdown(report), json: () => auditJsonText(report) }[report.format];
       ctx.stdout.write(print());

@@ -46,7 +46,7 @@ function failureMessage(result: Json): string {
   return oneLine(parts.join(': ')) || 'Ansible gave no reason';
 }
 
-function answerOf(result: unknown): HostAnswer {
+export function answerOf(result: unknown): HostAnswer {
   if (!isObject(result)) return { status: 'failed', message: 'Ansible returned no result for this host', result: {} };
   if (result.unreachable === true) return { status: 'unreachable', message: oneLine(textOf(result.msg)) || 'unreachable (Ansible gave no reason)' };
   if (result.failed === true) return { status: 'failed', message: failureMessage(result), result };

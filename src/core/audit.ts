@@ -14,12 +14,14 @@ import type { Inventory } from './inventory.js';
 import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Address, type Cidr } from './ip-alloc.js';
 import { GENERATED_FILE, planRender, PLAYBOOK_SETTINGS } from './render.js';
 import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
-import { checkAuthorizedKeys, policyProblems } from './ssh-key.js';
+import { policyProblems } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
 import { noAccessFindings } from './no-access.js';
 import { readVarsFile, unreadableVarsFix } from './vars-file.js';
 import { secretFindings, type CatalogEntry } from './secrets.js';
+import { liveSshdFindings } from './live-audit.js';
+import type { SshdAnswer } from './live-collect.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -55,6 +57,9 @@ export const CODES = {
   'idle-peer': 'low',
   'key-expiring': 'low',
   'token-due-soon': 'low',
+  'unmanaged-auth': 'high',
+  'altered-key': 'high',
+  'host-sshd-policy': 'medium',
 } as const satisfies Record<string, Severity>;
 export type FindingCode = keyof typeof CODES;
 
@@ -79,6 +84,8 @@ export interface LiveHost {
   authorizedKeys?: Readonly<Record<string, string | null>>;
   /** Remote user -> why that user's file could not be read (no such user, permission denied). */
   userErrors?: Readonly<Record<string, string>>;
+  /** What sshd trusts there: its settings per user and every file it reads (core/live-collect.ts). */
+  sshd?: SshdAnswer;
 }
 
 /** One `wg show all dump`, and where it came from (a VPN server's name, or the file given to --wg-dump). */
@@ -120,6 +127,8 @@ export interface AuditInput {
   wgDumps?: readonly DumpSource[];
   /** What `--live` read from each host (unknown-key, missing-key, departed-access, unreachable-host). */
   live?: readonly LiveHost[];
+  /** The registry's user CAs (ca/*.pub) as canonical base64: a host trusting one of them is not unmanaged-auth. */
+  registryUserCAs?: readonly string[];
   /**
    * Every admin-held secret with who its ciphertext is encrypted to (src/adapters/secret-catalog.ts): judged
    * for secret-exposed, ca-exposed and secret-not-readable. Without it, a token's recorded readable_by alone
@@ -217,7 +226,7 @@ export function auditFindings(input: AuditInput): AuditResult {
   const departed = new DepartedPlaces(members, readKey);
   if (input.rendered && config) departed.scanRendered(input.rendered, renderedFolders(config, input.inventoryFolders));
   for (const d of input.wgDumps ?? []) findings.push(...dumpFindings(d, config, members, policy, asOf, departed));
-  if (input.live && config && plan) findings.push(...liveFindings(input.live, config, members, plan, input.inventoryFolders, departed, readKey));
+  if (input.live && config && plan) findings.push(...liveFindings(input.live, config, members, plan, input.inventoryFolders, departed, readKey, input.registryUserCAs));
   findings.push(...departed.findings(config));
 
   findings.push(...problems.map(problemFinding));
@@ -793,49 +802,20 @@ function liveFindings(
   folders: Readonly<Record<string, string>> | undefined,
   departed: DepartedPlaces,
   readKey: KeyReader,
+  registryUserCAs: readonly string[] | undefined,
 ): Finding[] {
-  const out: Finding[] = [];
-  const owners = new Map<string, string>(); // fingerprint -> member/key, for the detail of unknown keys
-  for (const k of parsedKeys(members, readKey)) owners.set(k.parsed.fingerprint, `${k.member.handle}/${k.name}`);
-  const policy = config.policy.ssh;
-  for (const h of live) {
-    const place = `${h.environment}/${h.host}`;
-    const folder = config.environments[h.environment] ? folderOf(config, h.environment, folders) : `inventories/${h.environment}`;
-    const apply = `infra render, then \`${applyCommand(folder, h.host, 'ssh')}\``;
-    if (h.unreachable !== undefined) {
-      out.push(finding('unreachable-host', place, `no answer: ${h.unreachable}`, `check it with \`ansible -i ${folder} ${h.host} -m ansible.builtin.ping\`; an unknown host key is added to known_hosts only after checking its fingerprint`));
-      continue;
-    }
-    for (const [user, reason] of Object.entries(h.userErrors ?? {}))
-      out.push(finding('unreachable-host', `${place} ${user}`, `could not read ~${user}/.ssh/authorized_keys: ${reason}`, `check the user exists and the inventory's become settings: \`ansible -i ${folder} ${h.host} -b -m ansible.builtin.stat -a path=~${user}/.ssh/authorized_keys\``));
-    const users = plan.get(h.environment)?.get(h.host);
-    for (const [user, text] of Object.entries(h.authorizedKeys ?? {})) {
-      const granted = users?.get(user)?.granted ?? [];
-      const expected = new Map(granted.map((g) => [g.parsed.fingerprint, g]));
-      const present = new Set<string>();
-      const file = `~${user}/.ssh/authorized_keys`;
-      const report = checkAuthorizedKeys(text ?? '', policy);
-      for (const e of report.errors)
-        out.push(finding('unknown-key', `${place} ${user} line ${e.line}`, `${file} line ${e.line} is not a key the registry grants: ${e.problem}`, `remove line ${e.line} of ${file} on ${h.host}, or ${apply}`));
-      for (const k of report.keys) {
-        present.add(k.fingerprint);
-        if (expected.has(k.fingerprint)) continue;
-        if (departed.keyAt(k.fingerprint, `${place} as ${user} (${file} line ${k.line})`, folder)) continue;
-        const owner = owners.get(k.fingerprint);
-        out.push(
-          finding(
-            'unknown-key',
-            `${place} ${user} ${k.fingerprint}`,
-            `${file} line ${k.line} holds a ${k.type} key ${owner ? `of ${owner}, which no grant gives ${user} on ${h.host}` : 'the registry does not know'}`,
-            apply,
-          ),
-        );
-      }
-      for (const [fingerprint, g] of expected) {
-        if (present.has(fingerprint)) continue;
-        out.push(finding('missing-key', `${g.member}/${g.keyName} ${place} ${user}`, `granted, but not in ${file}${text === null ? ' (the file does not exist)' : ''}`, apply));
-      }
-    }
-  }
-  return out;
+  const owners = new Map<string, string>(); // canonical base64 -> member/key, for the detail of unknown keys
+  for (const k of parsedKeys(members, readKey)) owners.set(k.parsed.base64, `${k.member.handle}/${k.name}`);
+  return liveSshdFindings({
+    live,
+    config,
+    plan,
+    folderOf: (env) => (config.environments[env] ? folderOf(config, env, folders) : `inventories/${env}`),
+    owners,
+    departedAt: (base64, where, folder) => {
+      const fp = departed.blobs.get(base64);
+      return fp !== undefined && departed.keyAt(fp, where, folder);
+    },
+    ...(registryUserCAs ? { registryUserCAs } : {}),
+  });
 }

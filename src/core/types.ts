@@ -11,6 +11,19 @@ export interface SshPolicy {
   max_age_days: number;
   /** Ansible host pattern: hosts reached only from inside the VPN (audit: vpn-bypass). */
   vpn_only_hosts?: string;
+  /** What sshd on every host must allow at most (audit --live: host-sshd-policy); defaults in core/sshd-policy.ts. */
+  host?: SshHostPolicy;
+}
+
+/** policy.ssh.host in infra.yml: sshd's effective settings the co-op expects on its hosts. */
+export interface SshHostPolicy {
+  password_authentication: boolean;
+  kbd_interactive_authentication: boolean;
+  /** The most PermitRootLogin may allow: no < forced-commands-only < prohibit-password < yes. */
+  permit_root_login: 'no' | 'forced-commands-only' | 'prohibit-password' | 'yes';
+  pubkey_authentication: boolean;
+  permit_user_environment: boolean;
+  hostbased_authentication: boolean;
 }
 
 export interface Policy {

@@ -8,6 +8,7 @@ import { InfraError } from '../lib/errors.js';
 import { dict, ownValue } from './dict.js';
 import { keyParser, summaryOf, type KeySummary, type ParseKey } from './key-summary.js';
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
+import { validateSshHostPolicy } from './sshd-policy.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
 import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
 import { CONSUMER_FORMS, CONSUMER_KINDS, consumerKey, consumerProblems, formatConsumer, parseConsumer, type ConsumerKind } from './tokens.js';
@@ -165,7 +166,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
     unknownFields(p, ['policy', name], s, allowed);
     return s;
   };
-  const ssh = section('ssh', ['allowed_types', 'min_rsa_bits', 'max_age_days', 'vpn_only_hosts']);
+  const ssh = section('ssh', ['allowed_types', 'min_rsa_bits', 'max_age_days', 'vpn_only_hosts', 'host']);
   if (ssh.allowed_types !== undefined) {
     const types = stringList(p, ssh, ['policy', 'ssh'], 'allowed_types');
     types.forEach((t, i) => {
@@ -178,6 +179,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   policy.ssh.max_age_days = int(p, ssh, ['policy', 'ssh'], 'max_age_days', 1, policy.ssh.max_age_days)!;
   const vpnOnlyHosts = str(p, ssh, ['policy', 'ssh'], 'vpn_only_hosts');
   if (vpnOnlyHosts !== undefined) policy.ssh.vpn_only_hosts = vpnOnlyHosts;
+  if (ssh.host !== undefined) policy.ssh.host = validateSshHostPolicy(p, ssh.host);
   const vpn = section('vpn', ['idle_days']);
   policy.vpn = { idle_days: int(p, vpn, ['policy', 'vpn'], 'idle_days', 1, DEFAULT_POLICY.vpn!.idle_days)! };
   const tokens = section('tokens', ['rotate_every_days']);

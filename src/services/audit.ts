@@ -20,6 +20,9 @@ import { keyParser, type ParseKey } from '../core/key-summary.js';
 import type { InfraConfig, Member } from '../core/types.js';
 import { isIsoDate } from '../core/validate.js';
 import { parseWgDump } from '../core/wg-dump.js';
+import { askedAddress } from '../core/live-audit.js';
+import { vpnRangesOf } from '../core/render.js';
+import { checkLiveSettings, userCAs } from './live-settings.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
 import { readArg, today, type Context } from './context.js';
 
@@ -39,6 +42,10 @@ export interface AuditOptions {
   live?: boolean;
   /** With --live: an Ansible pattern limiting the hosts asked. */
   limit?: string;
+  /** With --live: hosts asked at once (default the number of hosts, up to 50). */
+  forks?: number;
+  /** With --live: each host's deadline in seconds (default 10). */
+  timeout?: number;
   /** A saved `wg show all dump` (FILE, or - for stdin). */
   wgDump?: string;
   /** table | markdown | json (validated here; the command prints it). */
@@ -66,11 +73,12 @@ function checkOptions(ctx: Context, o: AuditOptions): { format: AuditFormat; fai
   if (o.since !== undefined && (o.since.trim() === '' || (/^\d{4}-\d{2}-\d{2}$/.test(o.since) && !isIsoDate(o.since))))
     throw new InfraError(ExitCode.invalid, `--since ${JSON.stringify(o.since)} is neither a date YYYY-MM-DD nor a git ref`, { hint: 'infra audit --since 2026-01-01 (or a commit, branch or tag)' });
   if (o.limit !== undefined && !o.live) throw new InfraError(ExitCode.usage, '--limit narrows the hosts --live asks, and needs --live', { hint: `infra audit --live --limit ${o.limit}` });
+  checkLiveSettings(o);
   return { format: (o.format as AuditFormat | undefined) ?? 'table', ...(o.failOn ? { failOn: o.failOn as Severity } : {}) };
 }
 
 /** The real collector, loaded only when --live is asked for. */
-const realCollector: LiveCollector = async (requests, progress) => (await import('../adapters/ansible-live.js')).collectLive(requests, progress);
+const realCollector: LiveCollector = async (requests, progress, settings) => (await import('../adapters/ansible-live.js')).collectLive(requests, progress, settings);
 
 export async function runAudit(ctx: Context, options: AuditOptions = {}, collector: LiveCollector = realCollector): Promise<AuditResult> {
   const { format, failOn } = checkOptions(ctx, options);
@@ -106,6 +114,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
 
   let live: LiveHost[] | undefined;
   let localCommand: { findings: Finding[]; notice: string[] } | undefined;
+  let registryUserCAs: string[] | undefined;
   if (options.live) {
     if (!config) throw new InfraError(ExitCode.invalid, '--live needs infra.yml to load: it says which hosts to ask', { hint: 'run `infra check`, fix infra.yml, then `infra audit --live`' });
     const requests = liveRequests(root, config, members, inventories, options.limit, parseKey);
@@ -115,7 +124,8 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     // Before Ansible runs: the connection settings that run a command on this machine (listed, and findings).
     localCommand = await localCommandBeforeLive(root, config, inventories, folders);
     for (const line of localCommand.notice) ctx.stderr.write(`${line}\n`);
-    const result = await collector(requests, progress);
+    const result = await collector(requests, progress, { ...(options.forks !== undefined ? { forks: options.forks } : {}), ...(options.timeout !== undefined ? { timeoutSeconds: options.timeout } : {}) });
+    registryUserCAs = await userCAs(root);
     live = result.live;
     wgDumps.push(...result.dumps);
   }
@@ -132,6 +142,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     wgDumps,
     ...(live ? { live } : {}),
     ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),
+    ...(registryUserCAs ? { registryUserCAs } : {}),
   });
 
   let changes;
@@ -160,10 +171,13 @@ function liveRequests(root: string, config: InfraConfig, members: readonly Membe
     if (!(e instanceof InfraError)) throw e; // the problem is an invalid-registry finding already
   }
   const targets = plan ? liveTargets(plan) : [];
+  const vpnRanges = vpnRangesOf(config.vpn);
   return environments.map((environment) => ({
     environment,
     inventoryPath: path.resolve(root, config.environments[environment]),
-    targets: targets.filter((t) => t.environment === environment).map(({ host, users }) => ({ host, users })),
+    targets: targets
+      .filter((t) => t.environment === environment)
+      .map(({ host, users }) => ({ host, users, addresses: Object.fromEntries(users.map((u) => [u, askedAddress(plan?.get(environment)?.get(host)?.get(u), vpnRanges)])) })),
     vpnServers: [...new Set(Object.values(config.vpn).flatMap((net) => hostsOf(net.servers, inventories[environment])))].sort(),
     ...(limit !== undefined ? { limit } : {}),
   }));

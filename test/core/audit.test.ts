@@ -96,6 +96,16 @@ const FROM = 'from="10.77.0.0/24,fd77:77::/64"';
 const healthyKeys = `# managed by ansible\n${FROM} ${ALICE} alice/laptop\n${FROM} ${BOB} bob/laptop\n`;
 const liveHost = (host: string, text: string | null = healthyKeys): LiveHost => ({ environment: 'production', host, authorizedKeys: { sysadmin: text } });
 const HEALTHY_LIVE = ['bbb1', 'vpn1', 'web1'].map((h) => liveHost(h));
+/** A host as the sshd collector answers: Debian's defaults, the healthy authorized_keys, and what a case changes. */
+const SSHD_DEFAULTS = { passwordauthentication: 'no', kbdinteractiveauthentication: 'no', permitrootlogin: 'without-password', pubkeyauthentication: 'yes', permituserenvironment: 'no', hostbasedauthentication: 'no', authorizedkeyscommand: 'none', authorizedkeysfile: '.ssh/authorized_keys .ssh/authorized_keys2' };
+function sshdHost(host: string, change: { settings?: Record<string, string>; keys2?: string } = {}): LiveHost {
+  const settings = { ...SSHD_DEFAULTS, ...change.settings };
+  const files = [
+    { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys', state: 'ok' as const, text: healthyKeys },
+    change.keys2 === undefined ? { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys2', state: 'absent' as const } : { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys2', state: 'ok' as const, text: change.keys2 },
+  ];
+  return { environment: 'production', host, sshd: { hostView: { ok: true, settings }, users: { sysadmin: { view: { ok: true, settings }, exists: true, home: '/home/sysadmin', files } } } };
+}
 
 /** The healthy registry with everything: rendered files current, a dump and live results that match. */
 function healthy(): AuditInput {
@@ -298,13 +308,35 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'unknown-key: a garbage line is reported with its line number',
-    input: () => ({ ...healthy(), live: [...HEALTHY_LIVE.slice(0, 2), liveHost('web1', `${healthyKeys}hello world\n`)] }),
+    name: 'altered-key: a granted key whose rendered from= was removed on the host, and cert-authority added',
+    input: () => ({ ...healthy(), live: [...HEALTHY_LIVE.slice(0, 2), liveHost('web1', `# managed by ansible\ncert-authority ${ALICE} alice/laptop\n${FROM} ${BOB} bob/laptop\n`)] }),
     expected: {
-      code: 'unknown-key',
+      code: 'altered-key',
       severity: 'high',
-      subject: 'production/web1 sysadmin line 4',
-      fix: 'remove line 4 of ~sysadmin/.ssh/authorized_keys on web1, or infra render, then `ansible-playbook -i inventories/production ansible/apply-access.yml --tags ssh --limit web1`',
+      subject: 'alice/laptop production/web1 sysadmin',
+      detail: '~sysadmin/.ssh/authorized_keys line 2 holds the key with options other than the rendered ones: cert-authority added; from= removed (rendered from="10.77.0.0/24,fd77:77::/64")',
+      fix: 'infra render, then `ansible-playbook -i inventories/production ansible/apply-access.yml --tags ssh --limit web1`',
+    },
+  },
+  {
+    name: 'unmanaged-auth: a key in authorized_keys2, which sshd reads too',
+    input: () => ({ ...healthy(), live: [...HEALTHY_LIVE.slice(0, 2), sshdHost('web1', { keys2: `${STRANGER} stranger@x\n` })] }),
+    expected: {
+      code: 'unmanaged-auth',
+      severity: 'high',
+      subject: `production/web1 sysadmin ${fingerprint(STRANGER)}`,
+      fix: 'infra render, then `ansible-playbook -i inventories/production ansible/apply-access.yml --tags ssh --limit web1` (the apply empties /home/sysadmin/.ssh/authorized_keys2)',
+    },
+  },
+  {
+    name: 'host-sshd-policy: sshd takes passwords',
+    input: () => ({ ...healthy(), live: [...HEALTHY_LIVE.slice(0, 2), sshdHost('web1', { settings: { passwordauthentication: 'yes' } })] }),
+    expected: {
+      code: 'host-sshd-policy',
+      severity: 'medium',
+      subject: 'production/web1 PasswordAuthentication',
+      detail: 'sshd uses `PasswordAuthentication yes` (for root, sysadmin); policy.ssh.host allows at most `PasswordAuthentication no`',
+      fix: "set `PasswordAuthentication no` in web1's sshd_config (and in every Match block that sets it), then reload sshd (`systemctl reload ssh`)",
     },
   },
   {

@@ -227,7 +227,7 @@ describe('runAudit --wg-dump and --live', () => {
     expect(production.inventoryPath).toBe(path.join(root, 'inventories/production'));
     expect(production.limit).toBe('production');
     expect(production.vpnServers).toEqual(['vpn1']);
-    expect(production.targets).toContainEqual({ host: 'mon1', users: expect.arrayContaining(['prometheus', 'sysadmin']) });
+    expect(production.targets).toContainEqual({ host: 'mon1', users: expect.arrayContaining(['prometheus', 'sysadmin']), addresses: { prometheus: '192.0.2.1', sysadmin: '192.0.2.1' } }); // no grant there is VPN-only: asked as from the internet
     expect(requests[1].inventoryPath).toBe(path.join(root, 'inventories/staging'));
     expect(onTerminal.output.stderr).toBe('bbb1: ok\n');
     expect(codes(r.findings)).toEqual(expect.arrayContaining(['unknown-key', 'missing-key', 'unreachable-host']));
