@@ -4,6 +4,7 @@
  * most of a short command's time (bin/load-cli.js). oclif finds the commands here (package.json oclif.commands,
  * strategy `explicit`); test/commands/cli-bundle.test.ts checks that every file in src/commands is listed.
  */
+import Approve from './commands/approve.js';
 import Audit from './commands/audit.js';
 import Check from './commands/check.js';
 import Init from './commands/init.js';
@@ -27,6 +28,7 @@ import VpnLeave from './commands/vpn/leave.js';
 import VpnList from './commands/vpn/list.js';
 import VpnRekey from './commands/vpn/rekey.js';
 import VpnStatus from './commands/vpn/status.js';
+import Verify from './commands/verify.js';
 
 export { run } from '@oclif/core/run';
 export { flush } from '@oclif/core/flush';
@@ -34,6 +36,7 @@ export { handle } from '@oclif/core/handle';
 export { default as notFound } from './hooks/not-found.js';
 
 export const COMMANDS = {
+  'approve': Approve,
   'audit': Audit,
   'check': Check,
   'init': Init,
@@ -57,4 +60,5 @@ export const COMMANDS = {
   'vpn:list': VpnList,
   'vpn:rekey': VpnRekey,
   'vpn:status': VpnStatus,
+  'verify': Verify,
 };
