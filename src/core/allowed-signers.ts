@@ -5,7 +5,6 @@
  * expiry or the member's departure, whichever is first). Pure: `infra render` writes the text as
  * `allowed_signers` at the registry root, `infra verify` makes it from each commit's parent registry.
  */
-import { parsePublicKey } from './ssh-key.js';
 import type { Member } from './types.js';
 
 export const ALLOWED_SIGNERS_FILE = 'allowed_signers';
@@ -39,14 +38,13 @@ export function signerKeys(members: readonly Member[]): SignerKey[] {
     if (m.status === 'departed' && m.departed === undefined) continue; // no date to end them on: none
     const end = m.status === 'departed' ? m.departed : undefined;
     for (const k of m.ssh_keys) {
-      let parsed;
-      try {
-        parsed = parsePublicKey(k.key);
-      } catch {
-        continue; // validation reports it; an unreadable key signs nothing
-      }
+      // Validated keys: `type base64 [comment]`. Not parsed again (30,000 keys at 10,000 members); the blob is
+      // re-encoded so that it compares equal to the key a signature names.
+      const [type, data] = k.key.trim().split(/\s+/);
+      if (!type || !data || !/^[A-Za-z0-9+/]+={0,2}$/.test(data)) continue;
+      const blob = Buffer.from(data, 'base64').toString('base64');
       const validBefore = earlier(k.expires, end);
-      out.push({ handle: m.handle, principal: principalOf(m), key: `${parsed.type} ${parsed.blob.toString('base64')}`, blob: parsed.blob.toString('base64'), validAfter: k.added, ...(validBefore ? { validBefore } : {}) });
+      out.push({ handle: m.handle, principal: principalOf(m), key: `${type} ${blob}`, blob, validAfter: k.added, ...(validBefore ? { validBefore } : {}) });
     }
   }
   return out;
