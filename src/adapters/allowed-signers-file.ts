@@ -32,3 +32,19 @@ export async function allowedSignersUpdate(root: string, members: readonly Membe
 export async function writeAllowedSigners(root: string, update: SignersUpdate): Promise<void> {
   await writeFileAtomic(path.join(root, update.rel), update.content);
 }
+
+/**
+ * In a git working tree: `gpg.ssh.allowedSignersFile` pointed at the registry's allowed_signers (a path from
+ * the top of the working tree, where git runs ssh-keygen), so `git log --show-signature` names signers.
+ * Returns the value set, or undefined outside git. infra never runs `git init`: where the registry lives in
+ * git is the co-op's choice.
+ */
+export async function configureSignersFile(root: string): Promise<string | undefined> {
+  if (!inGitWorkTree(root)) return undefined;
+  const { runGit } = await import('./git.js');
+  const prefix = await runGit(root, ['rev-parse', '--show-prefix'], {});
+  if (prefix.code !== 0) return undefined;
+  const value = `${prefix.stdout.toString('utf8').trim()}${ALLOWED_SIGNERS_FILE}`;
+  const set = await runGit(root, ['config', 'gpg.ssh.allowedSignersFile', value], {});
+  return set.code === 0 ? value : undefined;
+}
