@@ -37,6 +37,8 @@ export class GitObjectReader {
   private failed?: Error;
   private timer?: NodeJS.Timeout;
   private readonly cache = new Map<string, GitObject | undefined>();
+  /** how many git processes this reader started (one, unless one died): what tests hold it to */
+  started = 0;
 
   constructor(
     private readonly cwd: string,
@@ -49,6 +51,7 @@ export class GitObjectReader {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' },
     });
+    this.started++;
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => this.onData(b));
     child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString('utf8')).slice(-2000)));
