@@ -214,7 +214,7 @@ async function configuredSigner(root: string, at: AtParent): Promise<{ handle?: 
       const file = key.replace(/^~(?=\/)/, homedir());
       const read = (f: string) => fs.readFile(path.resolve(root, f), 'utf8').catch(() => undefined);
       const body = await read(file);
-      text = body !== undefined && !/PRIVATE KEY/.test(body) ? body : await read(`${file}.pub`);
+      text = body !== undefined && !/PRIVATE KEY/.test(body) ? body : ((await read(`${file}.pub`)) ?? (body && publicOfPrivateKey(body)));
       if (text === undefined) throw new InfraError(ExitCode.invalid, `cannot read the signing key ${key} (git config user.signingkey) or its .pub`, { hint: 'point user.signingkey at your public key file' });
     }
     let blob: string;
@@ -279,4 +279,33 @@ async function readCommitSubject(root: string, hash: string): Promise<string> {
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * The public key an OpenSSH private key file carries in the clear (format openssh-key-v1: magic, cipher,
+ * KDF, KDF options, key count, then the public keys), so a signing key configured as the private file
+ * (as git allows) is matched without its passphrase.
+ */
+export function publicOfPrivateKey(text: string): string | undefined {
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  if (!m) return undefined;
+  const blob = Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
+  const magic = 'openssh-key-v1\0';
+  if (blob.subarray(0, magic.length).toString('latin1') !== magic) return undefined;
+  let at = magic.length;
+  const next = (): Buffer | undefined => {
+    if (at + 4 > blob.length) return undefined;
+    const len = blob.readUInt32BE(at);
+    if (at + 4 + len > blob.length) return undefined;
+    const v = blob.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+    return v;
+  };
+  if (!next() || !next() || !next()) return undefined; // cipher, KDF, KDF options
+  if (at + 4 > blob.length || blob.readUInt32BE(at) < 1) return undefined;
+  at += 4;
+  const pub = next();
+  if (!pub || pub.length < 4) return undefined;
+  const type = pub.subarray(4, 4 + pub.readUInt32BE(0)).toString('latin1');
+  return `${type} ${pub.toString('base64')}`;
 }
