@@ -9,7 +9,7 @@ import path from 'node:path';
 import { inspectInventories, previousRenders } from '../adapters/inventories.js';
 import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
-import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
+import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
@@ -131,6 +131,12 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.since !== undefined) {
     const { registryHistory } = await import('../adapters/git.js');
     changes = changesOver(await registryHistory(root, options.since));
+    // Who signed each change and whether the change rules allow it (docs/reference.md, "Signed changes").
+    const { judgeSince } = await import('./signed-changes.js');
+    const judged = await judgeSince(root, options.since);
+    changes = changes.map((c) => ({ ...c, ...judged.of(c.commit) }));
+    findings.push(...judged.findings);
+    findings.splice(0, findings.length, ...sortFindings(findings));
   }
 
   const summary = summarize(findings);

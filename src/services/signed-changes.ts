@@ -13,6 +13,8 @@ import path from 'node:path';
 import { signerKeys, renderAllowedSigners } from '../core/allowed-signers.js';
 import { fingerprintOf, parsePublicKey } from '../core/ssh-key.js';
 import { runProgram } from '../adapters/run-program.js';
+import { runGit } from '../adapters/git.js';
+import type { Finding } from '../core/audit.js';
 import { approvalTrailers, judgeRange, type CommitInput, type CommitVerdict, type FileChange, type RulesAtParent, type SignatureCheck, type Violation } from '../core/change-rules.js';
 import { parseCommitObject, type CommitObject } from '../core/commit-object.js';
 import { GitObjectReader } from '../adapters/git-objects.js';
@@ -308,4 +310,31 @@ export function publicOfPrivateKey(text: string): string | undefined {
   if (!pub || pub.length < 4) return undefined;
   const type = pub.subarray(4, 4 + pub.readUInt32BE(0)).toString('latin1');
   return `${type} ${pub.toString('base64')}`;
+}
+
+/**
+ * audit --since: the verdict of each commit since a date (the commits after the last one before that day)
+ * or a ref, as `infra verify` gives it, and a finding per violation.
+ */
+export async function judgeSince(root: string, since: string): Promise<{ of: (commit: string) => { signer?: string; verdict?: 'allowed' | 'violation' }; findings: Finding[] }> {
+  const repo = await openRepository(root);
+  const head = await resolveCommit(root, 'HEAD', 'the registry\'s');
+  let base: string | undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(since)) {
+    const r = await runGit(root, ['rev-list', '-1', `--before=${since} 00:00:00`, head], {});
+    base = r.stdout.toString('utf8').trim() || undefined;
+  } else base = await resolveCommit(root, since, '--since');
+  const { commits, violations } = await verifyRange(root, repo, base, head);
+  const of = (short: string) => {
+    const c = commits.find((x) => x.commit.startsWith(short));
+    return c ? { ...(c.signer ? { signer: c.signer } : {}), verdict: c.verdict } : {};
+  };
+  const findings: Finding[] = violations.map((v) => ({
+    code: v.code,
+    severity: 'high', // every violation: a change to who reaches the servers that nobody allowed
+    subject: `${v.commit.slice(0, 12)} ${v.author}`,
+    detail: `${v.changed.join('; ')}: ${v.rule}`,
+    fix: v.fix,
+  }));
+  return { of, findings };
 }

@@ -218,6 +218,24 @@ describeReal('infra verify: change rules', () => {
     expect(since.stderr).toMatch(/git fetch --unshallow/);
   });
 
+  it('audit --since shows each change\'s signer and verdict, and a finding per violation', async () => {
+    const repo = clone('audit');
+    repo.write('keys/carol/member.yml', member('carol', { keys: [{ name: 'laptop', key: s.carol.publicKey }, { name: 'second', key: s.dan.publicKey.replace('dan@laptop', 'x') }] }));
+    const signed = repo.commit('carol adds a key', s.carol, '2026-05-03T12:00:00Z');
+    repo.write('keys/dan/member.yml', member('dan', { groups: ['ops', 'infra'] }));
+    const unsigned = repo.commit('dan joins infra, unsigned', undefined, '2026-05-04T12:00:00Z');
+    const r = await spawnCli(['audit', '--dir', repo.dir, '--since', baseHead, '--format', 'json', '--as-of', '2026-05-05']);
+    const report = JSON.parse(r.stdout) as { changes: Array<{ commit: string; kind: string; signer?: string; verdict?: string }>; findings: Array<{ code: string; subject: string; fix: string }> };
+    expect(report.changes.map((c) => [c.commit, c.kind, c.signer, c.verdict])).toEqual([
+      [signed.slice(0, 7), 'key-added', 'carol', 'allowed'],
+      [unsigned.slice(0, 7), 'member-changed', undefined, 'violation'],
+    ]);
+    expect(report.findings.filter((f) => f.code.endsWith('-change'))).toEqual([
+      expect.objectContaining({ code: 'unsigned-change', subject: `${unsigned.slice(0, 12)} Test Committer <committer@coop.example>`, fix: expect.stringMatching(/an admin \(alice, bob\) must sign it/) }),
+    ]);
+    expect(repo.git(['status', '--porcelain'])).toBe('');
+  });
+
   it('a registry that is not a git repository: a clear error', async () => {
     const dir = path.join(work, 'not-git');
     mkdirSync(dir, { recursive: true });
