@@ -236,6 +236,26 @@ describeReal('infra verify: change rules', () => {
     expect(repo.git(['status', '--porcelain'])).toBe('');
   });
 
+  it('policy.changes.require_signed: render refuses an unverified HEAD (exit 4, nothing written) unless --allow-unverified', async () => {
+    const repo = SignedRepo.create(path.join(work, 'require-signed'));
+    repo.write('infra.yml', configYaml([], 'policy:\n  changes:\n    require_signed: true\n'));
+    repo.write('keys/carol/member.yml', member('carol'));
+    repo.commit('trust root');
+    repo.write('keys/carol/member.yml', member('carol', { name: 'Carol signed' }));
+    repo.commit('carol', s.carol);
+    expect((await spawnCli(['render', '--dir', repo.dir])).code).toBe(0);
+    repo.git(['add', '-A']);
+    repo.commit('render');
+    repo.write('keys/carol/member.yml', member('carol', { name: 'Carol unsigned', groups: ['ops', 'root'] }));
+    repo.commit('unsigned');
+    const refused = await spawnCli(['render', '--dir', repo.dir]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/policy.changes.require_signed: 1 commit since the root commit do not verify; nothing was rendered/);
+    expect(repo.git(['status', '--porcelain'])).toBe('');
+    const forced = await spawnCli(['render', '--dir', repo.dir, '--allow-unverified', '--json']);
+    expect([forced.code, JSON.parse(forced.stdout)]).toEqual([0, { written: [], removed: [], unchanged: 1 }]);
+  });
+
   it('a registry that is not a git repository: a clear error', async () => {
     const dir = path.join(work, 'not-git');
     mkdirSync(dir, { recursive: true });
