@@ -5,7 +5,7 @@ import { approveChange, type ApproveResult } from '../services/signed-changes.js
 export default class Approve extends InfraCommand<ApproveResult> {
   static override summary = "Approve a protected change as the second admin: an empty commit signed with your key, naming it.";
   static override description = `Makes \`git commit --allow-empty -S\` with the trailer Infra-Approves: <full hash>, signed by your own git signing configuration (gpg.format, user.signingkey), which approves REV and every commit before it in the range \`infra verify\` checks. Refused when your signing key is not an admin's at HEAD, or when you signed REV yourself.`;
-  static override examples = ['<%= config.bin %> approve', '<%= config.bin %> approve 3f2a9c1'];
+  static override examples = ['<%= config.bin %> approve', '<%= config.bin %> approve HEAD --json'];
   static override args = { rev: Args.string({ required: false, description: 'the commit to approve (default HEAD)' }) };
 
   async run(): Promise<ApproveResult> {

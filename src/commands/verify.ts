@@ -8,7 +8,7 @@ export default class Verify extends InfraCommand<VerifyResult> {
   static override summary = 'Check that every commit since the last verified one was signed by someone allowed to make it.';
   static override description = `Judges each commit in REV..HEAD against the registry as it stood at its first parent: who signed it (SSH signatures by ssh-keygen -Y verify against that registry's allowed signers, OpenPGP signatures against the member's pgp.asc), what it changed, and the change rules: a member signs their own folder, an admin anything, and a protected change needs a second admin's \`infra approve\`. Without --since the range starts at the commit --pin last recorded (git config infra.verifiedThrough), else at the root commit, whose registry is the trust root.
 Exits 4 with one line per violation (commit, author, what it changed, the rule, who must sign or approve). Writes nothing, except --pin after a clean run.`;
-  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --since origin/main --json', '<%= config.bin %> verify --pin'];
+  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --since HEAD --json', '<%= config.bin %> verify --pin'];
   static override flags = {
     since: Flags.string({ description: 'verify the commits after this one (a commit, branch or tag; a pull request: origin/main)' }),
     pin: Flags.boolean({ description: 'after a clean run, record HEAD as verified (git config infra.verifiedThrough): the next run starts there' }),
