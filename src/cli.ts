@@ -6,6 +6,7 @@
  */
 import AdminsAdd from './commands/admins/add.js';
 import AdminsRemove from './commands/admins/remove.js';
+import Approve from './commands/approve.js';
 import Audit from './commands/audit.js';
 import Check from './commands/check.js';
 import EnvAdd from './commands/env/add.js';
@@ -37,6 +38,7 @@ import VpnList from './commands/vpn/list.js';
 import VpnNetworkAdd from './commands/vpn/network/add.js';
 import VpnRekey from './commands/vpn/rekey.js';
 import VpnStatus from './commands/vpn/status.js';
+import Verify from './commands/verify.js';
 
 export { run } from '@oclif/core/run';
 export { flush } from '@oclif/core/flush';
@@ -46,6 +48,7 @@ export { default as notFound } from './hooks/not-found.js';
 export const COMMANDS = {
   'admins:add': AdminsAdd,
   'admins:remove': AdminsRemove,
+  'approve': Approve,
   'audit': Audit,
   'check': Check,
   'env:add': EnvAdd,
@@ -77,4 +80,5 @@ export const COMMANDS = {
   'vpn:network:add': VpnNetworkAdd,
   'vpn:rekey': VpnRekey,
   'vpn:status': VpnStatus,
+  'verify': Verify,
 };

@@ -142,6 +142,27 @@ export function plan({ full }) {
 
   // A farm of real sshd hosts (root only); see live-audit.js.
   cases.push(group(['audit --live'], () => liveAuditCases({ bin: BIN, runs: full ? 3 : 1 })));
+  // infra verify over 1,000 signed commits against git's own reading of the same signatures.
+  if (have.has('verify'))
+    cases.push(group(['verify'], async () => {
+      const { signedHistory } = await import('./signed-history.js');
+      const { repo: history, signers } = await signedHistory(1000);
+      const allGood = (r) => {
+        const out = JSON.parse(r.stdout);
+        if (!out.ok || out.commits.length !== 1000) throw new Error(`verify judged ${out.commits.length} commits, ok=${out.ok}`);
+      };
+      const gitGood = (r) => {
+        const good = (r.stdout.match(/^Good "git" signature/gm) ?? []).length;
+        if (good !== 1000) throw new Error(`git log --show-signature found ${good} good signatures`);
+      };
+      return [
+        row('verify', '1,000 signed commits', compare({
+          subject: infra(['verify', '--dir', history, '--json'], { check: allGood }),
+          reference: { cmd: 'git', args: ['-C', history, '-c', `gpg.ssh.allowedSignersFile=${signers}`, 'log', '--show-signature', '--format=%H'], cwd: history, check: gitGood },
+          runs,
+        }), 'git log --show-signature', ratioAtMost(1.5)),
+      ];
+    }));
 
   return cases;
 }

@@ -28,14 +28,14 @@ const REGISTRY_PATHS = ['infra.yml', 'keys'];
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_OUTPUT = 256 * 1024 * 1024;
 
-interface GitResult {
+export interface GitResult {
   stdout: Buffer;
   stderr: string;
   code: number;
 }
 
 /** Runs git in `root`; rejects only when git cannot start or does not finish in time. */
-function runGit(root: string, args: readonly string[], options: GitOptions, input?: string): Promise<GitResult> {
+export function runGit(root: string, args: readonly string[], options: GitOptions, input?: string): Promise<GitResult> {
   const program = options.git ?? 'git';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {

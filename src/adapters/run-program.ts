@@ -15,7 +15,7 @@ export interface RunResult {
 
 export interface RunOptions {
   /** Written to stdin, which is then closed (empty when absent). */
-  input?: string;
+  input?: string | Uint8Array;
   /** Killed (SIGKILL) after this long; default DEFAULT_TIMEOUT_MS. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;

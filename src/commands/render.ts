@@ -13,12 +13,13 @@ Everything is planned before anything is written; only files whose content chang
     env: Flags.string({ description: 'render only this environment (a name under environments: in infra.yml)' }),
     check: Flags.boolean({ description: 'write nothing; exit 4 if any file would change' }),
     'dry-run': Flags.boolean({ description: 'write nothing; print what would be written and removed' }),
+    'allow-unverified': Flags.boolean({ description: 'render even when policy.changes.require_signed finds commits `infra verify` does not accept' }),
   };
 
   async run(): Promise<RenderResult> {
     const { flags } = await this.parseWith(Render);
     const writing = !flags.check && !flags['dry-run'];
-    const result = await render(this.context(), { env: flags.env, dryRun: !writing });
+    const result = await render(this.context(), { env: flags.env, dryRun: !writing, allowUnverified: flags['allow-unverified'] });
     const drift = result.written.length + result.removed.length > 0;
     const lines = [...result.written.map((f) => `${writing ? 'wrote' : 'write'}  ${f}`), ...result.removed.map((f) => `${writing ? 'removed' : 'remove'} ${f}`)];
     if (!this.jsonEnabled() && lines.length) this.out(lines.join('\n'));

@@ -179,7 +179,7 @@ export function auditTable(report: AuditReport, width: number): string {
   if (report.changes !== undefined) {
     out.push('', truncate(`Changes since ${inert(report.since ?? '')}`.trimEnd(), w));
     if (!report.changes.length) out.push('  none');
-    for (const c of report.changes) line(`  ${inert(c.date)}  ${inert(c.commit)}  ${pad(inert(c.kind), 17)}  ${inert(c.subject)}${c.detail ? `: ${inert(c.detail)}` : ''}`);
+    for (const c of report.changes) line(`  ${inert(c.date)}  ${inert(c.commit)}  ${pad(inert(c.kind), 17)}  ${inert(c.subject)}${c.detail ? `: ${inert(c.detail)}` : ''}${signedNote(c)}`);
   }
 
   if (report.access.length) {
@@ -251,7 +251,7 @@ export function auditMarkdown(report: AuditReport): string {
     out.push(`## Changes since ${md(report.since ?? '')}`.trimEnd(), '');
     if (report.changes.length) {
       out.push('| Date | Commit | Change | Subject | Detail |', '|---|---|---|---|---|');
-      for (const c of report.changes) out.push(`| ${md(c.date)} | ${md(c.commit)} | ${md(c.kind)} | ${md(c.subject)} | ${md(c.detail ?? '')} |`);
+      for (const c of report.changes) out.push(`| ${md(c.date)} | ${md(c.commit)} | ${md(c.kind)} | ${md(c.subject)} | ${md(`${c.detail ?? ''}${signedNote(c)}`.trim())} |`);
     } else out.push('No changes.');
     out.push('');
   }
@@ -284,4 +284,10 @@ export function auditMarkdown(report: AuditReport): string {
     }
   } else out.push('No host is reached by any grant.');
   return `${out.join('\n')}\n`;
+}
+
+/** ` [signed by alice: allowed]` when the change's commit was judged (audit --since in git); else nothing. */
+function signedNote(c: Change): string {
+  if (c.verdict === undefined) return '';
+  return ` [${c.signer !== undefined ? `signed by ${inert(c.signer)}` : 'no accepted signature'}: ${c.verdict}]`;
 }

@@ -35,6 +35,10 @@ export interface Change {
   kind: ChangeKind;
   subject: string;
   detail?: string;
+  /** with signature checking (audit --since in git): the member whose valid signature the commit carries */
+  signer?: string;
+  /** whether the change rules allow the commit (docs/reference.md, "Signed changes") */
+  verdict?: 'allowed' | 'violation';
 }
 
 /** One commit's registry files before (its first parent) and after: relative path -> text; absent = no such file. */

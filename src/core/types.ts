@@ -32,6 +32,15 @@ export interface Policy {
   audit: { min_members_per_host: number; horizon_days: number };
   /** Optional in the type so older literals still compile; validation always fills it. */
   vpn?: { idle_days: number };
+  /** Signed changes (docs/reference.md "Signed changes"); absent: defaults (two_admins once there are two admins). */
+  changes?: ChangesPolicy;
+}
+
+export interface ChangesPolicy {
+  /** Protected changes need a second admin's approval; unset: on once infra.yml names two admins. */
+  two_admins?: boolean;
+  /** `infra render` refuses a HEAD whose history since the pinned commit does not verify. */
+  require_signed?: boolean;
 }
 
 export interface Grant {

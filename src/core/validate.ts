@@ -158,7 +158,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   const policy: Policy = structuredClone(DEFAULT_POLICY);
   if (raw === undefined || raw === null) return policy;
   if (!isObject(raw)) return p.add(['policy'], 'must be a mapping'), policy;
-  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit', 'vpn']);
+  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit', 'vpn', 'changes']);
   const section = (name: string, allowed: string[]): Record<string, unknown> => {
     const s = raw[name];
     if (s === undefined || s === null) return {};
@@ -187,6 +187,15 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   const audit = section('audit', ['min_members_per_host', 'horizon_days']);
   policy.audit.min_members_per_host = int(p, audit, ['policy', 'audit'], 'min_members_per_host', 1, policy.audit.min_members_per_host)!;
   policy.audit.horizon_days = int(p, audit, ['policy', 'audit'], 'horizon_days', 0, policy.audit.horizon_days)!;
+  if (raw.changes !== undefined && raw.changes !== null) {
+    const changes = section('changes', ['two_admins', 'require_signed']);
+    policy.changes = {};
+    for (const flag of ['two_admins', 'require_signed'] as const) {
+      if (changes[flag] === undefined) continue;
+      if (typeof changes[flag] !== 'boolean') p.add(['policy', 'changes', flag], 'must be true or false');
+      else policy.changes[flag] = changes[flag];
+    }
+  }
   return policy;
 }
 

@@ -149,6 +149,12 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.since !== undefined) {
     const { registryHistory } = await import('../adapters/git.js');
     changes = changesOver(await registryHistory(root, options.since));
+    // Who signed each change and whether the change rules allow it (docs/reference.md, "Signed changes").
+    const { judgeSince } = await import('./signed-changes.js');
+    const judged = await judgeSince(root, options.since);
+    changes = changes.map((c) => ({ ...c, ...judged.of(c.commit) }));
+    findings.push(...judged.findings);
+    findings.splice(0, findings.length, ...sortFindings(findings));
   }
 
   if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);

@@ -3,6 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspectInventories, shadowingProblems } from '../adapters/inventories.js';
+import { configureSignersFile, inGitWorkTree } from '../adapters/allowed-signers-file.js';
+import { ALLOWED_SIGNERS_FILE, renderAllowedSigners } from '../core/allowed-signers.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
 import { vaultStateProblems } from '../adapters/vault-files.js';
@@ -40,6 +42,8 @@ vpn: {}
 export interface InitResult {
   root: string;
   created: string[];
+  /** in a git working tree: the git config gpg.ssh.allowedSignersFile set (see docs/reference.md, "Signed changes") */
+  allowed_signers_file?: string;
 }
 
 /** A new registry: infra.yml, keys/, an empty inventory, the schemas and the playbooks that apply a render. */
@@ -64,7 +68,17 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     await writeFileAtomic(target, content);
     created.push(rel);
   }
-  return { root, created };
+  // Signed changes: in a git working tree, allowed_signers is made now and git is told where it is.
+  let allowedSignersFile: string | undefined;
+  if (inGitWorkTree(root)) {
+    const target = path.join(root, ALLOWED_SIGNERS_FILE);
+    if (!(await fs.stat(target).catch(() => undefined))) {
+      await writeFileAtomic(target, renderAllowedSigners([]));
+      created.push(ALLOWED_SIGNERS_FILE);
+    }
+    allowedSignersFile = await configureSignersFile(root);
+  }
+  return { root, created, ...(allowedSignersFile ? { allowed_signers_file: allowedSignersFile } : {}) };
 }
 
 export interface CheckResult {

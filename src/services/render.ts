@@ -2,6 +2,7 @@
 import { inspectInventories, inventoryFolder, PLAYBOOK_FOLDER, previousRenders, shadowingProblems } from '../adapters/inventories.js';
 import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
 import { keepsDerivedState, knownKeys } from '../adapters/store.js';
+import { allowedSignersUpdate, writeAllowedSigners } from '../adapters/allowed-signers-file.js';
 import { assertWritable, renderSession } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';
 import { keyParser } from '../core/key-summary.js';
@@ -54,6 +55,8 @@ export interface RenderInput {
   env?: string;
   /** write nothing (--check, --dry-run) */
   dryRun?: boolean;
+  /** render even when policy.changes.require_signed finds the history unverified */
+  allowUnverified?: boolean;
 }
 
 export interface RenderResult {
@@ -69,6 +72,14 @@ export interface RenderResult {
 export async function render(ctx: Context, input: RenderInput): Promise<RenderResult> {
   const work = async (cleanedTemps: string[] = []): Promise<RenderResult> => {
     const loaded = await ctx.store.load();
+    if (loaded.registry.config.policy.changes?.require_signed && !input.allowUnverified) await requireVerified(ctx);
+    // allowed_signers at the root (who may sign commits): written with the render, checked by --check
+    const signers = await allowedSignersUpdate(await ctx.store.root(), loaded.registry.members);
+    const withSigners = async (result: RenderResult): Promise<RenderResult> => {
+      if (!signers) return result;
+      if (!input.dryRun) await writeAllowedSigners(await ctx.store.root(), signers);
+      return { ...result, written: [...result.written, signers.rel] };
+    };
     const known = environmentNames(loaded.registry.config);
     if (input.env !== undefined && !known.includes(input.env))
       throw new InfraError(ExitCode.invalid, `no environment "${input.env}" in infra.yml (known: ${known.join(', ') || 'none'})`, {
@@ -83,7 +94,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
     if (stamp !== undefined && recorded?.stamp === stamp) {
       if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
-      return { written: [], removed: [], unchanged: recorded.unchanged };
+      return withSigners({ written: [], removed: [], unchanged: recorded.unchanged });
     }
     const { inventories, folders, problems } = await inspectInventories(loaded);
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
@@ -153,7 +164,17 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
       const nothingToDo = written.length === 0 && remove.length === 0 && warnings.length === 0;
       await writeRenderStamp(root, nothingToDo ? { stamp, unchanged } : undefined);
     }
-    return { written, removed: remove, unchanged, ...(warnings.length ? { warnings } : {}) };
+    return withSigners({ written, removed: remove, unchanged, ...(warnings.length ? { warnings } : {}) });
   };
   return input.dryRun ? work() : ctx.store.withLock('render', work);
+}
+
+/** policy.changes.require_signed: the history since the pinned commit must verify before anything is rendered. */
+async function requireVerified(ctx: Context): Promise<void> {
+  const { verifyHistory } = await import('./signed-changes.js');
+  const result = await verifyHistory(ctx, {});
+  if (result.ok) return;
+  throw new InfraError(ExitCode.checkFailed, `policy.changes.require_signed: ${result.violations.length} commit${result.violations.length === 1 ? '' : 's'} since ${result.since ? result.since.slice(0, 12) : 'the root commit'} do not verify; nothing was rendered`, {
+    hint: 'run `infra verify` to see them and who must sign or approve; `infra render --allow-unverified` renders anyway',
+  });
 }

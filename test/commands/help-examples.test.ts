@@ -24,10 +24,13 @@ const CLOSED = 'http://127.0.0.1:9'; // discard port: nothing listens, the conne
 const needsForge = (e: string) => /keys add .*--(github|gitlab)\b/.test(e);
 /** A rotation that writes secrets reaches GitHub (the closed port: 5); `--due` does once a generic token falls due. */
 const rotatesForReal = (e: string) => /^infra tokens rotate \S+\/\S+(?!.*--dry-run)/.test(e);
-/** `infra check` exits 3 on the example registry on purpose: erin's 2048-bit RSA key fails the policy (the audit shows it). */
-/** `infra vault init` exits 3 on the example registry on purpose: it holds its vault password already (vault/password.asc), which init never replaces. */
+/**
+ * `infra check` exits 3 on the example registry on purpose: erin's 2048-bit RSA key fails the policy (the audit shows it).
+ * `infra vault init` exits 3 there on purpose: it holds its vault password already (vault/password.asc), which init never replaces.
+ * `infra approve` signs with the admin's own git signing key, which the example's clone has none of: exit 2 naming it.
+ */
 const expectedCodes = (e: string) =>
-  needsForge(e) || rotatesForReal(e) ? [5] : /^infra (check|vault init)\b/.test(e) ? [3] : /^infra tokens rotate --due\b/.test(e) ? [0, 5] : [0, 4];
+  needsForge(e) || rotatesForReal(e) ? [5] : /^infra (check|vault init)\b/.test(e) ? [3] : /^infra tokens rotate --due\b/.test(e) ? [0, 5] : /^infra approve\b/.test(e) ? [2] : [0, 4];
 /**
  * What an admin running the token examples has: their private key at ~/admin-key.asc (a test admin key,
  * which ships only under test/), the vault password file Ansible reads, their handle, and a GitHub token

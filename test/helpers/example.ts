@@ -9,7 +9,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 export async function copyExample(): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-example-'));
-  for (const part of ['infra.yml', 'keys', 'inventories', 'schema', 'vault']) await fs.cp(path.join(REPO_ROOT, part), path.join(dir, part), { recursive: true });
+  for (const part of ['infra.yml', 'keys', 'inventories', 'schema', 'vault', 'allowed_signers']) await fs.cp(path.join(REPO_ROOT, part), path.join(dir, part), { recursive: true });
   return dir;
 }
 
