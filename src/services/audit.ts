@@ -6,6 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inspectInventories, previousRenders } from '../adapters/inventories.js';
 import { knownKeys } from '../adapters/store.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
@@ -49,6 +50,8 @@ export interface AuditResult extends AuditReport {
   failed: boolean;
   /** The format asked for (validated), default table. */
   format: AuditFormat;
+  /** Things worth doing that are not findings (an old in-registry cache folder to delete), for stderr. */
+  notes?: string[];
 }
 
 const DATE_HINT = (flag: string, ctx: Context) => `pass a date YYYY-MM-DD, e.g. --${flag} ${today(ctx)}`;
@@ -135,7 +138,8 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
 
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
-  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format };
+  const note = await legacyCacheNote(root);
+  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format, ...(note ? { notes: [note] } : {}) };
 }
 
 function pick<T>(record: Record<string, T>, key: string): Record<string, T> {

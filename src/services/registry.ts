@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inventoryProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
@@ -68,6 +69,8 @@ export interface CheckResult {
   ok: boolean;
   members: number;
   problems: Problem[];
+  /** Things worth doing that are not problems (an old in-registry cache folder to delete). */
+  notes?: string[];
 }
 
 /** Every problem at once: files, policy, inventories, OpenPGP keys. A member file that does not parse does not stop the rest. */
@@ -80,7 +83,8 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await inventoryProblems(partial)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
   }
-  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
+  const note = await legacyCacheNote(root);
+  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
 }
 
 /** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */
