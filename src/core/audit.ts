@@ -9,7 +9,7 @@
  */
 import { parseDocument } from 'yaml';
 import { formatProblem, InfraError, type Problem } from '../lib/errors.js';
-import { addDays, daysBetween } from './dates.js';
+import { addDays, dateOfEpochSeconds, daysBetween } from './dates.js';
 import { environmentNames, grantCoversEnvironment, hostsOf, planAccess, type AccessPlan } from './grants.js';
 import type { Inventory } from './inventory.js';
 import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Address, type Cidr } from './ip-alloc.js';
@@ -741,7 +741,7 @@ function dumpFindings(source: DumpSource, config: InfraConfig | undefined, membe
       departed.peerAt(p.public_key, `the WireGuard dump${on} (interface ${p.interface}, last handshake ${p.handshake})`);
       continue;
     }
-    const last = p.latest_handshake === null ? undefined : new Date(p.latest_handshake * 1000).toISOString().slice(0, 10);
+    const last = p.latest_handshake === null ? undefined : dateOfEpochSeconds(p.latest_handshake);
     const since = last ?? added.get(p.public_key)!;
     const idle = daysBetween(since, asOf);
     if (idle < idleDays) continue;

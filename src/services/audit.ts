@@ -15,6 +15,7 @@ import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
 import type { Inventory } from '../core/inventory.js';
+import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser, type ParseKey } from '../core/key-summary.js';
 import type { InfraConfig, Member } from '../core/types.js';
 import { isIsoDate } from '../core/validate.js';
@@ -82,6 +83,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   const problems: Problem[] = [...inspected.problems];
   const config: InfraConfig | undefined = partial?.registry.config;
   const members: Member[] = partial?.registry.members ?? [];
+  if (partial) problems.push(...futureDateProblems(members, partial.located, asOf));
 
   // Each key as the load already parsed it (the member cache keeps that too), for every check and plan below.
   const parseKey = keyParser(knownKeys(members));

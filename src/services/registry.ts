@@ -6,11 +6,12 @@ import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inventoryProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
-import { need, type Context } from './context.js';
+import { need, today, type Context } from './context.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -82,6 +83,7 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial.registry.members))));
     all.push(...(await inventoryProblems(partial)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
+    all.push(...futureDateProblems(partial.registry.members, partial.located, today(ctx)));
   }
   const note = await legacyCacheNote(root);
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
