@@ -18,7 +18,7 @@ export function futureDateProblems(members: readonly Member[], located: Located,
       file: located.memberFile(m.handle),
       line: located.memberLine(m.handle, path),
       field: fieldName(path),
-      message: `${date} is after today (${today}): ${what} cannot have happened yet; write the real date`,
+      message: `${date} is after today (${today}): ${what}; write the real date`,
     });
   };
   for (const m of members) {
@@ -26,9 +26,9 @@ export function futureDateProblems(members: readonly Member[], located: Located,
     m.vpn_peers.forEach((p, i) => check(m, ['vpn_peers', i, 'added'], p.added, 'a device added in the future is never idle'));
     m.tokens.forEach((t, i) => {
       check(m, ['tokens', i, 'rotated_at'], t.rotated_at, 'a token rotated in the future is never due');
-      check(m, ['tokens', i, 'pending', 'started_at'], t.pending?.started_at, 'a rotation started in the future');
+      check(m, ['tokens', i, 'pending', 'started_at'], t.pending?.started_at, 'a rotation cannot have started yet');
     });
-    check(m, ['departed'], m.departed, 'a departure in the future');
+    check(m, ['departed'], m.departed, 'a departure is recorded when it happens');
   }
   return problems;
 }
