@@ -14,6 +14,7 @@ import { packSummary, unpackSummary, type KeySummary, type PackedSummary } from 
 import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers, type PeerIndexEntry } from '../core/peer-index.js';
 import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
+import { decodeUtf8 } from '../lib/utf8.js';
 import { derivedStateMinMembers, LEGACY_CACHE_DIR, readDerived, writeDerived } from './derived-state.js';
 
 export const CONFIG_FILE = 'infra.yml';
@@ -404,7 +405,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    return buffer.subarray(0, length).toString('utf8');
+    return decodeUtf8(buffer.subarray(0, length), rel);
   } finally {
     await handle.close();
   }
@@ -413,7 +414,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
 async function readRaw(root: string): Promise<RawLoad> {
   const files = new YamlFiles();
   const problems: Problem[] = [];
-  // A symbolic link is never read (SPEC §4): a member.yml linked to /etc/shadow must not have its lines
+  // A symbolic link, or a file that is not UTF-8, is never read (docs/reference.md "Limits"): a member.yml linked to /etc/shadow must not have its lines
   // printed as field names. It is reported by file name only, and the file counts as unreadable.
   const linked = new Set<string>();
   const reportLink = (rel: string) => {
@@ -430,7 +431,15 @@ async function readRaw(root: string): Promise<RawLoad> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    return readRegistryText(path.join(root, rel), rel);
+    try {
+      return await readRegistryText(path.join(root, rel), rel);
+    } catch (e) {
+      // not UTF-8: one problem with its line among the others (check lists them all); the file is not read
+      if (!(e instanceof InfraError) || !e.problems.some((p) => p.message.startsWith('is not valid UTF-8'))) throw e;
+      problems.push(...e.problems);
+      linked.add(rel);
+      return undefined;
+    }
   };
   let configDigest: string | undefined;
   const load = async (rel: string) => {
@@ -491,7 +500,7 @@ async function readRaw(root: string): Promise<RawLoad> {
         // Read only if it is still the file the entry describes; otherwise the command must start again.
         const fileStat = stat!.slice(0, stat!.lastIndexOf('|'));
         const before = statKey(statSync(full, { bigint: true }));
-        const body = readFileSync(full, 'utf8');
+        const body = decodeUtf8(readFileSync(full), rel);
         if (before !== fileStat || statKey(statSync(full, { bigint: true })) !== fileStat)
           throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, { hint: 'run the command again' });
         return parseYamlFile(rel, body).file;
@@ -960,11 +969,12 @@ export class Transaction {
     const before = this.loaded.files.get(rel)?.text;
     let now: string | undefined;
     try {
-      now = await fs.readFile(path.join(this.root, rel), 'utf8');
+      now = (await fs.readFile(path.join(this.root, rel))).toString('latin1');
     } catch {
       now = undefined;
     }
-    if (digest(now) !== digest(before))
+    // compared as bytes: a byte that is not UTF-8 written meanwhile must not decode to the text we read
+    if (digest(now) !== digest(before === undefined ? undefined : Buffer.from(before, 'utf8').toString('latin1')))
       throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, {
         hint: 'run the command again',
       });
