@@ -15,6 +15,7 @@ import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers
 import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
 import { decodeUtf8 } from '../lib/utf8.js';
+import { shellCommand } from '../lib/shell-quote.js';
 import { derivedStateMinMembers, LEGACY_CACHE_DIR, readDerived, writeDerived } from './derived-state.js';
 
 export const CONFIG_FILE = 'infra.yml';
@@ -389,7 +390,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
     const { size } = await handle.stat();
     const tooLarge = (bytes: number) =>
       new InfraError(ExitCode.invalid, `${rel}: ${bytes > limit * 2 ? `is ${(bytes / 1048576).toFixed(1)} MB` : 'is too large'}; a registry file holds at most ${limit / 1048576} MB`, {
-        hint: `see what filled it (\`ls -l ${rel}\`, \`git log -p -- ${rel}\`) and restore it, then run \`infra check\``,
+        hint: `see what filled it (\`${shellCommand(['ls', '-l', rel])}\`, \`${shellCommand(['git', 'log', '-p', '--', rel])}\`) and restore it, then run \`infra check\``,
         problems: [{ file: rel, field: '(file)', message: `larger than ${limit / 1048576} MB` }],
       });
     if (size > limit) throw tooLarge(size);

@@ -4,6 +4,7 @@
  * to touch.
  */
 import { ExitCode, InfraError } from './errors.js';
+import { shellCommand, shellQuote } from './shell-quote.js';
 
 const STRICT = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -38,7 +39,7 @@ export function decodeUtf8(bytes: Uint8Array, rel: string): string {
     for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
     const byte = `0x${bytes[at]?.toString(16).padStart(2, '0') ?? '??'}`;
     throw new InfraError(ExitCode.invalid, `${rel}:${line}: is not valid UTF-8 (byte ${byte}); infra reads and writes registry files as UTF-8 and does not rewrite this one`, {
-      hint: `convert it, e.g. \`iconv -f latin1 -t utf-8 ${rel} > ${rel}.utf8 && mv ${rel}.utf8 ${rel}\`, check the line, then run the command again`,
+      hint: `convert it, e.g. \`${shellCommand(['iconv', '-f', 'latin1', '-t', 'utf-8', rel])} > ${shellQuote(`${rel}.utf8`)} && ${shellCommand(['mv', `${rel}.utf8`, rel])}\`, check the line, then run the command again`,
       problems: [{ file: rel, line, field: '(file)', message: `is not valid UTF-8 (byte ${byte} on this line): convert the file to UTF-8` }],
     });
   }
