@@ -1,4 +1,5 @@
 /** Reading user-supplied files and stdin, with errors that name the file. */
+import { shellCommand } from '../lib/shell-quote.js';
 import { promises as fs } from 'node:fs';
 import { ExitCode, InfraError } from '../lib/errors.js';
 
@@ -32,7 +33,7 @@ export async function readInput(file: string): Promise<string> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InfraError(ExitCode.invalid, `${file}: cannot be read (${code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)})`, {
-      hint: code === 'EACCES' ? `check the file's permissions: ls -l ${file}` : undefined,
+      hint: code === 'EACCES' ? `check the file's permissions: ${shellCommand(['ls', '-l', file])}` : undefined,
     });
   }
 }

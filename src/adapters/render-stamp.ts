@@ -11,9 +11,11 @@ import { createHash } from 'node:crypto';
 import { promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CACHE_DIR, type Loaded } from './store.js';
+import { readDerived, removeDerived, writeDerived } from './derived-state.js';
+import type { Loaded } from './store.js';
 
-const STAMP_FILE = `${CACHE_DIR}/render.json`;
+/** Kept as derived state (derived-state.ts): outside the registry, authenticated. */
+const STAMP_FILE = 'render.json';
 const MAX_DEPTH = 10;
 
 const statKey = (s: BigIntStats) => `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}`;
@@ -83,7 +85,9 @@ export interface RecordedRender {
 
 export async function readRenderStamp(root: string): Promise<RecordedRender | undefined> {
   try {
-    const data = JSON.parse(await fs.readFile(path.join(root, STAMP_FILE), 'utf8')) as Partial<RecordedRender>;
+    const text = await readDerived(root, STAMP_FILE);
+    if (text === undefined) return undefined;
+    const data = JSON.parse(text) as Partial<RecordedRender>;
     return typeof data.stamp === 'string' && typeof data.unchanged === 'number' ? { stamp: data.stamp, unchanged: data.unchanged } : undefined;
   } catch {
     return undefined;
@@ -92,16 +96,6 @@ export async function readRenderStamp(root: string): Promise<RecordedRender | un
 
 /** Best effort: without it the next render does the whole work, as it would anyway. */
 export async function writeRenderStamp(root: string, recorded: RecordedRender | undefined): Promise<void> {
-  const file = path.join(root, STAMP_FILE);
-  try {
-    if (!recorded) return void (await fs.rm(file, { force: true }));
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const ignore = path.join(root, CACHE_DIR, '.gitignore');
-    await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n', { flag: 'wx' }).catch(() => undefined);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(recorded));
-    await fs.rename(tmp, file);
-  } catch {
-    // a read-only checkout: the cache is an optimisation
-  }
+  if (!recorded) return removeDerived(root, STAMP_FILE);
+  await writeDerived(root, STAMP_FILE, JSON.stringify(recorded));
 }

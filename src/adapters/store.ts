@@ -14,6 +14,9 @@ import { packSummary, unpackSummary, type KeySummary, type PackedSummary } from 
 import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers, type PeerIndexEntry } from '../core/peer-index.js';
 import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
+import { decodeUtf8 } from '../lib/utf8.js';
+import { shellCommand } from '../lib/shell-quote.js';
+import { derivedStateMinMembers, LEGACY_CACHE_DIR, readDerived, writeDerived } from './derived-state.js';
 
 export const CONFIG_FILE = 'infra.yml';
 /** How edited YAML is written back: no re-wrapping, `[a, b]` as people write it. */
@@ -216,22 +219,23 @@ export class YamlFiles extends Map<string, YamlFile> {
 // ---------------------------------------------------------------- member cache
 
 /**
- * Validated members kept beside the registry (.infra-cache/members.json, ignored by git through its own
- * .gitignore), so that a registry of thousands of members is not parsed with the YAML document API on
+ * Validated members kept as derived state (members.json in the user's cache folder, authenticated, see
+ * derived-state.ts: nothing in the registry can forge or plant it), so that a registry of thousands of members is not parsed with the YAML document API on
  * every command. An entry is used only while its member.yml has the same size, mtime, ctime and inode as
  * when it was parsed (any write changes ctime; an atomic write also changes the inode), and only by the
  * same validator (CACHE_FORMAT and the validator's own files). Only members that validated are cached:
  * a file with problems is always parsed, so every problem is still reported with its line.
  */
-export const CACHE_DIR = '.infra-cache';
-const MEMBER_CACHE = `${CACHE_DIR}/members.json`;
+/** The in-registry folder older versions kept derived state in: never read nor written now. */
+export const CACHE_DIR = LEGACY_CACHE_DIR;
+const MEMBER_CACHE = 'members.json';
 const CACHE_FORMAT = 2; // 2: each key's parsed summary (keys)
 /**
  * Below this many members parsing is quick and no derived state (this cache, render's stamp) is written
  * (INFRA_CACHE_MIN_MEMBERS; 0 always, -1 never). At 100 members a parse of every file already costs
  * more than Node's start-up.
  */
-const cacheMinMembers = () => Number(process.env.INFRA_CACHE_MIN_MEMBERS ?? 50);
+const cacheMinMembers = () => derivedStateMinMembers();
 
 interface CacheEntry {
   stat: string;
@@ -333,7 +337,9 @@ export function peerAddressKeys(members: readonly Member[], network: string): Se
 
 async function readMemberCache(root: string): Promise<MemberCache> {
   try {
-    const data = JSON.parse(await fs.readFile(path.join(root, MEMBER_CACHE), 'utf8')) as { validator?: string; members?: Record<string, CacheEntry>; crossChecked?: CrossChecked };
+    const text = await readDerived(root, MEMBER_CACHE);
+    if (text === undefined) return { entries: new Map() };
+    const data = JSON.parse(text) as { validator?: string; members?: Record<string, CacheEntry>; crossChecked?: CrossChecked };
     if (data.validator !== validatorStamp() || !data.members || typeof data.members !== 'object') return { entries: new Map() };
     const crossChecked = data.crossChecked && typeof data.crossChecked.config === 'string' && data.crossChecked.members && typeof data.crossChecked.members === 'object' ? data.crossChecked : undefined;
     return { entries: new Map(Object.entries(data.members)), crossChecked };
@@ -343,16 +349,8 @@ async function readMemberCache(root: string): Promise<MemberCache> {
 }
 
 async function writeMemberCache(root: string, entries: Map<string, CacheEntry>, crossChecked?: CrossChecked): Promise<void> {
-  try {
-    await fs.mkdir(path.join(root, CACHE_DIR), { recursive: true });
-    const ignore = path.join(root, CACHE_DIR, '.gitignore');
-    if (!(await exists(ignore))) await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n');
-    const tmp = path.join(root, `${MEMBER_CACHE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    await fs.writeFile(tmp, JSON.stringify({ validator: validatorStamp(), members: Object.fromEntries(entries), crossChecked }));
-    await fs.rename(tmp, path.join(root, MEMBER_CACHE));
-  } catch {
-    // a read-only checkout, a full disk: the cache is an optimisation, the next command parses again
-  }
+  // best effort (writeDerived): a read-only or full home only means the next command parses again
+  await writeDerived(root, MEMBER_CACHE, JSON.stringify({ validator: validatorStamp(), members: Object.fromEntries(entries), crossChecked }));
 }
 
 interface RawLoad {
@@ -392,7 +390,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
     const { size } = await handle.stat();
     const tooLarge = (bytes: number) =>
       new InfraError(ExitCode.invalid, `${rel}: ${bytes > limit * 2 ? `is ${(bytes / 1048576).toFixed(1)} MB` : 'is too large'}; a registry file holds at most ${limit / 1048576} MB`, {
-        hint: `see what filled it (\`ls -l ${rel}\`, \`git log -p -- ${rel}\`) and restore it, then run \`infra check\``,
+        hint: `see what filled it (\`${shellCommand(['ls', '-l', rel])}\`, \`${shellCommand(['git', 'log', '-p', '--', rel])}\`) and restore it, then run \`infra check\``,
         problems: [{ file: rel, field: '(file)', message: `larger than ${limit / 1048576} MB` }],
       });
     if (size > limit) throw tooLarge(size);
@@ -408,7 +406,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    return buffer.subarray(0, length).toString('utf8');
+    return decodeUtf8(buffer.subarray(0, length), rel);
   } finally {
     await handle.close();
   }
@@ -417,7 +415,7 @@ export async function readRegistryText(file: string, rel: string, limit = MAX_RE
 async function readRaw(root: string): Promise<RawLoad> {
   const files = new YamlFiles();
   const problems: Problem[] = [];
-  // A symbolic link is never read (SPEC §4): a member.yml linked to /etc/shadow must not have its lines
+  // A symbolic link, or a file that is not UTF-8, is never read (docs/reference.md "Limits"): a member.yml linked to /etc/shadow must not have its lines
   // printed as field names. It is reported by file name only, and the file counts as unreadable.
   const linked = new Set<string>();
   const reportLink = (rel: string) => {
@@ -434,7 +432,15 @@ async function readRaw(root: string): Promise<RawLoad> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    return readRegistryText(path.join(root, rel), rel);
+    try {
+      return await readRegistryText(path.join(root, rel), rel);
+    } catch (e) {
+      // not UTF-8: one problem with its line among the others (check lists them all); the file is not read
+      if (!(e instanceof InfraError) || !e.problems.some((p) => p.message.startsWith('is not valid UTF-8'))) throw e;
+      problems.push(...e.problems);
+      linked.add(rel);
+      return undefined;
+    }
   };
   let configDigest: string | undefined;
   const load = async (rel: string) => {
@@ -499,7 +505,7 @@ async function readRaw(root: string): Promise<RawLoad> {
         // Read only if it is still the file the entry describes; otherwise the command must start again.
         const fileStat = stat!.slice(0, stat!.lastIndexOf('|'));
         const before = statKey(statSync(full, { bigint: true }));
-        const body = readFileSync(full, 'utf8');
+        const body = decodeUtf8(readFileSync(full), rel);
         if (before !== fileStat || statKey(statSync(full, { bigint: true })) !== fileStat)
           throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, { hint: 'run the command again' });
         return parseYamlFile(rel, body).file;
@@ -968,11 +974,12 @@ export class Transaction {
     const before = this.loaded.files.get(rel)?.text;
     let now: string | undefined;
     try {
-      now = await fs.readFile(path.join(this.root, rel), 'utf8');
+      now = (await fs.readFile(path.join(this.root, rel))).toString('latin1');
     } catch {
       now = undefined;
     }
-    if (digest(now) !== digest(before))
+    // compared as bytes: a byte that is not UTF-8 written meanwhile must not decode to the text we read
+    if (digest(now) !== digest(before === undefined ? undefined : Buffer.from(before, 'utf8').toString('latin1')))
       throw new InfraError(ExitCode.invalid, `${rel} changed on disk while infra was working on it; nothing was written`, {
         hint: 'run the command again',
       });
@@ -1125,7 +1132,7 @@ export { memberRel };
  * stat (size, mtime, ctime, inode; for the edited member also whether pgp.asc exists) equal to its entry's. Anything else, and the edit takes the
  * whole-registry path and rebuilds the index after it.
  */
-const PEER_INDEX_DIR = `${CACHE_DIR}/peers`;
+const PEER_INDEX_DIR = 'peers';
 const PEER_INDEX_SHARDS = 16;
 const PEER_INDEX_FORMAT = 2;
 
@@ -1155,14 +1162,17 @@ const peerIndexValidator = () => `${PEER_INDEX_FORMAT}|${validatorStamp()}`;
 /** The peer index as on disk, or undefined when it is missing, from another validator, or inconsistent in any way. */
 async function readPeerIndex(root: string): Promise<PeerIndex | undefined> {
   try {
-    const head = JSON.parse(await fs.readFile(path.join(root, PEER_INDEX_DIR, 'head.json'), 'utf8')) as Partial<PeerIndexHead>;
+    const headText = await readDerived(root, `${PEER_INDEX_DIR}/head.json`);
+    if (headText === undefined) return undefined;
+    const head = JSON.parse(headText) as Partial<PeerIndexHead>;
     if (head.validator !== peerIndexValidator() || typeof head.config !== 'string' || !Array.isArray(head.shards) || head.shards.length !== PEER_INDEX_SHARDS) return undefined;
-    const texts = await Promise.all(head.shards.map((_, i) => fs.readFile(path.join(root, shardRel(i)), 'utf8')));
+    const texts = await Promise.all(head.shards.map((_, i) => readDerived(root, shardRel(i))));
     const shards: PeerIndex['shards'] = [];
     const entries = new Map<string, PeerIndexEntry>();
     for (let i = 0; i < PEER_INDEX_SHARDS; i++) {
-      if (digest(texts[i]) !== head.shards[i]) return undefined;
-      const members = (JSON.parse(texts[i]) as { members?: unknown }).members;
+      const text = texts[i];
+      if (text === undefined || digest(text) !== head.shards[i]) return undefined;
+      const members = (JSON.parse(text) as { members?: unknown }).members;
       if (!members || typeof members !== 'object' || Array.isArray(members)) return undefined;
       for (const [handle, entry] of Object.entries(members)) {
         if (shardOf(handle) !== i || !isPeerIndexEntry(entry)) return undefined;
@@ -1179,15 +1189,8 @@ async function readPeerIndex(root: string): Promise<PeerIndex | undefined> {
 /** Write the shards numbered in `changed` (all when undefined), then the head naming their digests. */
 async function writePeerIndex(root: string, config: string, shards: PeerIndex['shards'], previous?: PeerIndexHead, changed?: ReadonlySet<number>): Promise<void> {
   try {
-    await fs.mkdir(path.join(root, PEER_INDEX_DIR), { recursive: true });
-    const ignore = path.join(root, CACHE_DIR, '.gitignore');
-    if (!(await exists(ignore))) await fs.writeFile(ignore, '# derived by infra from keys/*/member.yml; safe to delete\n*\n');
     const digests = previous && changed ? [...previous.shards] : new Array<string>(PEER_INDEX_SHARDS);
-    const writeCache = async (rel: string, text: string) => {
-      const tmp = tempName(path.join(root, rel), 'tmp');
-      await fs.writeFile(tmp, text);
-      await fs.rename(tmp, path.join(root, rel));
-    };
+    const writeCache = (rel: string, text: string) => writeDerived(root, rel, text);
     for (let i = 0; i < PEER_INDEX_SHARDS; i++) {
       if (changed && previous && !changed.has(i)) continue;
       const text = JSON.stringify({ members: shards[i] });

@@ -40,6 +40,7 @@ export default class Audit extends InfraCommand<AuditJson> {
       const print = { table: () => auditTable(report, ctx.stdout.columns), markdown: () => auditMarkdown(report), json: () => auditJsonText(report) }[report.format];
       ctx.stdout.write(print());
     }
+    for (const note of report.notes ?? []) this.say(`note: ${note}`);
     if (!report.failed) return auditJson(report);
     this.say(`exit 4: findings at or above --fail-on ${flags['fail-on']}`);
     return this.finishWith(ExitCode.checkFailed, auditJson(report));

@@ -13,6 +13,7 @@ export default class Check extends InfraCommand<CheckResult> {
     await this.parseWith(Check);
     const result = await checkRegistry(this.context());
     const n = result.problems.length;
+    for (const note of result.notes ?? []) this.say(`note: ${note}`);
     if (!this.jsonEnabled() && n) this.out(result.problems.map((p) => clean(formatProblem(p))).join('\n'));
     if (!n) {
       this.say(green(`registry is valid: ${result.members} member${result.members === 1 ? '' : 's'}`));

@@ -222,15 +222,39 @@ function fitList(items: readonly string[], width: number): string {
 
 /**
  * Text for one markdown table cell or line: inert first, then what markdown would read as syntax is
- * escaped (`\`, `` ` ``, `*`, `_`, `[`, `]`, `|`, `~`, `@`, `#`, `!`), and `<`, `>`, `&` become entities.
+ * escaped (`\`, `` ` ``, `*`, `_`, `[`, `]`, `|`, `~`, `@`, `#`, `!`), and `<`, `>`, `&` become entities;
+ * what HackMD would still act on (embeds, bare URLs: ACTIVE_RE) is put in a code span instead.
  */
 export function markdownText(text: string): string {
-  return inert(text)
+  const safe = inert(text);
+  let out = '';
+  let at = 0;
+  for (const m of safe.matchAll(ACTIVE_RE)) {
+    out += escapeMarkdown(safe.slice(at, m.index)) + codeSpan(m[0]);
+    at = m.index! + m[0].length;
+  }
+  return out + escapeMarkdown(safe.slice(at));
+}
+
+function escapeMarkdown(text: string): string {
+  return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/[\\`*_[\]|~@#!]/g, (ch) => `\\${ch}`);
 }
+
+/**
+ * What HackMD acts on beyond markdown, which no backslash or entity stops (its linkify and embed rules run on
+ * the decoded text): an embed's opening `{%` (`{%pdf https://… %}`, `{%youtube …%}`) and bare URLs
+ * (`https://…`, any `scheme://…`, `www.…`, `mailto:…`). These go into a code span, where neither rule looks;
+ * the rest is escaped as usual (only the characters HackMD acts on move into code, to keep the notes readable).
+ */
+// A URL ends before whitespace, `|`, `<`, `>` and backticks: a span then never holds what would end it or a cell.
+const ACTIVE_RE = /\{%|[a-z][a-z0-9+.-]*:\/\/[^\s|<>`]*|www\.[^\s|<>`]*|mailto:[^\s|<>`]*/gi;
+
+/** `text` (which holds no backtick, `|`, `<` or `>`: ACTIVE_RE) as an inline code span. */
+const codeSpan = (text: string) => `\`${text}\``;
 
 export function auditMarkdown(report: AuditReport): string {
   const md = markdownText;

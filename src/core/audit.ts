@@ -7,8 +7,9 @@
  * Grant resolution and the render plan are grants.ts's and render.ts's: the audit asks them what
  * render would write and who reaches what, and never computes either a second time.
  */
+import { shellCommand } from '../lib/shell-quote.js';
 import { formatProblem, InfraError, type Problem } from '../lib/errors.js';
-import { addDays, daysBetween } from './dates.js';
+import { addDays, dateOfEpochSeconds, daysBetween } from './dates.js';
 import { environmentNames, grantCoversEnvironment, hostsOf, planAccess, type AccessPlan } from './grants.js';
 import type { Inventory } from './inventory.js';
 import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Address, type Cidr } from './ip-alloc.js';
@@ -176,7 +177,7 @@ const finding = (code: FindingCode, subject: string, detail: string, fix: string
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const applyCommand = (folder: string, host?: string, tags?: string) =>
-  `ansible-playbook -i ${folder} ansible/apply-access.yml${tags ? ` --tags ${tags}` : ''}${host ? ` --limit ${host}` : ''}`;
+  shellCommand(['ansible-playbook', '-i', folder, 'ansible/apply-access.yml', ...(tags ? ['--tags', tags] : []), ...(host ? ['--limit', host] : [])]);
 
 // ------------------------------------------------------------------ the whole audit
 
@@ -322,13 +323,13 @@ function keyFindings(members: readonly Member[], policy: Policy, asOf: IsoDate, 
     if (member.status !== 'active') continue;
     for (const k of member.ssh_keys) {
       const subject = `${member.handle}/${k.name}`;
-      const replace = `\`infra keys add ${member.handle} NEW_KEY.pub\`, then \`infra keys remove ${member.handle} ${k.name}\``;
+      const replace = `\`${shellCommand(['infra', 'keys', 'add', member.handle, 'NEW_KEY.pub'])}\`, then \`${shellCommand(['infra', 'keys', 'remove', member.handle, k.name])}\``;
       const parsed = readKey(k);
       if (!parsed) continue;
       const weak = policyProblems(parsed, policy.ssh);
       if (weak.length)
-        out.push(finding('weak-key', subject, `${weak.join('; ')} (${parsed.fingerprint}); it grants nothing until replaced`, `infra keys remove ${member.handle} ${k.name}`));
-      for (const mark of keyDateMarks(k, policy, asOf)) out.push(finding(mark.code, subject, mark.detail, mark.code === 'expired-key' ? `infra keys remove ${member.handle} ${k.name}` : replace));
+        out.push(finding('weak-key', subject, `${weak.join('; ')} (${parsed.fingerprint}); it grants nothing until replaced`, shellCommand(['infra', 'keys', 'remove', member.handle, k.name])));
+      for (const mark of keyDateMarks(k, policy, asOf)) out.push(finding(mark.code, subject, mark.detail, mark.code === 'expired-key' ? shellCommand(['infra', 'keys', 'remove', member.handle, k.name]) : replace));
     }
   }
   out.push(...duplicateKeyFindings(members, readKey));
@@ -356,7 +357,7 @@ function duplicateKeyFindings(members: readonly Member[], readKey: KeyReader): F
         'duplicate-key',
         list[0].parsed.fingerprint,
         `one key is registered as ${names.join(', ')}: a key belongs to one principal, and whoever holds its private half is both`,
-        remove.map((n) => `infra keys remove ${n.replace('/', ' ')}`).join('; '),
+        remove.map((n) => shellCommand(['infra', 'keys', 'remove', ...n.split(/\/(.*)/s, 2)])).join('; '),
       ),
     );
   }
@@ -373,7 +374,7 @@ function tokenFindings(members: readonly Member[], config: InfraConfig | undefin
   for (const bot of members)
     for (const t of bot.tokens as AuditToken[]) {
       const subject = `${bot.handle}/${t.name}`;
-      const rotate = `infra tokens rotate ${subject}`;
+      const rotate = shellCommand(['infra', 'tokens', 'rotate', subject]);
       if (t.pending) {
         const left = t.pending.left.length ? t.pending.left.join(', ') : 'none (only the final step is left)';
         out.push(
@@ -381,7 +382,7 @@ function tokenFindings(members: readonly Member[], config: InfraConfig | undefin
             'rotation-incomplete',
             subject,
             `a rotation started on ${t.pending.started_at} by ${t.pending.started_by} stopped part-way: consumers still on the old value: ${left}`,
-            `infra tokens rotate ${subject} --resume --key ADMIN_KEY.asc`,
+            `${shellCommand(['infra', 'tokens', 'rotate', subject])} --resume --key ADMIN_KEY.asc`,
           ),
         );
       }
@@ -419,7 +420,7 @@ function adminFindings(config: InfraConfig, members: readonly Member[]): Finding
         'admin-without-pgp',
         admin,
         `${admin} is an admin but keys/${admin}/pgp.asc is missing, so token values cannot be encrypted to them`,
-        `infra members edit ${admin} --pgp ${admin}.asc (exported with \`gpg --export --armor ${m.email ?? admin} > ${admin}.asc\`), then \`infra tokens reencrypt\``,
+        `${shellCommand(['infra', 'members', 'edit', admin, '--pgp', `${admin}.asc`])} (exported with \`${shellCommand(['gpg', '--export', '--armor', m.email ?? admin])} > ${shellCommand([`${admin}.asc`])}\`), then \`infra tokens reencrypt\``,
       ),
     );
   }
@@ -432,7 +433,7 @@ function addressFindings(config: InfraConfig, members: readonly Member[]): Findi
   const out: Finding[] = [];
   const holders = new Map<string, { text: string; network: string; owners: string[] }>();
   const readdress = (handle: string, device: string, network: string) =>
-    `infra vpn leave ${handle} --device ${device} --network ${network}, then \`infra vpn join ${handle} --device ${device} --network ${network}\` (a new key and a free address)`;
+    `${shellCommand(['infra', 'vpn', 'leave', handle, '--device', device, '--network', network])}, then \`${shellCommand(['infra', 'vpn', 'join', handle, '--device', device, '--network', network])}\` (a new key and a free address)`;
   for (const net of Object.values(config.vpn)) {
     const ranges = new Map<4 | 6, Cidr>();
     for (const r of [net.ipv4, net.ipv6]) {
@@ -769,7 +770,7 @@ function dumpFindings(source: DumpSource, config: InfraConfig | undefined, membe
       departed.peerAt(p.public_key, `the WireGuard dump${on} (interface ${p.interface}, last handshake ${p.handshake})`);
       continue;
     }
-    const last = p.latest_handshake === null ? undefined : new Date(p.latest_handshake * 1000).toISOString().slice(0, 10);
+    const last = p.latest_handshake === null ? undefined : dateOfEpochSeconds(p.latest_handshake);
     const since = last ?? added.get(p.public_key)!;
     const idle = daysBetween(since, asOf);
     if (idle < idleDays) continue;
@@ -778,7 +779,7 @@ function dumpFindings(source: DumpSource, config: InfraConfig | undefined, membe
         'idle-peer',
         `${p.member}/${p.device}`,
         `${last ? `last handshake on ${last}` : `no handshake since it was enrolled on ${since}`}, ${plural(idle, 'day')} ago${on} (policy: ${idleDays})`,
-        `if the device is gone: infra vpn leave ${p.member} --device ${p.device} --network ${p.network}`,
+        `if the device is gone: ${shellCommand(['infra', 'vpn', 'leave', p.member, '--device', p.device, '--network', p.network])}`,
       ),
     );
   }

@@ -4,7 +4,7 @@
  * (permissions per consumer, the settings pages). No fs, no network, no clock.
  */
 import { ExitCode, InfraError } from '../lib/errors.js';
-import { addDays } from './dates.js';
+import { addDays, dateOfEpochSeconds } from './dates.js';
 import { ENV_RE, GITHUB_LOGIN_RE, type IsoDate, type PendingRotation, type TokenConsumer, type TokenEntry, type TokenKind } from './types.js';
 
 export const CONSUMER_KINDS = ['github_secret', 'github_env_secret', 'github_org_secret', 'ansible_vault_var'] as const;
@@ -211,9 +211,12 @@ export function parseGithubExpiration(header: string | undefined | null): IsoDat
     const digits = zone.replace(':', '');
     offsetMinutes = (zone[0] === '-' ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
   }
-  const ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s) - offsetMinutes * 60_000;
-  if (Number.isNaN(ms)) return undefined;
-  return new Date(ms).toISOString().slice(0, 10);
+  // a field out of its range (month 62, hour 99, offset -99:99) is not a time GitHub sends: unreadable, not rolled over
+  if (+h > 23 || +mi > 59 || +s > 60 || Math.abs(offsetMinutes) > 18 * 60 || +zone.replace(':', '').slice(-2) > 59) return undefined;
+  const day = `${y}-${mo}-${d}`;
+  const midnight = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(midnight) || new Date(midnight).toISOString().slice(0, 10) !== day) return undefined; // 2027-02-30
+  return dateOfEpochSeconds((midnight + ((+h * 60 + +mi) * 60 + +s) * 1000 - offsetMinutes * 60_000) / 1000);
 }
 
 export const GITHUB_API_URL = 'https://api.github.com';

@@ -124,10 +124,15 @@ function date(p: Problems, obj: Record<string, unknown>, path: Path, key: string
   return v;
 }
 
-function int(p: Problems, obj: Record<string, unknown>, path: Path, key: string, min: number, fallback?: number): number | undefined {
+/** The most days any setting counts (a rotation period, a key's age, a horizon): 100 years. */
+export const MAX_DAYS = 36_500;
+
+function int(p: Problems, obj: Record<string, unknown>, path: Path, key: string, min: number, fallback?: number, max = MAX_DAYS): number | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return void p.add([...path, key], `must be a whole number >= ${min}`), fallback;
+  // every reader does date arithmetic with it: a number past any date is refused here, never met there
+  if (v > max) return void p.add([...path, key], `must be at most ${max}, got ${v}`), fallback;
   return v;
 }
 
@@ -175,7 +180,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
     });
     policy.ssh.allowed_types = types.filter((t) => (KEY_FAMILIES as readonly string[]).includes(t));
   }
-  policy.ssh.min_rsa_bits = int(p, ssh, ['policy', 'ssh'], 'min_rsa_bits', 1024, policy.ssh.min_rsa_bits)!;
+  policy.ssh.min_rsa_bits = int(p, ssh, ['policy', 'ssh'], 'min_rsa_bits', 1024, policy.ssh.min_rsa_bits, 16384)!;
   policy.ssh.max_age_days = int(p, ssh, ['policy', 'ssh'], 'max_age_days', 1, policy.ssh.max_age_days)!;
   const vpnOnlyHosts = str(p, ssh, ['policy', 'ssh'], 'vpn_only_hosts');
   if (vpnOnlyHosts !== undefined) policy.ssh.vpn_only_hosts = vpnOnlyHosts;

@@ -2,6 +2,7 @@
  * Planning `infra vpn join / leave / rekey` and reading `wg show all dump` against the registry.
  * Pure: the registry, the rendered inventories' text, the date, the clock and keys are passed in.
  */
+import { shellCommand } from '../lib/shell-quote.js';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { allocate, tryCanonicalCidr } from './ip-alloc.js';
@@ -328,7 +329,7 @@ export function vpnStatus(dump: WgDump, registry: Registry, nowSeconds: number):
         severity: 'high',
         subject: `${d.interface}/${d.publicKey}`,
         detail: `interface ${d.interface} accepts a peer the registry does not know (allowed ips ${d.allowedIps.join(', ') || 'none'}, last handshake ${handshake})`,
-        fix: `remove it from the server: \`infra render\`, then apply ansible/wireguard.yml (or \`wg set ${d.interface} peer ${d.publicKey} remove\`)`,
+        fix: `remove it from the server: \`infra render\`, then apply ansible/wireguard.yml (or \`${shellCommand(['wg', 'set', d.interface, 'peer', d.publicKey, 'remove'])}\`)`,
       });
       continue;
     }

@@ -31,6 +31,12 @@ export interface WgDump {
 
 const INTERFACE_FIELDS = 5; // name private-key public-key listen-port fwmark
 const PEER_FIELDS = 9; // name public-key preshared-key endpoint allowed-ips latest-handshake rx tx keepalive
+/** What each number of a dump can be (wg(8): u16 ports and keepalive, u32 fwmark, u64 counters, epoch seconds). */
+const MAX_U16 = 65_535;
+const MAX_U32 = 0xffff_ffff;
+const MAX_U64 = 18_446_744_073_709_551_615n;
+/** 9999-12-31T23:59:59Z: the last second a date can name; a later handshake is not a time. */
+export const MAX_HANDSHAKE = 253_402_300_799;
 const HINT = 'pass the complete output of `wg show all dump` (as root on the server), e.g. `sudo wg show all dump | infra vpn status -`';
 
 export function parseWgDump(text: string): WgDump {
@@ -44,8 +50,9 @@ export function parseWgDump(text: string): WgDump {
     if (line.trim() === '') return;
     const fail = (why: string) => new InfraError(ExitCode.invalid, `wg dump line ${lineNo}: ${why}`, { hint: HINT });
     const f = line.split('\t');
-    const count = (s: string, field: string): number => {
+    const count = (s: string, field: string, max: number | bigint = MAX_U64): number => {
       if (!/^[0-9]+$/.test(s)) throw fail(`${field} is not a number`);
+      if (s.length > 20 || BigInt(s) > BigInt(max)) throw fail(`${field} ${s.length > 24 ? `${s.slice(0, 20)}…` : s} is out of range (at most ${max})`);
       return Number(s);
     };
     if (f.length === INTERFACE_FIELDS) {
@@ -55,11 +62,12 @@ export function parseWgDump(text: string): WgDump {
       if (privateKey !== '(none)' && !isWgKey(privateKey)) throw fail('the private key field is not a key (is the line truncated?)');
       if (publicKey !== '(none)' && !isWgKey(publicKey)) throw fail('the public key field is not a key');
       if (!/^0x[0-9a-f]+$|^off$/i.test(fwmark)) throw fail('fwmark is neither "off" nor a hex number (is the line truncated?)');
+      if (fwmark !== 'off' && (fwmark.length > 10 || parseInt(fwmark.slice(2), 16) > MAX_U32)) throw fail('fwmark is out of range (at most 0xffffffff)');
       seen.add(name);
       interfaces.push({
         name,
         publicKey: publicKey === '(none)' ? null : publicKey,
-        listenPort: count(port, 'listen-port'),
+        listenPort: count(port, 'listen-port', MAX_U16),
         fwmark: fwmark === 'off' ? null : parseInt(fwmark.slice(2), 16),
       });
       return;
@@ -75,10 +83,10 @@ export function parseWgDump(text: string): WgDump {
         hasPresharedKey: preshared !== '(none)',
         endpoint: endpoint === '(none)' ? null : endpoint,
         allowedIps: allowed === '(none)' || allowed === '' ? [] : allowed.split(','),
-        latestHandshake: count(handshake, 'latest-handshake'),
+        latestHandshake: count(handshake, 'latest-handshake', MAX_HANDSHAKE),
         transferRx: count(rx, 'transfer-rx'),
         transferTx: count(tx, 'transfer-tx'),
-        persistentKeepalive: keepalive === 'off' ? null : Number(keepalive),
+        persistentKeepalive: keepalive === 'off' ? null : count(keepalive, 'persistent-keepalive', MAX_U16),
       });
       return;
     }

@@ -5,6 +5,7 @@
  * from the hosts through Ansible, and with --since the registry's git history.
  */
 import path from 'node:path';
+import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/inventories.js';
 import { connectionSources } from '../adapters/vars-files.js';
 import { localCommandFindings, localCommandNotice, localCommandSettings } from '../core/local-command-vars.js';
@@ -16,6 +17,7 @@ import type { AuditReport } from '../core/audit-format.js';
 import { changesOver } from '../core/changes.js';
 import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/grants.js';
 import type { Inventory } from '../core/inventory.js';
+import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser, type ParseKey } from '../core/key-summary.js';
 import type { InfraConfig, Member } from '../core/types.js';
 import { isIsoDate } from '../core/validate.js';
@@ -58,6 +60,8 @@ export interface AuditResult extends AuditReport {
   failed: boolean;
   /** The format asked for (validated), default table. */
   format: AuditFormat;
+  /** Things worth doing that are not findings (an old in-registry cache folder to delete), for stderr. */
+  notes?: string[];
 }
 
 const DATE_HINT = (flag: string, ctx: Context) => `pass a date YYYY-MM-DD, e.g. --${flag} ${today(ctx)}`;
@@ -89,6 +93,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   const problems: Problem[] = [...inspected.problems];
   const config: InfraConfig | undefined = partial?.registry.config;
   const members: Member[] = partial?.registry.members ?? [];
+  if (partial) problems.push(...futureDateProblems(members, partial.located, asOf));
 
   // Each key as the load already parsed it (the member cache keeps that too), for every check and plan below.
   const parseKey = keyParser(knownKeys(members));
@@ -160,7 +165,8 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
-  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format };
+  const note = await legacyCacheNote(root);
+  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format, ...(note ? { notes: [note] } : {}) };
 }
 
 function pick<T>(record: Record<string, T>, key: string): Record<string, T> {

@@ -2,17 +2,19 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inspectInventories, shadowingProblems } from '../adapters/inventories.js';
 import { configureSignersFile, inGitWorkTree } from '../adapters/allowed-signers-file.js';
 import { ALLOWED_SIGNERS_FILE, renderAllowedSigners } from '../core/allowed-signers.js';
 import { readPublicKey } from '../adapters/pgp.js';
 import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
 import { vaultStateProblems } from '../adapters/vault-files.js';
+import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
-import { need, type Context } from './context.js';
+import { need, today, type Context } from './context.js';
 import { EMPTY_INVENTORY } from './environments.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,6 +87,8 @@ export interface CheckResult {
   ok: boolean;
   members: number;
   problems: Problem[];
+  /** Things worth doing that are not problems (an old in-registry cache folder to delete). */
+  notes?: string[];
 }
 
 /** Every problem at once: files, policy, inventories, OpenPGP keys. A member file that does not parse does not stop the rest. */
@@ -99,9 +103,11 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     // what render would refuse: vars files that override its variables, or that infra cannot read
     all.push(...(await shadowingProblems(root, inspected.folders, inspected.inventories)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
+    all.push(...futureDateProblems(partial.registry.members, partial.located, today(ctx)));
   }
   all.push(...(await vaultStateProblems(root)));
-  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
+  const note = await legacyCacheNote(root);
+  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
 }
 
 /** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */

@@ -1,20 +1,18 @@
 /**
- * The peer index (.infra-cache/peers): `vpn join` through the real store on disk gives the same addresses
+ * The peer index (peers/ in the registry's derived state): `vpn join` through the real store on disk gives the same addresses
  * with it as without it, and whatever happened to the registry or to the index since it was written (a hand
  * edit, a removed or renamed member, a corrupt shard, another validator) the join still gets the right answer.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CACHE_DIR } from '../../src/adapters/store.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/core/wireguard.js';
 import { stringify } from 'yaml';
 import { joinVpn } from '../../src/services/vpn.js';
 import { seededRandom, testContext } from '../helpers/context.js';
 import { baseConfig, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { rejection } from '../helpers/thrown.js';
-import { keepDerivedStateForSmallRegistries, PEERS } from '../helpers/derived-state.js';
+import { derivedFile, dropDerivedState, keepDerivedStateForSmallRegistries, peersDir, readDerivedBody, rewriteDerived } from '../helpers/derived-state.js';
 
-const MEMBERS_CACHE = path.join(CACHE_DIR, 'members.json');
 const wgKey = (label: string) => publicKeyOf(generatePrivateKey(seededRandom(label)));
 const meet = { ipv4: '10.9.0.0/24', ipv6: 'fd09::/64', endpoint: 'vpn.example.org:51820', server_public_key: wgKey('server'), reserved: ['10.9.0.1', 'fd09::1'], allowed_ips: ['10.9.0.0/24'], servers: 'vpn' };
 const peer = (device: string, n: number) => ({ device, network: 'meet', public_key: wgKey(`${device}-${n}`), addresses: [`10.9.0.${n}/32`, `fd09::${n.toString(16)}/128`], added: '2026-01-01' });
@@ -36,8 +34,8 @@ async function join(root: string, handle = 'a'): Promise<string[]> {
   return result.addresses;
 }
 
-const readHead = async (root: string) => JSON.parse(await fs.readFile(path.join(root, PEERS, 'head.json'), 'utf8')) as { validator: string; config: string; shards: string[] };
-const shardFiles = async (root: string) => (await fs.readdir(path.join(root, PEERS))).filter((f) => /^\d+\.json$/.test(f)).sort();
+const readHead = async (root: string) => JSON.parse((await readDerivedBody(root, 'peers/head.json'))!) as { validator: string; config: string; shards: string[] };
+const shardFiles = async (root: string) => (await fs.readdir(await peersDir(root))).filter((f) => /^\d+\.json$/.test(f)).sort();
 const statOf = async (file: string) => {
   const s = await fs.stat(file, { bigint: true });
   return `${s.ino}:${s.mtimeNs}`;
@@ -48,12 +46,12 @@ describe('peer index', () => {
     const root = await fixture();
     expect(await join(root)).toEqual(['10.9.0.12/32', 'fd09::c/128']);
     expect((await shardFiles(root)).length).toBeGreaterThan(0);
-    expect(await fs.readFile(path.join(root, CACHE_DIR, '.gitignore'), 'utf8')).toMatch(/^\*$/m);
-    const membersCache = await statOf(path.join(root, MEMBERS_CACHE));
+    await expect(fs.access(path.join(root, '.infra-cache'))).rejects.toThrow(); // nothing derived is kept in the registry
+    const membersCache = await statOf(await derivedFile(root, 'members.json'));
     expect(await join(root)).toEqual(['10.9.0.13/32', 'fd09::d/128']);
     expect(await join(root, 'c')).toEqual(['10.9.0.14/32', 'fd09::e/128']);
     // a whole-registry load would have found a's file changed and rewritten the member cache
-    expect(await statOf(path.join(root, MEMBERS_CACHE))).toBe(membersCache);
+    expect(await statOf(await derivedFile(root, 'members.json'))).toBe(membersCache);
     const text = await fs.readFile(path.join(root, 'keys/c/member.yml'), 'utf8');
     expect(text).toContain('10.9.0.14/32');
   });
@@ -62,7 +60,7 @@ describe('peer index', () => {
     const indexed = await fixture();
     const plain = await fixture();
     for (const handle of ['a', 'b', 'a', 'e', 'd']) {
-      await fs.rm(path.join(plain, CACHE_DIR), { recursive: true, force: true });
+      await dropDerivedState(plain);
       expect(await join(indexed, handle)).toEqual(await join(plain, handle));
     }
   });
@@ -91,7 +89,7 @@ describe('peer index', () => {
   it('a truncated shard is not trusted: the join reads every member and writes the index again', async () => {
     const root = await fixture();
     await join(root); // .12
-    const shard = path.join(root, PEERS, (await shardFiles(root))[0]);
+    const shard = path.join(await peersDir(root), (await shardFiles(root))[0]);
     const full = await fs.readFile(shard, 'utf8');
     await fs.writeFile(shard, full.slice(0, Math.floor(full.length / 2)));
     expect(await join(root)).toEqual(['10.9.0.13/32', 'fd09::d/128']);
@@ -104,10 +102,11 @@ describe('peer index', () => {
     await join(root); // .12
     const shards = await shardFiles(root);
     let bShard = '';
-    for (const f of shards) if ((await fs.readFile(path.join(root, PEERS, f), 'utf8')).includes('"b":')) bShard = f;
-    const data = JSON.parse(await fs.readFile(path.join(root, PEERS, bShard), 'utf8'));
+    for (const f of shards) if ((await readDerivedBody(root, `peers/${f}`))!.includes('"b":')) bShard = f;
+    const data = JSON.parse((await readDerivedBody(root, `peers/${bShard}`))!);
     data.members.b.addresses = {};
-    await fs.writeFile(path.join(root, PEERS, bShard), JSON.stringify(data));
+    // signed as infra would sign it: only the head's digest can tell it is not the shard the head describes
+    await rewriteDerived(root, `peers/${bShard}`, JSON.stringify(data));
     expect(await join(root)).toEqual(['10.9.0.13/32', 'fd09::d/128']);
   });
 
@@ -115,7 +114,7 @@ describe('peer index', () => {
     const root = await fixture();
     await join(root); // .12
     const head = await readHead(root);
-    await fs.writeFile(path.join(root, PEERS, 'head.json'), JSON.stringify({ ...head, validator: `0|${head.validator}` }));
+    await rewriteDerived(root, 'peers/head.json', JSON.stringify({ ...head, validator: `0|${head.validator}` }));
     expect(await join(root)).toEqual(['10.9.0.13/32', 'fd09::d/128']);
     expect((await readHead(root)).validator).toBe(head.validator);
   });
@@ -144,15 +143,15 @@ describe('peer index', () => {
     // e's second device takes d's address .9 as well: a problem between two files
     await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('10.9.0.11/32', '10.9.0.9/32').replace('fd09::b/128', 'fd09::9/128'));
     expect(await join(root)).toEqual(['10.9.0.11/32', 'fd09::b/128']);
-    await expect(fs.access(path.join(root, PEERS, 'head.json'))).rejects.toThrow();
+    await expect(fs.access(await derivedFile(root, 'peers/head.json'))).rejects.toThrow();
     expect(await join(root)).toEqual(['10.9.0.12/32', 'fd09::c/128']);
   });
 
   it('INFRA_CACHE_MIN_MEMBERS=-1 writes no index', async () => {
     const root = await fixture();
     await join(root); // index written
+    const shard = path.join(await peersDir(root), (await shardFiles(root))[0]);
     process.env.INFRA_CACHE_MIN_MEMBERS = '-1';
-    const shard = path.join(root, PEERS, (await shardFiles(root))[0]);
     const before = await statOf(shard);
     await fs.appendFile(path.join(root, 'keys/b/member.yml'), `  - device: byhand\n    network: meet\n    public_key: ${wgKey('byhand-x')}\n    addresses: [10.9.0.13/32, "fd09::d/128"]\n    added: 2026-01-01\n`);
     expect(await join(root)).toEqual(['10.9.0.14/32', 'fd09::e/128']);

@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../helpers/example.js';
 import { startFakeGithub, type FakeGithub, type FakeGithubRequest } from '../helpers/fake-github.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { expectNoSecret } from '../helpers/secrets.js';
+import { derivedFile } from '../helpers/derived-state.js';
 import {
   fakeGithubData,
   makeAdmins,
@@ -126,7 +127,7 @@ describe.each(RECORDING)('SIGKILL at each step of a rotation, then --resume (ste
       if (child && killHere(r, seen)) child.kill('SIGKILL');
     });
     const env = { ...baseEnv, ...recordingEnv };
-    const indexHead = path.join(root, '.infra-cache/peers/head.json');
+    const indexHead = await derivedFile(root, 'peers/head.json');
     try {
       const killed = await infra(['tokens', 'rotate', 'roobot/hook'], env, (c) => (child = c));
       expect(killed.signal).toBe('SIGKILL');

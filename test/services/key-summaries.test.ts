@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadInventories, previousRenders } from '../../src/adapters/inventories.js';
-import { CACHE_DIR, knownKeys, loadRegistry } from '../../src/adapters/store.js';
+import { knownKeys, loadRegistry } from '../../src/adapters/store.js';
 import { auditFindings } from '../../src/core/audit.js';
 import { keyParser, summaryOf } from '../../src/core/key-summary.js';
 import { planRender } from '../../src/core/render.js';
@@ -23,9 +23,8 @@ import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { ecdsaLine, sshString } from '../helpers/keys.js';
-import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
+import { keepDerivedStateForSmallRegistries, readDerivedBody, rewriteDerived } from '../helpers/derived-state.js';
 
-const CACHE_FILE = path.join(CACHE_DIR, 'members.json');
 const MEMBERS = 60;
 const handleOf = (i: number) => `m${String(i).padStart(3, '0')}`;
 
@@ -92,7 +91,7 @@ async function generatedRegistry(): Promise<string> {
 async function copyOf(dir: string): Promise<string> {
   const dest = await fs.mkdtemp(path.join(os.tmpdir(), 'infra-keys-copy-'));
   await fs.cp(dir, dest, { recursive: true });
-  await fs.rm(path.join(dest, CACHE_DIR), { recursive: true, force: true });
+  // another path: none of the original's derived state (kept per registry path) applies to it
   return dest;
 }
 
@@ -104,10 +103,10 @@ async function generatedFiles(root: string): Promise<Map<string, string>> {
 const freshSummaries = (members: readonly Member[]) => new Map(members.flatMap((m) => m.ssh_keys.map((k) => [k.key, summaryOf(parsePublicKey(k.key))] as const)));
 
 async function editCache(root: string, edit: (data: { validator: string; members: Record<string, { keys?: unknown[][] }> }) => void): Promise<void> {
-  const file = path.join(root, CACHE_FILE);
-  const data = JSON.parse(await fs.readFile(file, 'utf8'));
+  // signed with this user's key, as infra itself would write it: a forgery from the registry side is ignored (test/adapters/derived-state-tampering.test.ts)
+  const data = JSON.parse((await readDerivedBody(root, 'members.json'))!);
   edit(data);
-  await fs.writeFile(file, JSON.stringify(data));
+  await rewriteDerived(root, 'members.json', JSON.stringify(data));
 }
 
 const weakKey = () => KEYS[6].find((k) => k.name === 'old-rsa')!.key;
@@ -140,7 +139,7 @@ describe("the load's key summaries", () => {
     expect(expected.size).toBe(KEYS.flat().length);
     expect(knownKeys(parsing.registry.members)).toEqual(expected);
     const cached = await loadRegistry(dir);
-    const entries = JSON.parse(await fs.readFile(path.join(dir, CACHE_FILE), 'utf8')).members;
+    const entries = JSON.parse((await readDerivedBody(dir, 'members.json'))!).members;
     expect(entries[WEAK_HOLDER].keys).toHaveLength(3); // the summaries are in the cache
     expect(knownKeys(cached.registry.members)).toEqual(expected);
   });
@@ -237,7 +236,7 @@ describe('render and audit with the summaries', () => {
     process.env.INFRA_CACHE_MIN_MEMBERS = '-1';
     await render(testContext({ root: plainDir }), {});
     const plainAudit = await runAudit(testContext({ root: plainDir }), { asOf: '2026-06-15', format: 'json' });
-    await expect(fs.access(path.join(plainDir, CACHE_FILE))).rejects.toThrow();
+    expect(await readDerivedBody(plainDir, 'members.json')).toBeUndefined();
     const cachedFiles = await generatedFiles(cachedDir);
     expect(cachedFiles.size).toBe(HOSTS.length);
     expect(cachedFiles).toEqual(await generatedFiles(plainDir));

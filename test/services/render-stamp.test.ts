@@ -1,5 +1,5 @@
 /**
- * Render's stamp (.infra-cache/render.json): once a render found nothing to do, the next one with the same
+ * Render's stamp (render.json in the registry's derived state): once a render found nothing to do, the next one with the same
  * registry, inventories, vars and generated files does nothing without reading them; any change to what
  * render reads (a hand edit of a generated file, even to the same size; a host; a member; a vars file
  * defining infra_*; a link; a killed render's temporary file) makes it do the whole work again.
@@ -11,12 +11,12 @@ import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { rejection } from '../helpers/thrown.js';
 import { baseConfig, ed25519Line, keyBody, makeRegistry, memberData } from '../helpers/registry-fixture.js';
-import { keepDerivedStateForSmallRegistries } from '../helpers/derived-state.js';
+import { keepDerivedStateForSmallRegistries, readDerivedBody, rewriteDerived } from '../helpers/derived-state.js';
 
 const A = keyBody(ed25519Line('alice'));
 const B = keyBody(ed25519Line('bob'));
 const BBB1 = 'inventories/production/host_vars/bbb1/infra.generated.yml';
-const STAMP = '.infra-cache/render.json';
+const STAMP = 'render.json';
 
 keepDerivedStateForSmallRegistries(); // a two-member registry keeps derived state too
 
@@ -28,20 +28,20 @@ async function stamped(): Promise<string> {
     files: { 'inventories/production/hosts.yml': 'all:\n  hosts:\n    bbb1:\n    bbb2:\n' },
   });
   expect((await render(testContext({ root }), {})).written).toHaveLength(2);
-  await expect(fs.access(path.join(root, STAMP))).rejects.toThrow(); // a render that wrote records nothing
+  expect(await readDerivedBody(root, STAMP)).toBeUndefined(); // a render that wrote records nothing
   expect(await render(testContext({ root }), {})).toEqual({ written: [], removed: [], unchanged: 2 });
-  await fs.access(path.join(root, STAMP));
+  expect(await readDerivedBody(root, STAMP)).toBeDefined();
   return root;
 }
 
 describe('render stamp', () => {
   it('a render after one that found nothing to do reports the same, and keeps the stamp', async () => {
     const root = await stamped();
-    const before = await fs.readFile(path.join(root, STAMP), 'utf8');
+    const before = (await readDerivedBody(root, STAMP))!;
     expect(await render(testContext({ root }), {})).toEqual({ written: [], removed: [], unchanged: 2 });
-    expect(await fs.readFile(path.join(root, STAMP), 'utf8')).toBe(before);
+    expect(await readDerivedBody(root, STAMP)).toBe(before);
     // and the answer is the recorded one (not worked out again): a recorded count comes back as it is
-    await fs.writeFile(path.join(root, STAMP), JSON.stringify({ ...JSON.parse(before), unchanged: 99 }));
+    await rewriteDerived(root, STAMP, JSON.stringify({ ...JSON.parse(before), unchanged: 99 }));
     expect(await render(testContext({ root }), {})).toMatchObject({ written: [], unchanged: 99 });
   });
 
@@ -50,7 +50,7 @@ describe('render stamp', () => {
     const root = await makeRegistry({ config: baseConfig({}), members: { alice: memberData('alice', {}) }, files: { 'inventories/production/hosts.yml': 'all:\n  hosts:\n    bbb1:\n' } });
     await render(testContext({ root }), {});
     await render(testContext({ root }), {});
-    await expect(fs.access(path.join(root, STAMP))).rejects.toThrow();
+    expect(await readDerivedBody(root, STAMP)).toBeUndefined();
   });
 
   it('a generated file edited by hand, to the same size, is written again', async () => {

@@ -1,5 +1,5 @@
 /**
- * `tokens rotate` with a peer index (.infra-cache/peers): each recorded step is an edit of the bot alone,
+ * `tokens rotate` with a peer index (peers/ in the registry's derived state): each recorded step is an edit of the bot alone,
  * so it rewrites the bot's shard of the index and no other, and the rotation ends where the whole-registry
  * path ends: every vault consumer holds the stored value, the record is finished once. A rotation stopped
  * part-way on this path resumes to the same end.
@@ -10,7 +10,7 @@ import { rotateToken } from '../../src/services/tokens.js';
 import { testContext } from '../helpers/context.js';
 import { rejection } from '../helpers/thrown.js';
 import { makeAdmins, storedValue, tokenOf, tokenRegistry, vaultValue, writeKey, type Admins } from '../helpers/tokens-fixture.js';
-import { indexFiles, keepDerivedStateForSmallRegistries, PEERS } from '../helpers/derived-state.js';
+import { indexFiles, keepDerivedStateForSmallRegistries, peersDir, readDerivedBody } from '../helpers/derived-state.js';
 
 const TODAY = '2026-06-15';
 const VARS = ['hook_a', 'hook_b', 'hook_c'];
@@ -30,8 +30,8 @@ const ctxFor = (root: string) => testContext({ root, today: TODAY, seed: `run-${
 
 /** The shard file that holds roobot's entry. */
 async function botShard(root: string): Promise<string> {
-  for (const f of await fs.readdir(path.join(root, PEERS)))
-    if (/^\d+\.json$/.test(f) && Object.hasOwn(JSON.parse(await fs.readFile(path.join(root, PEERS, f), 'utf8')).members, 'roobot')) return f;
+  for (const f of await fs.readdir(await peersDir(root)))
+    if (/^\d+\.json$/.test(f) && Object.hasOwn(JSON.parse((await readDerivedBody(root, `peers/${f}`))!).members, 'roobot')) return f;
   throw new Error('no shard holds roobot');
 }
 
