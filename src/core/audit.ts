@@ -18,6 +18,8 @@ import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
 import { checkAuthorizedKeys, policyProblems } from './ssh-key.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
+import { certificateFindings } from './cert-audit.js';
+import type { RenderedCertificates } from './render-certs.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -50,6 +52,7 @@ export const CODES = {
   'idle-peer': 'low',
   'key-expiring': 'low',
   'token-due-soon': 'low',
+  'cert-long-lived': 'medium',
 } as const satisfies Record<string, Severity>;
 export type FindingCode = keyof typeof CODES;
 
@@ -117,6 +120,8 @@ export interface AuditInput {
    * plan; it should remember what it parsed (keyParser does). Default: keyParser(), each key parsed once.
    */
   parseKey?: ParseKey;
+  /** The CAs and KRL render gives reached hosts (see render-certs.ts), for stale-render; absent: the registry has no CA. */
+  certificates?: RenderedCertificates;
 }
 
 /** One row of the access matrix (SPEC §7 JSON), with the grants behind it and who of the members is VPN-only. */
@@ -168,6 +173,7 @@ export function auditFindings(input: AuditInput): AuditResult {
 
   findings.push(...keyFindings(members, policy, asOf, readKey));
   findings.push(...tokenFindings(members, config, policy, asOf));
+  findings.push(...certificateFindings(config, members, asOf));
 
   let plan: AccessPlan | undefined;
   let access: AccessMatrixRow[] = [];
@@ -580,6 +586,7 @@ function staleRenderFindings(config: InfraConfig, members: readonly Member[], in
     environments,
     ...(input.inventoryFolders ? { inventoryFolders: input.inventoryFolders } : {}),
     parseKey,
+    ...(input.certificates ? { certificates: input.certificates } : {}),
   });
   const out: Finding[] = [];
   for (const [p, content] of plan.files) {

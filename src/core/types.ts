@@ -19,6 +19,28 @@ export interface Policy {
   audit: { min_members_per_host: number; horizon_days: number };
   /** Optional in the type so older literals still compile; validation always fills it. */
   vpn?: { idle_days: number };
+  /** SSH user certificates (docs/reference.md "Shift access"); validation always fills it. */
+  certs?: CertPolicy;
+}
+
+export interface CertPolicy {
+  /** The longest window `certs sign` issues, in hours (default 24). */
+  max_hours: number;
+  /** The extensions every certificate carries (default: OpenSSH's five permit-* extensions). */
+  extensions: string[];
+}
+
+/** One SSH user certificate the registry issued (member.yml `certificates`). Times are UTC `YYYY-MM-DDTHH:MM:SSZ`. */
+export interface CertificateEntry {
+  serial: number;
+  key: string; // the name of the member's ssh_keys entry it certifies
+  fingerprint: string; // SHA256:... of that key when signed
+  ca: string; // SHA256:... of the CA that signed it
+  valid_after: string;
+  valid_before: string;
+  signed_by: string;
+  reason?: string;
+  revoked?: IsoDate;
 }
 
 export interface Grant {
@@ -115,6 +137,8 @@ export interface Member {
   ssh_keys: SshKeyEntry[];
   vpn_peers: VpnPeer[];
   tokens: TokenEntry[];
+  /** SSH user certificates issued to this member (absent: none). */
+  certificates?: CertificateEntry[];
   /** true when keys/<handle>/pgp.asc exists */
   has_pgp: boolean;
 }

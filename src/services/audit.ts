@@ -7,7 +7,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { inspectInventories, previousRenders } from '../adapters/inventories.js';
-import { knownKeys } from '../adapters/store.js';
+import { knownKeys, type Loaded } from '../adapters/store.js';
+import type { RenderedCertificates } from '../core/render-certs.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, summarize, variableNames, type DumpSource, type LiveHost, type Severity, type VarFile } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
@@ -70,6 +71,18 @@ function checkOptions(ctx: Context, o: AuditOptions): { format: AuditFormat; fai
 /** The real collector, loaded only when --live is asked for. */
 const realCollector: LiveCollector = async (requests, progress) => (await import('../adapters/ansible-live.js')).collectLive(requests, progress);
 
+/** The CAs and KRL render would write now; a CA file render refuses is a problem render reports, not the audit's crash. */
+async function certificatesForAudit(ctx: Context, loaded: Loaded): Promise<{ certificates?: RenderedCertificates }> {
+  const { renderCertificates } = await import('./certs-render.js');
+  try {
+    const made = await renderCertificates(ctx, loaded);
+    return made ? { certificates: made.rendered } : {};
+  } catch (e) {
+    if (e instanceof InfraError) return {};
+    throw e;
+  }
+}
+
 export async function runAudit(ctx: Context, options: AuditOptions = {}, collector: LiveCollector = realCollector): Promise<AuditResult> {
   const { format, failOn } = checkOptions(ctx, options);
   const asOf = options.asOf ?? today(ctx);
@@ -123,6 +136,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     inventories,
     inventoryFolders: folders,
     ...(config ? { rendered: await previousRenders(root, folderList), varFiles: await varFilesUnder(root, folderList) } : {}),
+    ...(inspected.loaded ? await certificatesForAudit(ctx, inspected.loaded) : {}),
     wgDumps,
     ...(live ? { live } : {}),
   });

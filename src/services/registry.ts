@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inventoryProblems } from '../adapters/inventories.js';
 import { readPublicKey } from '../adapters/pgp.js';
-import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { CONFIG_FILE, knownKeys, writeFileAtomic, type Loaded } from '../adapters/store.js';
 import { keyParser } from '../core/key-summary.js';
 import type { Member } from '../core/types.js';
 import { policyCheck, textProblem } from '../core/validate.js';
@@ -79,8 +79,28 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial.registry.members))));
     all.push(...(await inventoryProblems(partial)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
+    all.push(...(await certificateCheck(ctx, partial)));
   }
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all };
+}
+
+/** Certificate records that disagree with the registry (core/cert-check.ts), and CA files that do not read. */
+async function certificateCheck(ctx: Context, loaded: Loaded): Promise<Problem[]> {
+  const { readCaFiles } = await import('../adapters/ca-files.js');
+  const { certificateProblems } = await import('../core/cert-check.js');
+  const cas = new Set<string>();
+  const problems: Problem[] = [];
+  try {
+    const files = await readCaFiles(loaded.registry.root);
+    if (files.current) cas.add(files.current.fingerprint);
+    for (const r of files.retired) cas.add(r.fingerprint);
+  } catch (e) {
+    if (!(e instanceof InfraError)) throw e;
+    problems.push({ file: 'ca/', field: '(key)', message: e.message });
+  }
+  const { registry } = loaded;
+  problems.push(...certificateProblems(registry.config, registry.members, loaded.located, Math.floor(ctx.now().getTime() / 1000), cas, keyParser(knownKeys(registry.members))));
+  return problems;
 }
 
 /** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */
