@@ -5,6 +5,11 @@
  * strategy `explicit`); test/commands/cli-bundle.test.ts checks that every file in src/commands is listed.
  */
 import Audit from './commands/audit.js';
+import CaInit from './commands/ca/init.js';
+import CaRotate from './commands/ca/rotate.js';
+import CertsList from './commands/certs/list.js';
+import CertsRevoke from './commands/certs/revoke.js';
+import CertsSign from './commands/certs/sign.js';
 import Check from './commands/check.js';
 import Init from './commands/init.js';
 import KeysAdd from './commands/keys/add.js';
@@ -35,6 +40,11 @@ export { default as notFound } from './hooks/not-found.js';
 
 export const COMMANDS = {
   'audit': Audit,
+  'ca:init': CaInit,
+  'ca:rotate': CaRotate,
+  'certs:list': CertsList,
+  'certs:revoke': CertsRevoke,
+  'certs:sign': CertsSign,
   'check': Check,
   'init': Init,
   'keys:add': KeysAdd,
