@@ -53,7 +53,7 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     ['inventories/production/hosts.yml', '# Hand-written Ansible inventory: infra reads it, never rewrites it.\nall:\n  hosts: {}\n'],
     ['.gitignore', '.infra.lock\n'],
   ];
-  for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
+  for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/ssh-certificates.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
   const created: string[] = [];
   for (const [rel, content] of files) {
     const target = path.join(root, rel);
