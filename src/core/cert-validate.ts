@@ -23,7 +23,7 @@ export const certPolicyOf = (policy: { certs?: CertPolicy }): CertPolicy => poli
 export const CERT_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 export const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/; // and bidi overrides: a reason is shown to the meeting
 
 /** Seconds since the epoch of a CERT_TIME_RE timestamp; undefined when it is not one or not a real time. */
 export function certTimeSeconds(value: unknown): number | undefined {
@@ -78,8 +78,12 @@ export function validateCertificates(p: ProblemSink, raw: unknown): CertificateE
   raw.forEach((item, i) => {
     const path = ['certificates', i];
     if (!isObject(item)) return p.add(path, 'must be a mapping with serial, key, fingerprint, ca, valid_after, valid_before and signed_by');
-    for (const key of Object.keys(item)) if (!FIELDS.includes(key)) p.add([...path, key], `unknown field (expected one of: ${FIELDS.join(', ')})`);
     let ok = true;
+    for (const key of Object.keys(item))
+      if (!FIELDS.includes(key)) {
+        ok = false;
+        p.add([...path, key], `unknown field (expected one of: ${FIELDS.join(', ')})`);
+      }
     const bad = (field: string, message: string) => {
       ok = false;
       p.add([...path, field], message);
