@@ -36,6 +36,8 @@ const ready =
 const d = ready ? describe : describe.skip;
 
 const ansibleEnv = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_RETRY_FILES_ENABLED: 'False' };
+/** Each test renders and runs ansible-playbook, slow on a machine shared with other work. */
+const SLOW = 900_000;
 const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16) + 'Z';
 
 d('certificates: render + ssh-certificates.yml + a real sshd', () => {
@@ -55,11 +57,12 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     return r.stdout;
   };
   const etc = () => path.join(tmp, 'etc-ssh-infra');
-  const apply = () =>
+  /** The certificate play only (tag `certificates`) unless `all`: each ansible-playbook start is slow on a busy machine. */
+  const apply = (all = false) =>
     mustRun(
       'ansible-playbook',
-      ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, '--limit', 'testhost', '-e', 'infra_become=false', '-e', `infra_ssh_dir=${etc()}`, '-e', `infra_sshd_dropin=${path.join(tmp, 'sshd_config.d', '50-infra-certificates.conf')}`, '-e', `infra_sshd_config=${path.join(sshd!.dir, 'sshd_config')}`, '-e', 'infra_sshd_reload=false'],
-      { env: ansibleEnv, cwd: tmp, timeoutMs: 180_000 },
+      ['-i', path.join(root, 'inventories', 'test'), PLAYBOOK, ...(all ? [] : ['--tags', 'certificates']), '--limit', 'testhost', '-e', 'infra_become=false', '-e', `infra_ssh_dir=${etc()}`, '-e', `infra_sshd_dropin=${path.join(tmp, 'sshd_config.d', '50-infra-certificates.conf')}`, '-e', `infra_sshd_config=${path.join(sshd!.dir, 'sshd_config')}`, '-e', 'infra_sshd_reload=false'],
+      { env: ansibleEnv, cwd: tmp, timeoutMs: 420_000 },
     );
   /** Sign through the CLI; the certificate lands beside nothing: -o writes it to a file of its own. */
   const sign = (handle: string, label: string, ...window: string[]) => {
@@ -121,16 +124,16 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     // comes first, then the sshd that tests log in to starts with the same config.
     const include = [`Include ${path.join(tmp, 'sshd_config.d')}/*.conf`];
     sshd = await startSshd([granted, other], include);
-    apply();
+    apply(true);
     await sshd.stop();
     sshd = await startSshd([granted, other], include);
-  }, 300_000);
+  }, SLOW);
 
   afterAll(async () => {
     await sshd?.stop();
     for (const u of users) removeUser(u);
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
-  });
+  }, SLOW);
 
   it('the playbook installs the CA keys, principals and KRL, and the drop-in is in effect (sshd -T)', async () => {
     const caLine = (await fs.readFile(path.join(root, 'ca/user_ca.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
@@ -141,14 +144,14 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     expect(effective).toContain(`trustedusercakeys ${etc()}/user_ca_keys`);
     expect(effective).toContain(`authorizedprincipalsfile ${etc()}/principals/%u`);
     expect(effective).toContain(`revokedkeys ${etc()}/revoked_keys.krl`);
-  });
+  }, SLOW);
 
   it('a certificate in its window logs in as a granted user, and not as a user no grant gives it', () => {
     const cert = sign('alice', 'alice-now', '--hours', '1');
     expect(certLogin(granted, 'alice', cert.file)).toBe(true);
     expect(sshd!.log()).toMatch(new RegExp(`Accepted publickey for ${granted} from 127\\.0\\.0\\.1 .*ED25519-CERT.*ID alice/laptop#${cert.serial} \\(serial ${cert.serial}\\)`));
     expect(certLogin(other, 'alice', cert.file)).toBe(false);
-  });
+  }, SLOW);
 
   it('a certificate is refused before --from and after --until', async () => {
     const soon = Date.now() + 2 * 3600_000;
@@ -162,7 +165,7 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     expect(certLogin(granted, 'alice', path.join(tmp, 'alice-past-cert.pub'))).toBe(false);
     // the same key with a certificate in force still gets in: the refusals were the windows
     expect(certLogin(granted, 'alice', sign('alice', 'alice-control', '--hours', '1').file)).toBe(true);
-  });
+  }, SLOW);
 
   it('after certs revoke + render + apply the certificate is refused; another of the same key still works; ssh-keygen -Q agrees', () => {
     const revoked = sign('alice', 'alice-revoked', '--hours', '2');
@@ -177,7 +180,7 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     expect(q(revoked.file)).toMatchObject({ code: 1, stdout: expect.stringContaining('REVOKED') });
     expect(q(kept.file)).toMatchObject({ code: 0, stdout: expect.stringContaining(': ok') });
     expect(q(`${keys.alice.privateKey}.pub`).code).toBe(0);
-  });
+  }, SLOW);
 
   it('after offboarding + render + apply an unexpired certificate is refused, and the KRL holds the departed key', () => {
     const cert = sign('dave', 'dave-shift', '--hours', '4');
@@ -188,7 +191,7 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     const krl = path.join(etc(), 'revoked_keys.krl');
     expect(runSync('ssh-keygen', ['-Q', '-f', krl, `${keys.dave.privateKey}.pub`]).stdout).toContain('REVOKED');
     expect(runSync('ssh-keygen', ['-Q', '-f', krl, cert.file]).stdout).toContain('REVOKED');
-  });
+  }, SLOW);
 
   it('a vpn_only principal is refused from outside the VPN ranges, and let in once a range includes 127.0.0.1', async () => {
     const cert = sign('carol', 'carol-shift', '--hours', '2');
@@ -206,10 +209,10 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
       await fs.writeFile(config, before);
       renderAndApply();
     }
-  });
+  }, SLOW);
 
   it('keys in authorized_keys keep working beside certificates', () => {
     renderAndApply();
     expect(canLogin(granted, sshd!.port, keys.alice.privateKey).ok).toBe(true);
-  });
+  }, SLOW);
 });
