@@ -8,6 +8,11 @@ import AdminsAdd from './commands/admins/add.js';
 import AdminsRemove from './commands/admins/remove.js';
 import Approve from './commands/approve.js';
 import Audit from './commands/audit.js';
+import CaInit from './commands/ca/init.js';
+import CaRotate from './commands/ca/rotate.js';
+import CertsList from './commands/certs/list.js';
+import CertsRevoke from './commands/certs/revoke.js';
+import CertsSign from './commands/certs/sign.js';
 import Check from './commands/check.js';
 import EnvAdd from './commands/env/add.js';
 import GrantsAdd from './commands/grants/add.js';
@@ -50,6 +55,11 @@ export const COMMANDS = {
   'admins:remove': AdminsRemove,
   'approve': Approve,
   'audit': Audit,
+  'ca:init': CaInit,
+  'ca:rotate': CaRotate,
+  'certs:list': CertsList,
+  'certs:revoke': CertsRevoke,
+  'certs:sign': CertsSign,
   'check': Check,
   'env:add': EnvAdd,
   'grants:add': GrantsAdd,

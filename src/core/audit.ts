@@ -23,6 +23,8 @@ import { readVarsFile, unreadableVarsFix } from './vars-file.js';
 import { secretFindings, type CatalogEntry } from './secrets.js';
 import { liveSshdFindings } from './live-audit.js';
 import type { SshdAnswer } from './live-collect.js';
+import { certificateFindings } from './cert-audit.js';
+import type { RenderedCertificates } from './render-certs.js';
 import type { WgDump } from './wg-dump.js';
 
 export type { Finding } from './vpn-plan.js';
@@ -61,6 +63,7 @@ export const CODES = {
   'unmanaged-auth': 'high',
   'altered-key': 'high',
   'host-sshd-policy': 'medium',
+  'cert-long-lived': 'medium',
 } as const satisfies Record<string, Severity>;
 export type FindingCode = keyof typeof CODES;
 
@@ -141,6 +144,8 @@ export interface AuditInput {
    * plan; it should remember what it parsed (keyParser does). Default: keyParser(), each key parsed once.
    */
   parseKey?: ParseKey;
+  /** The CAs and KRL render gives reached hosts (see render-certs.ts), for stale-render; absent: the registry has no CA. */
+  certificates?: RenderedCertificates;
 }
 
 /** One row of the access matrix (SPEC §7 JSON), with the grants behind it and who of the members is VPN-only. */
@@ -193,6 +198,7 @@ export function auditFindings(input: AuditInput): AuditResult {
   findings.push(...keyFindings(members, policy, asOf, readKey));
   findings.push(...tokenFindings(members, config, policy, asOf, input.secrets === undefined));
   if (input.secrets) findings.push(...secretFindings(input.secrets, config, members));
+  findings.push(...certificateFindings(config, members, asOf));
 
   let plan: AccessPlan | undefined;
   let access: AccessMatrixRow[] = [];
@@ -608,6 +614,7 @@ function staleRenderFindings(config: InfraConfig, members: readonly Member[], in
     environments,
     ...(input.inventoryFolders ? { inventoryFolders: input.inventoryFolders } : {}),
     parseKey,
+    ...(input.certificates ? { certificates: input.certificates } : {}),
   });
   const out: Finding[] = [];
   for (const [p, content] of plan.files) {

@@ -27,7 +27,9 @@ export type ChangeKind =
   | 'pgp-key-replaced'
   | 'pgp-key-removed'
   | 'token-consumer-added'
-  | 'token-consumer-removed';
+  | 'token-consumer-removed'
+  | 'certificate-issued'
+  | 'certificate-revoked';
 
 export interface Change {
   date: string; // the commit's date, YYYY-MM-DD
@@ -68,6 +70,17 @@ interface SnapshotMember {
   keys: Map<string, { name: string; expires?: string }>; // canonical blob -> key
   peers: Map<string, { device: string; network: string; addresses: string[] }>; // WireGuard public key -> peer
   tokens: Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[] }>;
+  /** serial -> what the record says (member.yml `certificates`). */
+  certificates?: Map<number, SnapshotCertificate>;
+}
+
+interface SnapshotCertificate {
+  key?: string;
+  valid_after?: string;
+  valid_before?: string;
+  signed_by?: string;
+  reason?: string;
+  revoked?: string;
 }
 
 interface Snapshot {
@@ -139,8 +152,15 @@ function readMember(handle: string, data: unknown): SnapshotMember | undefined {
     const consumers = (Array.isArray(t.consumers) ? t.consumers : []).flatMap((c) => consumerText(c) ?? []);
     if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}), consumers });
   }
+  const certificates = new Map<number, SnapshotCertificate>();
+  for (const c of list(data.certificates)) {
+    if (typeof c.serial !== 'number' || !Number.isSafeInteger(c.serial)) continue;
+    const fields = ['key', 'valid_after', 'valid_before', 'signed_by', 'reason', 'revoked'] as const;
+    certificates.set(c.serial, Object.fromEntries(fields.flatMap((f) => (str(c[f]) ? [[f, str(c[f])]] : []))));
+  }
   return {
     handle,
+    certificates,
     ...(str(data.name) ? { name: str(data.name) } : {}),
     ...(str(data.org) ? { org: str(data.org) } : {}),
     ...(str(data.kind) ? { kind: str(data.kind) } : {}),
@@ -247,6 +267,24 @@ function memberChanges(handle: string, before: SnapshotMember | undefined, after
     // a consumer is where the next rotation writes the value: a new one (or one pointed elsewhere) redirects it
     for (const c of t.consumers) if (!(old?.consumers ?? []).includes(c)) out.push({ kind: 'token-consumer-added', subject: `${handle}/${name}`, detail: c });
     for (const c of old?.consumers ?? []) if (!t.consumers.includes(c)) out.push({ kind: 'token-consumer-removed', subject: `${handle}/${name}`, detail: c });
+  }
+  out.push(...certificateChanges(handle, before?.certificates, after.certificates));
+  return out;
+}
+
+/** Certificates issued (who signed, for which window, why) and revoked: the meeting sees who had shift access. */
+function certificateChanges(handle: string, before: Map<number, SnapshotCertificate> | undefined, after: Map<number, SnapshotCertificate> | undefined): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
+  const out: Array<Pick<Change, 'kind' | 'subject' | 'detail'>> = [];
+  for (const [serial, c] of [...(after ?? new Map<number, SnapshotCertificate>())].sort(([a], [b]) => a - b)) {
+    const old = before?.get(serial);
+    const subject = `${handle}/${c.key ?? '?'}#${serial}`;
+    if (!old)
+      out.push({
+        kind: 'certificate-issued',
+        subject,
+        detail: `${c.valid_after ?? '?'} to ${c.valid_before ?? '?'}${c.signed_by ? `, signed by ${c.signed_by}` : ''}${c.reason ? `: ${c.reason}` : ''}`,
+      });
+    if (c.revoked && !old?.revoked) out.push({ kind: 'certificate-revoked', subject, detail: `on ${c.revoked}` });
   }
   return out;
 }

@@ -18,6 +18,8 @@ import type { Registry, VpnNetwork } from './types.js';
 import { dict, dictOf, hasOwnName, ownValue } from './dict.js';
 import { tryCanonicalCidr } from './ip-alloc.js';
 import { serverPeers, type ServerPeer } from './wireguard.js';
+import { principalsOf } from './certs.js';
+import { certificateSection, type HostCertificates, type RenderedCertificates } from './render-certs.js';
 
 /**
  * The settings the shipped playbooks document ("Variables you may set"): operators put these in group_vars,
@@ -55,6 +57,8 @@ export interface HostRenderInput {
    * under infra_revoked_keys only, with no infra_authorized_keys, so the playbook removes them there.
    */
   revokedOnly?: boolean;
+  /** When the registry has a user CA: what sshd needs for certificates (see render-certs.ts). */
+  certificates?: HostCertificates;
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -223,6 +227,7 @@ export function renderHost(input: HostRenderInput): string {
     const note = 'render.compat provision_ssh_keys: the sysadmin user\'s keys';
     out.push(...(entries.length ? [topKey('ssh_user_keys:', note), ...entries] : [topKey('ssh_user_keys: []', note)]));
   }
+  if (input.certificates) out.push(...certificateSection(input.certificates, input.vpnRanges, topKey));
   return `${out.join('\n')}\n`;
 }
 
@@ -393,6 +398,8 @@ export interface PlanOptions {
   sharedTextBudget?: number;
   /** Each member key's summary by its text (see key-summary.ts); default: each key parsed. */
   parseKey?: ParseKey;
+  /** The CAs and KRL every reached host gets, when the registry has a user CA (see render-certs.ts). */
+  certificates?: RenderedCertificates;
 }
 
 /** The relative path of a host's generated file. Host names that would leave host_vars/ are refused. */
@@ -569,10 +576,12 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
         if (known !== undefined) return { content: known, warnings, sharedAs: textKey };
         const authorized = dict<AuthorizedKeyInput[]>();
         const revoked = dict<RevokedKeyInput[]>();
+        const principals = dict<ReturnType<typeof principalsOf>>();
         for (const [user, ua] of users) {
           const inputs = shared.inputsOf(ua);
           authorized[user] = inputs.authorized;
           if (inputs.revoked.length) revoked[user] = inputs.revoked;
+          principals[user] = principalsOf(ua.granted);
         }
         // a new array: the shared one belongs to every host with this access
         for (const [user, keys] of carriedKeys) revoked[user] = [...(revoked[user] ?? []), ...keys];
@@ -582,6 +591,8 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
           vpnRanges,
           ...(served ? { wireguardPeers: dictOf(served.map((n) => [n, peersOf.get(n)!] as const)) } : {}),
           ...(compat ? { compat } : {}),
+          // only on hosts a grant reaches: a VPN server alone gets no sshd settings
+          ...(options.certificates && users.size ? { certificates: { ...options.certificates, principals } } : {}),
         });
         if (textKey === undefined) return { content, warnings };
         shared.texts.set(textKey, content);
@@ -605,7 +616,9 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
         if (warnings.length) targets.push({ rel, make: () => ({ content: '', warnings }), dropped: true });
         continue;
       }
-      const content = renderHost({ authorized: dict(), revoked, vpnRanges, revokedOnly: true });
+      // No principals: the playbook empties the host's principals folder, so no certificate logs in there.
+      const certificates = options.certificates ? { certificates: { ...options.certificates, principals: dict<ReturnType<typeof principalsOf>>() } } : {};
+      const content = renderHost({ authorized: dict(), revoked, vpnRanges, revokedOnly: true, ...certificates });
       targets.push({ rel, make: () => ({ content, warnings }) });
     }
   }

@@ -34,6 +34,8 @@ export interface Policy {
   vpn?: { idle_days: number };
   /** Signed changes (docs/reference.md "Signed changes"); absent: defaults (two_admins once there are two admins). */
   changes?: ChangesPolicy;
+  /** SSH user certificates (docs/reference.md "Shift access"); validation always fills it. */
+  certs?: CertPolicy;
 }
 
 export interface ChangesPolicy {
@@ -41,6 +43,26 @@ export interface ChangesPolicy {
   two_admins?: boolean;
   /** `infra render` refuses a HEAD whose history since the pinned commit does not verify. */
   require_signed?: boolean;
+}
+
+export interface CertPolicy {
+  /** The longest window `certs sign` issues, in hours (default 24). */
+  max_hours: number;
+  /** The extensions every certificate carries (default: OpenSSH's five permit-* extensions). */
+  extensions: string[];
+}
+
+/** One SSH user certificate the registry issued (member.yml `certificates`). Times are UTC `YYYY-MM-DDTHH:MM:SSZ`. */
+export interface CertificateEntry {
+  serial: number;
+  key: string; // the name of the member's ssh_keys entry it certifies
+  fingerprint: string; // SHA256:... of that key when signed
+  ca: string; // SHA256:... of the CA that signed it
+  valid_after: string;
+  valid_before: string;
+  signed_by: string;
+  reason?: string;
+  revoked?: IsoDate;
 }
 
 export interface Grant {
@@ -137,6 +159,8 @@ export interface Member {
   ssh_keys: SshKeyEntry[];
   vpn_peers: VpnPeer[];
   tokens: TokenEntry[];
+  /** SSH user certificates issued to this member (absent: none). */
+  certificates?: CertificateEntry[];
   /** true when keys/<handle>/pgp.asc exists */
   has_pgp: boolean;
 }

@@ -10,6 +10,7 @@ import { keyParser, summaryOf, type KeySummary, type ParseKey } from './key-summ
 import { canonicalKeyData, parsePublicKey, policyProblems } from './ssh-key.js';
 import { validateSshHostPolicy } from './sshd-policy.js';
 import { checkWgKey, validateNetwork } from './wireguard.js';
+import { validateCertificates, validateCertPolicy } from './cert-validate.js';
 import { addressKey, cidrContains, formatCidr, hostRange, parseCidr, type Cidr } from './ip-alloc.js';
 import { CONSUMER_FORMS, CONSUMER_KINDS, consumerKey, consumerProblems, formatConsumer, parseConsumer, type ConsumerKind } from './tokens.js';
 import {
@@ -163,7 +164,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
   const policy: Policy = structuredClone(DEFAULT_POLICY);
   if (raw === undefined || raw === null) return policy;
   if (!isObject(raw)) return p.add(['policy'], 'must be a mapping'), policy;
-  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit', 'vpn', 'changes']);
+  unknownFields(p, ['policy'], raw, ['ssh', 'tokens', 'audit', 'vpn', 'changes', 'certs']);
   const section = (name: string, allowed: string[]): Record<string, unknown> => {
     const s = raw[name];
     if (s === undefined || s === null) return {};
@@ -201,6 +202,7 @@ function validatePolicy(p: Problems, raw: unknown): Policy {
       else policy.changes[flag] = changes[flag];
     }
   }
+  policy.certs = validateCertPolicy(p, raw.certs);
   return policy;
 }
 
@@ -322,7 +324,7 @@ export function validateConfig(raw: unknown, file: string, locate?: Locate): { c
 
 // ---------------------------------------------------------------- member.yml
 
-const MEMBER_FIELDS = ['name', 'kind', 'org', 'email', 'github', 'gitlab', 'status', 'departed', 'groups', 'ssh_keys', 'vpn_peers', 'tokens'];
+const MEMBER_FIELDS = ['name', 'kind', 'org', 'email', 'github', 'gitlab', 'status', 'departed', 'groups', 'ssh_keys', 'vpn_peers', 'tokens', 'certificates'];
 
 function validateKey(p: Problems, raw: unknown, path: Path): { entry: SshKeyEntry; summary: KeySummary } | undefined {
   if (!isObject(raw)) return void p.add(path, 'must be a mapping with name, key and added');
@@ -551,6 +553,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
     .filter((t): t is TokenEntry => !!t);
   if (kind !== 'bot' && tokens.length) p.add(['tokens'], 'only bots hold tokens (kind: bot)');
   duplicates(tokens.map((t) => t.name)).forEach((i) => p.add(['tokens', i, 'name'], `token "${tokens[i].name}" is listed twice`));
+  const certificates = validateCertificates(p, raw.certificates);
 
   if (p.list.length || !name || !org) return { problems: p.list };
   return {
@@ -568,6 +571,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
       ssh_keys,
       vpn_peers,
       tokens,
+      ...(certificates.length ? { certificates } : {}),
       has_pgp: hasPgp,
     },
     keys: keyEntries.map((k) => k.valid.summary),

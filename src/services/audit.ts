@@ -9,8 +9,9 @@ import { legacyCacheNote } from '../adapters/derived-state.js';
 import { inspectInventories, previousRenders, varsFilesOf } from '../adapters/inventories.js';
 import { connectionSources } from '../adapters/vars-files.js';
 import { localCommandFindings, localCommandNotice, localCommandSettings } from '../core/local-command-vars.js';
-import { knownKeys } from '../adapters/store.js';
+import { knownKeys, type Loaded } from '../adapters/store.js';
 import { readSecretCatalog } from '../adapters/secret-catalog.js';
+import type { RenderedCertificates } from '../core/render-certs.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, type DumpSource, type Finding, type LiveHost, type Severity } from '../core/audit.js';
 import type { AuditReport } from '../core/audit-format.js';
@@ -84,6 +85,18 @@ function checkOptions(ctx: Context, o: AuditOptions): { format: AuditFormat; fai
 /** The real collector, loaded only when --live is asked for. */
 const realCollector: LiveCollector = async (requests, progress, settings) => (await import('../adapters/ansible-live.js')).collectLive(requests, progress, settings);
 
+/** The CAs and KRL render would write now; a CA file render refuses is a problem render reports, not the audit's crash. */
+async function certificatesForAudit(ctx: Context, loaded: Loaded): Promise<{ certificates?: RenderedCertificates }> {
+  const { renderCertificates } = await import('./certs-render.js');
+  try {
+    const made = await renderCertificates(ctx, loaded);
+    return made ? { certificates: made.rendered } : {};
+  } catch (e) {
+    if (e instanceof InfraError) return {};
+    throw e;
+  }
+}
+
 export async function runAudit(ctx: Context, options: AuditOptions = {}, collector: LiveCollector = realCollector): Promise<AuditResult> {
   const { format, failOn } = checkOptions(ctx, options);
   const asOf = options.asOf ?? today(ctx);
@@ -144,6 +157,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     inventories,
     inventoryFolders: folders,
     ...(config ? { rendered: await previousRenders(root, folderList, 'skip'), varFiles: await varsFilesOf(root, folders, inventories) } : {}),
+    ...(inspected.loaded ? await certificatesForAudit(ctx, inspected.loaded) : {}),
     wgDumps,
     ...(live ? { live } : {}),
     ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),

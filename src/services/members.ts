@@ -269,6 +269,8 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   const checklist = [
     `Render and apply: \`infra render\`, review and commit, then run the playbook (ansible/apply-access.yml); ${member.ssh_keys.length} key(s) of ${h} move to infra_revoked_keys and leave every host.`,
   ];
+  if (member.certificates?.length)
+    checklist.push(`Certificates: every key of ${h} goes into the KRL at that render, so their ${member.certificates.length} certificate(s) stop working on each host once applied, expired or not.`);
   if (member.vpn_peers.length)
     checklist.push(`VPN: ${member.vpn_peers.map((p) => `${p.network}/${p.device}`).join(', ')} drop out of the servers' peer lists at that render; apply it (ansible/wireguard.yml) so the tunnels close.`);
   if ((wasAdmin && tokens.length) || secrets.length)

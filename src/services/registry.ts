@@ -7,7 +7,7 @@ import { inspectInventories, shadowingProblems } from '../adapters/inventories.j
 import { configureSignersFile, inGitWorkTree } from '../adapters/allowed-signers-file.js';
 import { ALLOWED_SIGNERS_FILE, renderAllowedSigners } from '../core/allowed-signers.js';
 import { readPublicKey } from '../adapters/pgp.js';
-import { CONFIG_FILE, knownKeys, writeFileAtomic } from '../adapters/store.js';
+import { CONFIG_FILE, knownKeys, writeFileAtomic, type Loaded } from '../adapters/store.js';
 import { vaultStateProblems } from '../adapters/vault-files.js';
 import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser } from '../core/key-summary.js';
@@ -62,7 +62,7 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     // Private material must never be committed by a `git add -A`: device configs, WireGuard keys, exported secret keys.
     ['.gitignore', '.infra.lock\n.infra-cache/\n*.conf\n*.key\n*.sec.asc\n*.secret.asc\n'],
   ];
-  for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
+  for (const rel of ['schema/infra.schema.json', 'schema/member.schema.json', 'ansible/apply-access.yml', 'ansible/ssh-certificates.yml', 'ansible/wireguard.yml']) files.push([rel, await shipped(rel)]);
   const created: string[] = [];
   for (const [rel, content] of files) {
     const target = path.join(root, rel);
@@ -104,10 +104,30 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await shadowingProblems(root, inspected.folders, inspected.inventories)));
     all.push(...(await pgpProblems(root, partial.registry.members)));
     all.push(...futureDateProblems(partial.registry.members, partial.located, today(ctx)));
+    all.push(...(await certificateCheck(ctx, partial)));
   }
   all.push(...(await vaultStateProblems(root)));
   const note = await legacyCacheNote(root);
   return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
+}
+
+/** Certificate records that disagree with the registry (core/cert-check.ts), and CA files that do not read. */
+async function certificateCheck(ctx: Context, loaded: Loaded): Promise<Problem[]> {
+  const { readCaFiles } = await import('../adapters/ca-files.js');
+  const { certificateProblems } = await import('../core/cert-check.js');
+  const cas = new Set<string>();
+  const problems: Problem[] = [];
+  try {
+    const files = await readCaFiles(loaded.registry.root);
+    if (files.current) cas.add(files.current.fingerprint);
+    for (const r of files.retired) cas.add(r.fingerprint);
+  } catch (e) {
+    if (!(e instanceof InfraError)) throw e;
+    problems.push({ file: 'ca/', field: '(key)', message: e.message });
+  }
+  const { registry } = loaded;
+  problems.push(...certificateProblems(registry.config, registry.members, loaded.located, Math.floor(ctx.now().getTime() / 1000), cas, keyParser(knownKeys(registry.members))));
+  return problems;
 }
 
 /** Each keys/<handle>/pgp.asc must be a public key that can encrypt: tokens are encrypted to admins' keys. */

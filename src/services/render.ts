@@ -10,6 +10,7 @@ import { renderTargets, type RenderTarget } from '../core/render.js';
 import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
 import { collectGarbage, collectGarbageAbove } from '../lib/memory.js';
 import { say, type Context } from './context.js';
+import { renderCertificates } from './certs-render.js';
 
 /** Characters of generated text written between two garbage collections (see collectGarbage). */
 const GARBAGE_BUDGET = 64 * 1024 * 1024;
@@ -87,10 +88,13 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
       });
     const environments = input.env === undefined ? known : [input.env];
     const root = await ctx.store.root();
+    // Each reached host's CAs and KRL (none without a CA): they depend on ca/*.pub and the clock, so they are part of the stamp.
+    const certificates = await renderCertificates(ctx, loaded);
     // Nothing render reads changed since a render that found nothing to do: neither is there now.
-    const stamp = keepsDerivedState(loaded.registry.members.length)
+    const baseStamp = keepsDerivedState(loaded.registry.members.length)
       ? await renderStamp(root, loaded, environments, [...(await Promise.all(known.map((e) => inventoryFolder(root, loaded.registry.config.environments[e])))), PLAYBOOK_FOLDER])
       : undefined;
+    const stamp = baseStamp === undefined ? undefined : `${baseStamp}${certificates ? `|certs:${certificates.digest}` : ''}`;
     const recorded = stamp === undefined ? undefined : await readRenderStamp(root);
     if (stamp !== undefined && recorded?.stamp === stamp) {
       if (cleanedTemps.length) say(ctx, `removed ${cleanedTemps.length} temporary file(s) a killed infra left: ${cleanedTemps.join(', ')}`);
@@ -105,7 +109,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const previous = await previousRenders(root, envFolders);
     // Each key as the load already parsed it (the member cache keeps that too): not parsed again here.
     const parseKey = keyParser(knownKeys(loaded.registry.members));
-    const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders, parseKey });
+    const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders, parseKey, ...(certificates ? { certificates: certificates.rendered } : {}) });
     // Files that exist are made first: kept only when they change (their old text is held anyway), and
     // their warnings (what was dropped from them) are all there is to say before writing. A file that does
     // not exist yet is always written: it is made when written, so no more than one is held at a time.

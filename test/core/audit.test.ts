@@ -460,6 +460,18 @@ const cases: Case[] = [
     expected: { code: 'rotation-incomplete', severity: 'high', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github --resume --key ADMIN_KEY.asc' },
   },
   {
+    name: 'cert-long-lived: a certificate in force for longer than policy.certs.max_hours',
+    input: () =>
+      registryCase((_c, ms) => {
+        find(ms, 'bob').certificates = [
+          { serial: 7, key: 'laptop', fingerprint: `SHA256:${'B'.repeat(43)}`, ca: `SHA256:${'C'.repeat(43)}`, valid_after: '2026-11-21T12:00:00Z', valid_before: '2026-11-23T12:00:00Z', signed_by: 'alice', reason: 'hand-edited' },
+          // as long, but expired: nothing to report
+          { serial: 6, key: 'laptop', fingerprint: `SHA256:${'B'.repeat(43)}`, ca: `SHA256:${'C'.repeat(43)}`, valid_after: '2026-11-01T00:00:00Z', valid_before: '2026-11-03T00:00:00Z', signed_by: 'alice' },
+        ];
+      }),
+    expected: { code: 'cert-long-lived', severity: 'medium', subject: 'bob/laptop#7', fix: 'infra certs revoke 7, then `infra render` and apply' },
+  },
+  {
     name: 'token-due-soon: rotation due within the horizon',
     input: () => registryCase((_c, ms) => (find(ms, 'roobot').tokens[0] = token({ rotated_at: '2026-09-01' }))),
     expected: { code: 'token-due-soon', severity: 'low', subject: 'roobot/github', fix: 'infra tokens rotate roobot/github' },

@@ -89,3 +89,14 @@ describe('changesIn', () => {
     expect(kinds(commit({ 'infra.yml': stringify({ access: [a, b] }) }, { 'infra.yml': stringify({ access: [b, a] }) }))).toEqual([]);
   });
 });
+
+describe('certificates in "changes since"', () => {
+  const c1 = { serial: 3, key: 'laptop', fingerprint: 'SHA256:x', ca: 'SHA256:y', valid_after: '2026-11-20T08:00:00Z', valid_before: '2026-11-20T20:00:00Z', signed_by: 'alice', reason: 'on-call' };
+  it('lists each certificate issued, by whom and why, and each revoked', () => {
+    expect(kinds(commit({ [DANA]: member() }, { [DANA]: member({ certificates: [c1] }) }))).toEqual([
+      ['certificate-issued', 'dana/laptop#3', '2026-11-20T08:00:00Z to 2026-11-20T20:00:00Z, signed by alice: on-call'],
+    ]);
+    expect(kinds(commit({ [DANA]: member({ certificates: [c1] }) }, { [DANA]: member({ certificates: [{ ...c1, revoked: '2026-11-20' }] }) }))).toEqual([['certificate-revoked', 'dana/laptop#3', 'on 2026-11-20']]);
+    expect(kinds(commit({ [DANA]: member({ certificates: [c1] }) }, { [DANA]: member({ certificates: [c1] }) }))).toEqual([]);
+  });
+});
