@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --full] [-- --json FILE] [-- --only TEXT]`: builds, then times whole `infra` processes
 // on synthetic registries (bench/harness/) beside reference programs, alternating the two, and prints one
-// table with the targets of issue 11. Quick sizes by default (100 and 1,000 members); --full adds 10,000
+// table with the targets of the README's Performance section. Quick sizes by default (100 and 1,000 members); --full adds 10,000
 // members × 2,000 hosts, more runs, and the in-process library benches (bench/*.bench.js: modules whose
 // run() resolves to rows). Results go to bench/out/results.json (gitignored) or --json FILE.
 import { promises as fs } from 'node:fs';

@@ -1,4 +1,4 @@
-// The whole-process cases of `npm run bench`, each with its target from issue 11 where it has one.
+// The whole-process cases of `npm run bench`, each with its target where it has one.
 // A case returns rows: {case, size, ms, min, max, rss, ref, ref_ms, ratio, target, met, note}.
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

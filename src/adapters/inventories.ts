@@ -146,7 +146,7 @@ export async function resolvesInside(root: string, abs: string): Promise<boolean
   return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
 }
 
-/** A symbolic link out of the registry where render reads or writes: refused, naming it (SPEC §4). */
+/** A symbolic link out of the registry where render reads or writes: refused, naming it (docs/reference.md, "Render"). */
 export function linkOutProblem(rel: string): Problem {
   return { file: rel, field: 'render', message: 'is a symbolic link that leads out of the registry: infra never reads or writes through it' };
 }

@@ -1,5 +1,5 @@
 /**
- * Reads an environment's hand-written inventory from disk (SPEC §1): inventories/<env>/ holding
+ * Reads an environment's hand-written inventory from disk (docs/reference.md, "The registry"): inventories/<env>/ holding
  * hosts.yml, hosts.yaml and/or an INI `hosts` file, or a path to one such file. Parsing is the pure core's.
  */
 import { promises as fs } from 'node:fs';

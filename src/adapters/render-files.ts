@@ -101,7 +101,7 @@ export function renderSession(root: string, total: number, writer: RenderWriter 
 
 /**
  * Targets a write cannot reach: a file where a folder must be, a folder where the file must be, a folder we
- * may not write, or a path that a symbolic link leads out of the registry (never followed, SPEC §4).
+ * may not write, or a path that a symbolic link leads out of the registry (never followed, docs/reference.md, "Render").
  * Synchronous and cached per path: thousands of targets share their first folders, and one awaited call per
  * path and target cost a second at 2,000 hosts where these take milliseconds.
  */

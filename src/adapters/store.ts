@@ -29,7 +29,7 @@ export interface FindOptions {
   cwd?: string;
 }
 
-/** --dir > INFRA_DIR > nearest folder upward holding infra.yml (SPEC §1). */
+/** --dir > INFRA_DIR > nearest folder upward holding infra.yml (docs/reference.md, "The registry"). */
 export async function findRoot(opts: FindOptions = {}): Promise<string> {
   const env = opts.env ?? process.env;
   const explicit = opts.dir ?? env.INFRA_DIR;

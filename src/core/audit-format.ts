@@ -1,5 +1,5 @@
 /**
- * The audit report in its three forms (SPEC §7): a table for a terminal of a given width, markdown for
+ * The audit report in its three forms (docs/reference.md, "infra audit"): a table for a terminal of a given width, markdown for
  * the meeting notes (HackMD, GitHub), and JSON for scripts. Pure: the width and the data come in.
  *
  * Member-written text (handles, names, host names, problem messages that quote a file) is untrusted in
@@ -129,7 +129,7 @@ export interface AuditJson {
   summary: Record<Severity, number>;
 }
 
-/** The JSON object of SPEC §7 (findings in the order given: sortFindings' order). */
+/** The JSON object of docs/reference.md, "infra audit" (findings in the order given: sortFindings' order). */
 export function auditJson(report: AuditReport): AuditJson {
   return {
     as_of: report.as_of,

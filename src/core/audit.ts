@@ -1,5 +1,5 @@
 /**
- * `infra audit` (SPEC §7), the pure part: plain data in, findings and the access matrix out.
+ * `infra audit` (docs/reference.md, "infra audit"), the pure part: plain data in, findings and the access matrix out.
  * The service gathers the data (registry, inventories, files on disk, a `wg show all dump`, what
  * `--live` read from the hosts); nothing here reads the clock, the disk or the network: `asOf` is
  * the date every judgement is made against.
@@ -32,7 +32,7 @@ export type Severity = Finding['severity'];
 
 export const SEVERITIES: readonly Severity[] = ['high', 'medium', 'low'];
 
-/** Every code of SPEC §7 with its severity (token-expiring is high when past, low when coming up). */
+/** Every code of docs/reference.md, "infra audit" with its severity (token-expiring is high when past, low when coming up). */
 export const CODES = {
   'invalid-registry': 'high',
   'weak-key': 'high',
@@ -148,7 +148,7 @@ export interface AuditInput {
   certificates?: RenderedCertificates;
 }
 
-/** One row of the access matrix (SPEC §7 JSON), with the grants behind it and who of the members is VPN-only. */
+/** One row of the access matrix (docs/reference.md, "infra audit" JSON), with the grants behind it and who of the members is VPN-only. */
 export interface AccessMatrixRow {
   environment: string;
   host: string;
@@ -167,7 +167,7 @@ export interface AuditResult {
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const severityRank = (s: Severity) => SEVERITIES.indexOf(s);
 
-/** SPEC §7's order: severity (high first), then code, then subject; detail only breaks ties. */
+/** docs/reference.md, "infra audit"'s order: severity (high first), then code, then subject; detail only breaks ties. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
   return [...findings].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || byText(a.code, b.code) || byText(a.subject, b.subject) || byText(a.detail, b.detail));
 }

@@ -1,5 +1,5 @@
 /**
- * "What changed since" (SPEC §7 `--since`): access changes between two versions of the registry's files,
+ * "What changed since" (docs/reference.md, "infra audit" `--since`): access changes between two versions of the registry's files,
  * per commit. Pure: the git adapter (src/adapters/git.ts) reads the files at each commit; this reads them.
  *
  * History holds files that no longer validate, or validated under older rules, so reading is lenient:

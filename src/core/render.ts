@@ -1,5 +1,5 @@
 /**
- * The generated inventory files (SPEC §4): one `host_vars/<host>/infra.generated.yml` per host that a
+ * The generated inventory files (docs/reference.md, "Render"): one `host_vars/<host>/infra.generated.yml` per host that a
  * grant or a VPN network's `servers` pattern reaches. Pure and deterministic: sorted, no timestamps,
  * the same bytes for the same registry, inventories and previous files.
  *
@@ -53,7 +53,7 @@ export interface HostRenderInput {
   vpnRanges: readonly string[];
   compat?: 'provision_ssh_keys';
   /**
-   * A host no grant reaches any more whose previous file still listed keys (SPEC §4): the file lists them
+   * A host no grant reaches any more whose previous file still listed keys (docs/reference.md, "Render"): the file lists them
    * under infra_revoked_keys only, with no infra_authorized_keys, so the playbook removes them there.
    */
   revokedOnly?: boolean;
@@ -71,7 +71,7 @@ const COMMENT_RE = /^[a-z][a-z0-9-]{0,31}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RANGE_RE = /^[0-9A-Fa-f:.]+\/[0-9]{1,3}$/;
 const DATE_RE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 const PLAIN_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-/** A Unix user name as useradd takes it (SPEC §4): every remote user written, fresh or read back. */
+/** A Unix user name as useradd takes it (docs/reference.md, "Render"): every remote user written, fresh or read back. */
 export const REMOTE_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** What Jinja2 reads as the start of a template, statement or comment: never in a file Ansible templates. */
 // validate.ts allows lowercase names of at most 15 characters; render only insists on a plain YAML key with no template mark.
@@ -156,7 +156,7 @@ function peerLine(p: ServerPeer): string {
   return `{name: ${name}, public_key: ${key}, allowed_ips: [${ips.join(', ')}]}`;
 }
 
-/** `key:` padded so that the explanatory comments line up, as in SPEC §4. */
+/** `key:` padded so that the explanatory comments line up, as in docs/reference.md, "Render". */
 function topKey(text: string, comment: string): string {
   return `${text.padEnd(33)}# ${comment}`;
 }
@@ -316,7 +316,7 @@ const OWN_LINE_RE = /^(?:[a-z-]+="[^"\s]*"(?:,[a-z-]+="[^"\s]*")* )?([a-z][a-z0-
 
 /**
  * Keys the previous file listed (granted or revoked) that are not granted now: they stay revoked.
- * Nothing in that file is trusted (SPEC §4): a user name that is not a Unix user name, a line that is not
+ * Nothing in that file is trusted (docs/reference.md, "Render"): a user name that is not a Unix user name, a line that is not
  * a key as ssh-key.ts parses it, anything holding a Jinja2 mark, is dropped, and `warn` says what and where.
  * What is kept is rebuilt from the parsed key (canonical type and base64), never copied.
  * `renderedNow` (user -> the exact lines this render writes for that user) lets the usual case, a line
@@ -601,7 +601,7 @@ export function renderTargets(registry: Registry, inventories: Record<string, In
       targets.push({ rel, make });
     }
     // A host still in the inventory that no grant reaches any more keeps a file while its previous file
-    // listed keys (SPEC §4): those keys under infra_revoked_keys only, so the playbook removes them there.
+    // listed keys (docs/reference.md, "Render"): those keys under infra_revoked_keys only, so the playbook removes them there.
     // Revocations carry over from file to file, so rendering twice changes nothing; the file goes when the
     // host leaves the inventory. Whether there is such a file depends on its content: made here, once.
     const prefix = hostVarsPrefix(folder);

@@ -417,7 +417,7 @@ function validateConsumer(p: Problems, raw: unknown, path: Path): TokenConsumer 
 /** An http(s) URL without credentials, query or fragment; plain http only on the loopback (local test servers). */
 function homeserverProblem(value: string): string | undefined {
   // The URL parser drops or percent-encodes what it does not want, but the text as written is what infra
-  // shows: a bidi override or look-alike in it would reach the terminal (issue 10).
+  // shows: a bidi override or look-alike in it would reach the terminal.
   if (!/^[\x21-\x7e]+$/.test(value)) return 'must be a URL of printable ASCII (no spaces or invisible characters; a non-ASCII host in its xn-- form)';
   let url: URL;
   try {

@@ -92,7 +92,7 @@ export function scanRenderedLayout(text: string): string[] | undefined {
 export function renderedPeerAddresses(texts: Iterable<string>): string[] {
   const out: string[] = [];
   for (const text of texts) {
-    // A generated file is not trusted (SPEC §4): what is not an address is dropped, not handed to allocate().
+    // A generated file is not trusted (docs/reference.md, "Render"): what is not an address is dropped, not handed to allocate().
     const keep = (a: string) => {
       const canonical = tryCanonicalCidr(a);
       if (canonical !== undefined) out.push(canonical);
@@ -272,7 +272,7 @@ export function listPeers(registry: Registry, network?: string): PeerRow[] {
 
 // ------------------------------------------------------------------ status
 
-/** The audit's finding shape (SPEC §7). */
+/** The audit's finding shape (docs/reference.md, "infra audit"). */
 export interface Finding {
   code: string;
   severity: 'high' | 'medium' | 'low';

@@ -24,7 +24,7 @@ export const REPORT_BUG = 'this is a bug in infra: please report it with the com
 /**
  * An error as printed on stderr: `infra: message`, one line per problem when there are several, the hint.
  * Message, hint and problems may quote member data: each is cleaned, so no newline, escape or bidi
- * override from that data reaches the terminal (issue 10); the only line breaks are the layout's.
+ * override from that data reaches the terminal; the only line breaks are the layout's.
  */
 export function terminalErrorText(message: string, hint: string | undefined, problems: readonly Problem[]): string {
   const lines = problems.length > 1 ? problems.map((p) => `  ${clean(formatProblem(p))}`) : [];

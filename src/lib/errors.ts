@@ -1,5 +1,5 @@
 /**
- * Exit codes mean one thing each (SPEC §2). Every error a user can cause is an InfraError
+ * Exit codes mean one thing each (docs/reference.md, "Conventions"). Every error a user can cause is an InfraError
  * carrying the code, a one-line message naming file/line/field, and a hint: the exact command that fixes it.
  */
 import { closestNames, levenshtein } from './names.js';

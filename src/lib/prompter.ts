@@ -1,5 +1,5 @@
 /**
- * Prompts, only on a terminal (SPEC §2, like `gh`): every prompt has a flag, and when stdin or stdout is
+ * Prompts, only on a terminal (docs/reference.md, "Conventions", like `gh`): every prompt has a flag, and when stdin or stdout is
  * not a terminal, or --json / --no-input is given, a missing value is an error naming the flag.
  * @inquirer/prompts is imported lazily: most runs never prompt. Services get the prompter in their Context,
  * so tests pass a scripted one; test/commands/prompted.test.ts drives the real one on a pseudo-terminal.

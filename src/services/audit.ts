@@ -1,5 +1,5 @@
 /**
- * `infra audit` (SPEC §7): gathers what the pure audit (src/core/audit.ts) judges — the registry (even an
+ * `infra audit` (docs/reference.md, "infra audit"): gathers what the pure audit (src/core/audit.ts) judges — the registry (even an
  * invalid one: what loads is audited, every problem is a finding), the inventories, the files the last
  * render wrote and every other vars file beside them, a saved `wg show all dump`, what `--live` reads
  * from the hosts through Ansible, and with --since the registry's git history.

@@ -103,7 +103,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const { inventories, folders, problems } = await inspectInventories(loaded);
     if (problems.length) throw invalidRegistry(problems, 'fix these, then run `infra render` again (nothing was written)');
     const envFolders = environments.map((e) => folders[e]);
-    // Another vars file defining infra_* would override the generated one: refuse (SPEC §4, shadowed-render).
+    // Another vars file defining infra_* would override the generated one: refuse (docs/reference.md, "Render", shadowed-render).
     const shadowing = await shadowingProblems(root, folders, inventories);
     if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
     const previous = await previousRenders(root, envFolders);

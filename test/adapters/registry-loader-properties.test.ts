@@ -1,5 +1,5 @@
 /**
- * Property (issue 10, campaign): the registry loader never crashes. Random mutations of the example
+ * Property (campaign): the registry loader never crashes. Random mutations of the example
  * registry's YAML files (infra.yml, every member.yml) give either a loaded registry or problems that name
  * a file, a field and (when they have one) a line inside that file; the only exception ever thrown is InfraError.
  */

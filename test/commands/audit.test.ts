@@ -46,7 +46,7 @@ describe('infra audit', () => {
     }
   });
 
-  it('--json: the SPEC shape, findings sorted, summary counted; --format json prints the same data', async () => {
+  it('--json: the documented shape, findings sorted, summary counted; --format json prints the same data', async () => {
     const dir = await copyExample();
     const r = await run(['audit', '--dir', dir, '--as-of', AS_OF, '--json']);
     expect(r.code).toBe(0);

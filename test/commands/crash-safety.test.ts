@@ -1,5 +1,5 @@
 /**
- * Crash safety and lost updates (issue 10, campaign): a real `infra` process is stopped at a named point of
+ * Crash safety and lost updates (campaign): a real `infra` process is stopped at a named point of
  * its write path (INFRA_TEST_PAUSE_AT, read in one place: src/adapters/store.ts) and SIGKILLed there. Every
  * file must then be whole: parseable, and byte for byte either what it was before or what an uninterrupted
  * run writes. The next run takes the dead process's lock over and removes its temporary files.

@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 10 (display), end to end with the real CLI: a member's name and key comment holding
+ * hole 10 (display), end to end with the real CLI: a member's name and key comment holding
  * right-to-left overrides, isolates and zero-width characters are accepted (they are how some names are
  * written) and never reach the terminal or --json raw; C1 controls (NEL, CSI) are refused at input with
  * the file and line, and the refusal itself prints nothing raw. `members show`, `keys list`, `vpn list`

@@ -216,7 +216,7 @@ describe('infra keys list / remove', () => {
 });
 
 describe('infra keys check', () => {
-  it('prints per line what ssh-keygen -l prints, and the JSON shape of the SPEC', async () => {
+  it('prints per line what ssh-keygen -l prints, and the documented JSON shape', async () => {
     const ok = ed25519Line('alice laptop');
     const weak = rsaLine(2048, 'old key');
     const text = `# authorized_keys\r\n\r\nfrom="10.0.0.0/8,192.168.0.0/16",no-pty ${ok}\r\n${weak}\nnot a key at all\n`;

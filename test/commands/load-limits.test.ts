@@ -1,5 +1,5 @@
 /**
- * Hole 8 of issue 10: inputs that crashed or hung infra instead of exit 3 naming the file. Each case is run
+ * inputs that crashed or hung infra instead of exit 3 naming the file. Each case is run
  * through the real CLI (exit code and message) and, where it is the store's, through the store directly.
  */
 import { spawn } from 'node:child_process';

@@ -79,7 +79,7 @@ describe('infra members add', () => {
 });
 
 describe('infra members list / show', () => {
-  it('lists the example registry as a table and as JSON of the SPEC shape', async () => {
+  it('lists the example registry as a table and as JSON of the documented shape', async () => {
     const dir = await copyExample();
     const table = await run(['members', 'list', '--dir', dir]);
     expect(table.code).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * `infra render` over a registry on disk, for the holes of issue 10 that live in the file system:
+ * `infra render` over a registry on disk, for the holes that live in the file system:
  *  - hole 2: a planted previous render is dropped with a warning on stderr, and --check reports the file;
  *  - hole 5: another vars file defining an infra_* variable makes render refuse (exit 3, file and variable);
  *  - hole 6: a link out of the registry is never followed: host_vars/<host> linked outside is refused by

@@ -1,5 +1,5 @@
 /**
- * Secrets on disk (issue 10, campaign): infra warns, as ssh does, when a secret file it reads is readable by
+ * Secrets on disk (campaign): infra warns, as ssh does, when a secret file it reads is readable by
  * others; a file it writes with a private key in it is 0600 from its first byte, never briefly world-readable.
  */
 import { spawn } from 'node:child_process';

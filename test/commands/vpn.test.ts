@@ -79,7 +79,7 @@ describe('infra vpn join', () => {
     expect(r.stderr).toContain('infra render');
   });
 
-  it('--json: the SPEC shape, one document on stdout', async () => {
+  it('--json: the documented shape, one document on stdout', async () => {
     const dir = await registry();
     const r = await run(['vpn', 'join', 'alice', '--device', 'phone', '--dir', dir, '--json']);
     expect(r.code).toBe(0);

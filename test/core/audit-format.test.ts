@@ -50,7 +50,7 @@ describe('inert text', () => {
 });
 
 describe('auditJson', () => {
-  it('has the SPEC §7 shape, with the summary counted from the findings', () => {
+  it('has the docs/reference.md, "infra audit" shape, with the summary counted from the findings', () => {
     const json = auditJson(REPORT);
     expect(Object.keys(json)).toEqual(['as_of', 'findings', 'access', 'changes', 'summary']);
     expect(json.summary).toEqual({ high: 1, medium: 1, low: 1 });

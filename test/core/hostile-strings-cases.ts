@@ -1,4 +1,4 @@
-/** The hostile strings and member-controlled fields of issue 10's campaign, and one case run: shared by the core and real tests. */
+/** The hostile strings and member-controlled fields of the hostile-input campaign, and one case run: shared by the core and real tests. */
 import { parseYamlInventory } from '../../src/core/inventory.js';
 import { planRender } from '../../src/core/render.js';
 import type { InfraConfig, Member } from '../../src/core/types.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 10, the hostile strings campaign (pure part): every member-controlled field gets each hostile
+ * the hostile strings campaign (pure part): every member-controlled field gets each hostile
  * string, and each is either refused at input (a validation problem) or comes out inert in every output
  * computed here: the generated YAML (parsed back: only infra's variables, Unix user names, strict lines,
  * no Jinja2 mark) with its authorized_keys lines, the wg-quick config `vpn join` delivers, the audit's

@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 7: names that are JavaScript object keys. A grant `user: constructor`, a network named
+ * names that are JavaScript object keys. A grant `user: constructor`, a network named
  * `toString`, an inventory group `hasOwnProperty`, a host `valueOf`, an environment `constructor`: each
  * must work like any other name (and `__proto__`, where a name pattern refuses it, is refused with a message,
  * never by a crash or by polluting a prototype).

@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 2 and SPEC §4: nothing read back from a previous generated file is trusted. A planted user
+ * hole 2 and docs/reference.md, "Render": nothing read back from a previous generated file is trusted. A planted user
  * name or line (a Jinja2 template that the playbook would run on the controller, a line that is not a key)
  * is dropped with a warning naming the file, never carried into the next render, and the file counts as
  * changed (so `render --check` fails). And: a host still in the inventory that no grant reaches any more
@@ -95,7 +95,7 @@ describe('a previous generated file is read as untrusted input', () => {
   });
 });
 
-describe('a host no grant reaches any more (SPEC §4)', () => {
+describe('a host no grant reaches any more (docs/reference.md, "Render")', () => {
   const inv = { production: inventory(['bbb1', 'other']) };
 
   it('keeps a file listing its previous keys under infra_revoked_keys only, stably, until it leaves the inventory', () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 10, holes 1 and 10b: one key, one encoding. Keys are built here by hand from node:crypto
+ * holes 1 and 10b: one key, one encoding. Keys are built here by hand from node:crypto
  * (independent of src/): the canonical blob as ssh-keygen writes it, and re-encodings of the same key
  * with leading zero bytes in its integers, which OpenSSH reads as the same key. Expected fingerprints are
  * SHA-256 over the hand-built canonical blob; OpenSSH's own test keys (peer-data) carry OpenSSH's values.

@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 10a: key comments with right-to-left overrides, C1 controls and other format characters
+ * key comments with right-to-left overrides, C1 controls and other format characters
  * reach no terminal and no --json raw. One sanitiser (src/lib/style.ts `clean`) for terminal text,
  * `jsonText` for --json (the same JSON to a parser, escaped for a terminal).
  */

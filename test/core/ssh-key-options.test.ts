@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 11: authorized_keys option values checked as sshd's auth-options.c (sshauthopt_parse)
+ * authorized_keys option values checked as sshd's auth-options.c (sshauthopt_parse)
  * does. The first table is OpenSSH's own (regress/unittests/authopt/tests.c, extracted verbatim into
  * peer-data/openssh/authopt-options.tsv with sshd's verdict); the second adds the cases the issue names
  * and the edges of each value's grammar, each verdict taken from the auth-options.c / misc.c code.

@@ -1,5 +1,5 @@
 /**
- * Property tests (fast-check) of the SSH key parser, issue 10's campaign:
+ * Property tests (fast-check) of the SSH key parser, the hostile-input campaign:
  *  - parse -> print -> parse is stable, for every key type, with options and comments;
  *  - random strings, bytes and mutated key lines give a KeyParseError (an InfraError, exit 3) or a
  *    key, never a crash or another exception;

@@ -348,7 +348,7 @@ describe('safeComment', () => {
 });
 
 describe('checkAuthorizedKeys', () => {
-  it('reports the SPEC JSON shape with 1-based lines, skipping blank and # lines', () => {
+  it('reports the documented JSON shape with 1-based lines, skipping blank and # lines', () => {
     const text = [
       '# admins',
       '',

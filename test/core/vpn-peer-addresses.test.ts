@@ -1,7 +1,7 @@
 /**
- * Issue 10, hole 3: addresses compared as text. A hand-edited peer holding `FD77:77::2/128` (or
+ * addresses compared as text. A hand-edited peer holding `FD77:77::2/128` (or
  * `fd77:0077:0:0::2/128`) took alice's `fd77:77::2`, and `check` passed. Peers are now validated on load as
- * strictly as `vpn join` allocates: the expected messages below are written from SPEC §5, not copied from output.
+ * strictly as `vpn join` allocates: the expected messages below are written from docs/reference.md, "WireGuard", not copied from output.
  */
 import { parse } from 'yaml';
 import { allocate, canonicalCidr } from '../../src/core/ip-alloc.js';

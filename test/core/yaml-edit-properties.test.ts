@@ -1,5 +1,5 @@
 /**
- * Property (issue 10, campaign): the YAML source editor (src/lib/yaml-edit.ts) does exactly the edit asked
+ * Property (campaign): the YAML source editor (src/lib/yaml-edit.ts) does exactly the edit asked
  * and nothing else. For random member.yml files that validate (random names, keys, peers, groups in flow
  * or block style, comment lines sprinkled in) and a random edit — set a scalar, append an SSH key entry,
  * remove an item of a list — the result parses, the parsed data equals the data expected from the edit, and

@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 4: infra and Ansible read an inventory differently. A U+2028 inside an INI comment made infra
+ * infra and Ansible read an inventory differently. A U+2028 inside an INI comment made infra
  * keep web-staging in bbb, where Ansible (Python's str.splitlines) starts a new line and puts it in web.
  *
  * Each case is a file and what an editor shows of it (`visible`). Either infra reads the file exactly as the

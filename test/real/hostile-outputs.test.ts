@@ -1,5 +1,5 @@
 /**
- * Issue 10, hostile strings x outputs, with the real programs. `wg-quick strip` reads the device config of
+ * hostile strings x outputs, with the real programs. `wg-quick strip` reads the device config of
  * every accepted case and of a config whose comment carries each hostile string: it must see exactly the
  * keys and values infra meant (a comment or value that broke a line would add one). And the real
  * `ansible-inventory --list`: every case of

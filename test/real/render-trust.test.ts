@@ -1,5 +1,5 @@
 /**
- * Issue 10, hole 2 and SPEC §4, with the real programs:
+ * hole 2 and docs/reference.md, "Render", with the real programs:
  *  - a `{{ lookup('pipe', 'touch ...') }}` planted in a host's generated file (as a line, a user name, a
  *    WireGuard peer name) is never run by the shipped playbooks (the real `ansible-playbook` stops the host
  *    before any use), while a copy of the same playbook without its first check does run it (so this test

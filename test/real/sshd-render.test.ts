@@ -125,7 +125,7 @@ d('render + apply-access.yml + a real sshd', () => {
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  // Built by hand from SPEC §4 and the keys ssh-keygen made: comment handle/key, options infra adds only.
+  // Built by hand from docs/reference.md, "Render" and the keys ssh-keygen made: comment handle/key, options infra adds only.
   const expectedLines = () => [
     `${keyBody(keys.alice.publicLine)} alice/laptop`,
     `${keyBody(keys.bob.publicLine)} bob/laptop`,

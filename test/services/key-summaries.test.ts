@@ -1,5 +1,5 @@
 /**
- * Issue 11: render and audit take each member key's parsed summary from the load (which parsed and validated
+ * render and audit take each member key's parsed summary from the load (which parsed and validated
  * every key, or took the member from its cache entry) instead of parsing 30,000 keys again. On a generated
  * registry (mixed key types, a weak and a non-canonically encoded RSA key, departed members, overlapping and
  * VPN-only grants), with the lookup and without it, render and audit give the same bytes; a summary is

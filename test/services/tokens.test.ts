@@ -1,7 +1,7 @@
 /**
  * The token services called directly: rotation against the local GitHub and Matrix stand-ins (which open
  * every sealed box and keep real token semantics), vault variables decrypted back, values decrypted with
- * an admin key, every bad input of issue 8, and after each one: the exit code, no secret anywhere, and a
+ * an admin key, every bad input, and after each one: the exit code, no secret anywhere, and a
  * registry that says what is true.
  */
 import { promises as fs } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
- * Issue 10, campaign "Secrets", for the VPN: a `vpn join` or `vpn rekey` without --public-key makes the
+ * Campaign "Secrets", for the VPN: a `vpn join` or `vpn rekey` without --public-key makes the
  * device's private key here. It may appear only in the config delivered — stdout by default, the --out
- * file (0600), the QR code, or the message encrypted to the member — and in --json's `config` field (SPEC:
+ * file (0600), the QR code, or the message encrypted to the member — and in --json's `config` field (docs/reference.md:
  * the delivered config). The secrets harness (test/helpers/secrets.ts) checks everything else captured:
  * stderr, every file of the registry, the --json text without `config`, error messages.
  */
@@ -66,7 +66,7 @@ describe.each([
     const ctx = testContext({ root, json: true });
     const result = await act(ctx, { handle: 'alice', device: 'laptop' });
     expect(ctx.output).toEqual({ stdout: '', stderr: '' });
-    expect(result.config).toContain(`PrivateKey = ${PRIVATE}`); // the delivered artifact (SPEC)
+    expect(result.config).toContain(`PrivateKey = ${PRIVATE}`); // the delivered artifact (docs/reference.md, "infra vpn join")
     expect(findSecret(PRIVATE, { json: jsonText(result) })).toHaveLength(1); // so the check below can fail
     expectOnlyDelivered(root, ctx, result);
   });

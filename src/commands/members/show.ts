@@ -19,7 +19,7 @@ export default class MembersShow extends InfraCommand<ShowMemberResult> {
     const fit = (shrink: number[]) => ({ width: ctx.stdout.columns - 2, shrink });
     const section = (title: string, text: string) => ['', bold(title), text.trimEnd()];
     this.out([
-      // the name is free text: bidi overrides in it must not reorder the line (issue 10)
+      // the name is free text: bidi overrides in it must not reorder the line
       bold(`${m.handle}: ${clean(m.name)}`),
       clean(`${m.kind}, ${m.org}${m.email ? `, ${m.email}` : ''}${m.admin ? ', admin' : ''}; ${m.status}${m.departed ? ` since ${m.departed}` : ''}`),
       `groups: ${m.groups.join(', ') || '-'}`,
