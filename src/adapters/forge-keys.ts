@@ -124,7 +124,7 @@ class GitlabClient {
     private readonly timeoutMs: number,
   ) {}
 
-  async getJson(url: string, user: string): Promise<{ data: any; headers: Headers }> {
+  async getJson(url: string, user: string): Promise<{ data: unknown; headers: Headers }> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let response: Response;

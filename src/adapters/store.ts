@@ -4,10 +4,10 @@
  * write over a file that changed on disk since it was read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, existsSync, lstatSync, promises as fs, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { existsSync, lstatSync, promises as fs, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { Document, isMap, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
+import { Document, isMap, LineCounter, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
 import { packSummary, unpackSummary, type KeySummary, type PackedSummary } from '../core/key-summary.js';

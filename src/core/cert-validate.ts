@@ -22,7 +22,6 @@ export const certPolicyOf = (policy: { certs?: CertPolicy }): CertPolicy => poli
 /** A UTC timestamp as infra writes it: `2026-12-05T08:00:00Z`. */
 export const CERT_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 export const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/; // and bidi overrides: a reason is shown to the meeting
 
 /** Seconds since the epoch of a CERT_TIME_RE timestamp; undefined when it is not one or not a real time. */

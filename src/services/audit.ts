@@ -148,7 +148,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     wgDumps.push(...result.dumps);
   }
 
-  let { findings, access } = auditFindings({
+  const judgement = auditFindings({
     asOf,
     parseKey,
     config,
@@ -163,6 +163,8 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),
     ...(registryUserCAs ? { registryUserCAs } : {}),
   });
+  let findings = judgement.findings;
+  const access = judgement.access;
 
   let changes;
   if (options.since !== undefined) {

@@ -12,7 +12,7 @@ import { VAULT_PASSWORD_FILE } from '../core/vault-state.js';
 import { secretChecklistLines, secretsReadableBy, type CatalogEntry } from '../core/secrets.js';
 
 type SecretToRotate = ReturnType<typeof secretsReadableBy>[number];
-import { addDays, daysBetween } from '../core/dates.js';
+import { daysBetween } from '../core/dates.js';
 import { hostsReachedBy, type Reach } from '../core/grants.js';
 import { parsePublicKey } from '../core/ssh-key.js';
 import { GITHUB_LOGIN_RE, type Member, type Registry } from '../core/types.js';

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { readVaultPasswordFile, readVaultVar, setVaultVar, vaultBlock, vaultDecrypt, vaultEncrypt, VAULT_HEADER, writeVaultVar } from '../../src/adapters/ansible-vault.js';
-import type { InfraError } from '../../src/lib/errors.js';
 import { rejection, thrown } from '../helpers/thrown.js';
 
 const TOKEN = 'tok_Zx81mQ0pL2vN7bR4sW9yK3cJ6hF5dG1a';

@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { fetchGithubKeys, fetchGitlabKeys } from '../../src/adapters/forge-keys.js';
-import { InfraError } from '../../src/lib/errors.js';
 import { startFakeForge, unusedPort, type FakeForge, type FakeGitlabKey } from '../helpers/fake-forge.js';
 import { rejection } from '../helpers/thrown.js';
 

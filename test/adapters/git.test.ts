@@ -4,7 +4,6 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { commitsSince, readFilesAt, registryHistory, resolveRef } from '../../src/adapters/git.js';
 import { changesOver, type Change } from '../../src/core/changes.js';
-import { InfraError } from '../../src/lib/errors.js';
 import * as openpgp from 'openpgp';
 import { tempDir } from '../helpers/example.js';
 import { makeAdmin, type TestAdmin } from '../helpers/pgp-keys.js';

@@ -4,7 +4,6 @@
  * reusing the old device (what infra must not do) would end both.
  */
 import { matrixClient } from '../../src/adapters/matrix.js';
-import type { InfraError } from '../../src/lib/errors.js';
 import { startFakeMatrix, type FakeMatrix } from '../helpers/fake-matrix.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
 import { rejection } from '../helpers/thrown.js';

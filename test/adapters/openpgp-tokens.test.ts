@@ -4,7 +4,6 @@
  */
 import * as openpgp from 'openpgp';
 import { decryptWithKey, encryptToAdmins, messageRecipients } from '../../src/adapters/openpgp-tokens.js';
-import type { InfraError } from '../../src/lib/errors.js';
 import { makeAdmin, revoked, type TestAdmin } from '../helpers/pgp-keys.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
 import { rejection } from '../helpers/thrown.js';

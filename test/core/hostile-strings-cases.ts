@@ -68,7 +68,7 @@ const withToken = (m: Record<string, any>) => {
 /** The device's private key in the wg-quick config of each accepted case (a fixed test value, not a secret). */
 export const TEST_WG_PRIVATE_KEY = Buffer.alloc(32, 0x48).toString('base64');
 
-export type Field = { name: string; benign: string; apply: (v: string, m: Record<string, any>, c: Record<string, any>) => { handle?: string; hosts?: string } | void };
+export type Field = { name: string; benign: string; apply: (v: string, m: Record<string, any>, c: Record<string, any>) => { handle?: string; hosts?: string } | void }; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- most fields are set by a statement and return nothing
 export const FIELDS: Field[] = [
   { name: 'handle', benign: 'alice', apply: (v) => ({ handle: v }) },
   { name: 'name', benign: 'Alice Moreau', apply: (v, m) => void (m.name = v) },

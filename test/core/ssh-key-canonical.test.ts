@@ -12,7 +12,6 @@ import { planKeyAdds, keyOwners, findKey } from '../../src/core/key-entries.js';
 import { planRender } from '../../src/core/render.js';
 import { parseYamlInventory } from '../../src/core/inventory.js';
 import {
-  KeyParseError,
   canonicalKeyData,
   checkAuthorizedKeys,
   encodeKeyBlob,

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { allocate, canonicalCidr } from '../../src/core/ip-alloc.js';
 import { parseYamlInventory } from '../../src/core/inventory.js';
 import { planRender, renderHost } from '../../src/core/render.js';
-import { DEFAULT_POLICY, type InfraConfig, type Member, type VpnPeer } from '../../src/core/types.js';
+import { type InfraConfig, type Member, type VpnPeer } from '../../src/core/types.js';
 import { crossCheck, validateConfig, validateMember, type Located } from '../../src/core/validate.js';
 import { renderedPeerAddresses } from '../../src/core/vpn-plan.js';
 import { ed25519Line } from '../helpers/registry-fixture.js';

@@ -5,7 +5,7 @@
  * box it receives and records the plaintext per secret, and fails on demand (a status on the Nth
  * matching call, or a dropped connection).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sodium from 'libsodium-wrappers';
 import { json, readBody, takeFailure } from './http-server.js';

@@ -5,7 +5,7 @@
  * a logged-out token is unknown from then on. Fails on demand like the GitHub stand-in.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { json, readBody, takeFailure } from './http-server.js';
 

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encryptToAdmins } from '../../src/adapters/openpgp-tokens.js';
 import { readPublicKey } from '../../src/adapters/pgp.js';
-import type { InfraError } from '../../src/lib/errors.js';
 import { makeAdmin, type TestAdmin } from '../helpers/pgp-keys.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { expectNoSecret } from '../helpers/secrets.js';

@@ -15,7 +15,6 @@ import { makeAdmin } from '../helpers/pgp-keys.js';
 import { errorText, expectNoSecret } from '../helpers/secrets.js';
 import { rejection } from '../helpers/thrown.js';
 import {
-  EXPIRATION,
   FAKE_KEYS,
   fakeGithubData,
   makeAdmins,

@@ -7,7 +7,6 @@ import path from 'node:path';
 import QRCode from 'qrcode';
 import { parse } from 'yaml';
 import { generatePrivateKey, publicKeyOf } from '../../src/core/wireguard.js';
-import { InfraError } from '../../src/lib/errors.js';
 import type { Prompter } from '../../src/lib/prompter.js';
 import { runAudit } from '../../src/services/audit.js';
 import { joinVpn, leaveVpn, listVpn, rekeyVpn, vpnStatus } from '../../src/services/vpn.js';
