@@ -63,6 +63,7 @@ export const CODES = {
   'unmanaged-auth': 'high',
   'altered-key': 'high',
   'host-sshd-policy': 'medium',
+  'unknown-ca': 'high',
   'cert-long-lived': 'medium',
 } as const satisfies Record<string, Severity>;
 export type FindingCode = keyof typeof CODES;

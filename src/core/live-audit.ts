@@ -31,6 +31,7 @@ export const LIVE_SEVERITY = {
   'unmanaged-auth': 'high',
   'altered-key': 'high',
   'host-sshd-policy': 'medium',
+  'unknown-ca': 'high',
 } as const;
 type LiveCode = keyof typeof LIVE_SEVERITY;
 
@@ -191,7 +192,7 @@ function userFileFindings(input: LiveAuditInput, files: readonly SshdFile[], at:
       for (const k of parsed.keys) {
         if (at.cas.has(k.blob)) continue;
         const fp = fingerprint(k.blob);
-        at.merged.add('unmanaged-auth', `${place} TrustedUserCAKeys ${fp}`, user, (us) => `${f.path} (TrustedUserCAKeys) line ${k.line} holds a ${k.type} CA the registry does not know: any certificate it signs logs in as ${us}`, `remove that line from ${f.path} on ${host} (or the TrustedUserCAKeys setting), then reload sshd`);
+        at.merged.add('unknown-ca', `${place} TrustedUserCAKeys ${fp}`, user, (us) => `${f.path} (TrustedUserCAKeys) line ${k.line} holds a ${k.type} CA the registry does not know: any certificate it signs logs in as ${us}`, `remove that line from ${f.path} on ${host} (or the TrustedUserCAKeys setting), then reload sshd`);
       }
   }
 

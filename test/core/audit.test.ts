@@ -98,11 +98,12 @@ const liveHost = (host: string, text: string | null = healthyKeys): LiveHost => 
 const HEALTHY_LIVE = ['bbb1', 'vpn1', 'web1'].map((h) => liveHost(h));
 /** A host as the sshd collector answers: Debian's defaults, the healthy authorized_keys, and what a case changes. */
 const SSHD_DEFAULTS = { passwordauthentication: 'no', kbdinteractiveauthentication: 'no', permitrootlogin: 'without-password', pubkeyauthentication: 'yes', permituserenvironment: 'no', hostbasedauthentication: 'no', authorizedkeyscommand: 'none', authorizedkeysfile: '.ssh/authorized_keys .ssh/authorized_keys2' };
-function sshdHost(host: string, change: { settings?: Record<string, string>; keys2?: string } = {}): LiveHost {
+function sshdHost(host: string, change: { settings?: Record<string, string>; keys2?: string; ca?: string } = {}): LiveHost {
   const settings = { ...SSHD_DEFAULTS, ...change.settings };
   const files = [
     { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys', state: 'ok' as const, text: healthyKeys },
     change.keys2 === undefined ? { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys2', state: 'absent' as const } : { kind: 'keys' as const, path: '/home/sysadmin/.ssh/authorized_keys2', state: 'ok' as const, text: change.keys2 },
+    ...(change.ca === undefined ? [] : [{ kind: 'ca' as const, path: '/etc/ssh/ca.pub', state: 'ok' as const, text: change.ca }]),
   ];
   return { environment: 'production', host, sshd: { hostView: { ok: true, settings }, users: { sysadmin: { view: { ok: true, settings }, exists: true, home: '/home/sysadmin', files } } } };
 }
@@ -327,6 +328,11 @@ const cases: Case[] = [
       subject: `production/web1 sysadmin ${fingerprint(STRANGER)}`,
       fix: 'infra render, then `ansible-playbook -i inventories/production ansible/apply-access.yml --tags ssh --limit web1` (the apply empties /home/sysadmin/.ssh/authorized_keys2)',
     },
+  },
+  {
+    name: 'unknown-ca: sshd trusts a user CA that is not the registry\'s',
+    input: () => ({ ...healthy(), live: [...HEALTHY_LIVE.slice(0, 2), sshdHost('web1', { ca: `${STRANGER}\n` })] }),
+    expected: { code: 'unknown-ca', severity: 'high', subject: `production/web1 TrustedUserCAKeys ${fingerprint(STRANGER)}`, fix: 'remove that line from /etc/ssh/ca.pub on web1 (or the TrustedUserCAKeys setting), then reload sshd' },
   },
   {
     name: 'host-sshd-policy: sshd takes passwords',

@@ -214,10 +214,10 @@ describe('liveSshdFindings', () => {
     expect(out.map((f) => [f.code, f.subject])).toEqual([['unmanaged-auth', 'production/web1 AuthorizedKeysCommand']]);
     expect(out[0].detail).toBe('sshd runs `/usr/bin/sss_ssh_authorizedkeys %u` as nobody to decide who may log in as backup, deploy; the registry does not manage what it answers');
   });
-  it('a TrustedUserCAKeys CA: the registry\'s is managed, another is unmanaged-auth', () => {
+  it('a TrustedUserCAKeys CA: the registry\'s is managed, another is unknown-ca', () => {
     const ca: SshdFile = { kind: 'ca', path: '/etc/ssh/user_ca.pub', state: 'ok', text: `${STRANGER}\n${ALICE}\n` };
     const asCA = answer([healthy, ca]);
-    expect(findings(asCA, { registryUserCAs: [ALICE.split(' ')[1]] }).found).toEqual([['unmanaged-auth', 'production/web1 TrustedUserCAKeys SHA256:…']]);
+    expect(findings(asCA, { registryUserCAs: [ALICE.split(' ')[1]] }).found).toEqual([['unknown-ca', 'production/web1 TrustedUserCAKeys SHA256:…']]);
     expect(findings(asCA, { registryUserCAs: [ALICE.split(' ')[1], STRANGER.split(' ')[1]] }).found).toEqual([]);
   });
   it('a file too large to read is unmanaged-auth; a departed key in authorized_keys2 is departed-access, not also unmanaged', () => {

@@ -41,7 +41,7 @@ const d = ready ? describe : describe.skip;
 
 const HOSTS = ['base', 'keys', 'conf'] as const;
 type Host = (typeof HOSTS)[number];
-const LIVE_CODES = new Set(['unknown-key', 'missing-key', 'unreachable-host', 'unmanaged-auth', 'altered-key', 'host-sshd-policy', 'departed-access']);
+const LIVE_CODES = new Set(['unknown-key', 'missing-key', 'unreachable-host', 'unmanaged-auth', 'altered-key', 'host-sshd-policy', 'departed-access', 'unknown-ca']);
 
 interface Finding {
   code: string;
@@ -249,7 +249,7 @@ d('audit --live against a farm of real sshd hosts', () => {
       [
         ['host-sshd-policy', 'medium', 'test/conf PasswordAuthentication'],
         ['unmanaged-auth', 'high', 'test/conf AuthorizedKeysCommand'],
-        ['unmanaged-auth', 'high', 'test/conf TrustedUserCAKeys SHA256:…'],
+        ['unknown-ca', 'high', 'test/conf TrustedUserCAKeys SHA256:…'],
       ].sort(),
     );
     expect(on(firstAudit.findings, 'conf').find((f) => f.code === 'host-sshd-policy')!.detail).toContain('`PasswordAuthentication yes`');
@@ -277,7 +277,7 @@ d('audit --live against a farm of real sshd hosts', () => {
       [
         ['host-sshd-policy', 'test/conf PasswordAuthentication'],
         ['unmanaged-auth', 'test/conf AuthorizedKeysCommand'],
-        ['unmanaged-auth', 'test/conf TrustedUserCAKeys SHA256:…'],
+        ['unknown-ca', 'test/conf TrustedUserCAKeys SHA256:…'],
       ].sort(),
     );
     expect([after.akc.ok, after.tuca.ok]).toEqual([true, true]); // the apply does not manage sshd_config
