@@ -4,7 +4,7 @@
  * Everything started here is stopped by `stop()` / `removeUser()`; call them in afterAll.
  */
 import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs, readFileSync, watch } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,20 +62,26 @@ export async function startSshd(allowUsers: string[], extraConfig: readonly stri
       '',
     ].join('\n'),
   );
-  let output = '';
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // Waiters are woken by sshd's own output (or its exit), not by polling.
+  // sshd logs to a file, not a pipe: a test that blocks the event loop (spawnSync of ssh, ansible-playbook or
+  // infra) would stop a pipe being drained, and sshd, blocked writing its debug log, would hang the login.
+  const logFile = path.join(dir, 'sshd.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  // Waiters are woken by sshd writing its log (or its exit), not by polling.
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
-  child.stdout!.on('data', (d) => ((output += d), wake()));
-  child.stderr!.on('data', (d) => ((output += d), wake()));
-  child.once('exit', wake);
-  const log = () => output;
+  const watcher = watch(logFile, wake);
+  child.once('exit', () => {
+    wake();
+    watcher.close();
+  });
+  const log = () => readFileSync(logFile, 'utf8');
   /** Resolves once the log matches (true), or false when sshd exits or `timeoutMs` passes first. */
   const waitForLog = (re: RegExp, timeoutMs = 5000) =>
     new Promise<boolean>((resolve) => {
       const check = () => {
-        const done = re.test(output) ? true : child.exitCode !== null || child.signalCode !== null ? false : undefined;
+        const done = re.test(log()) ? true : child.exitCode !== null || child.signalCode !== null ? false : undefined;
         if (done === undefined) return;
         clearTimeout(timer);
         waiters.delete(check);
@@ -83,14 +89,14 @@ export async function startSshd(allowUsers: string[], extraConfig: readonly stri
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        resolve(re.test(output));
+        resolve(re.test(log()));
       }, timeoutMs);
       waiters.add(check);
       check();
     });
   if (!(await waitForLog(new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}\\b`), 10_000))) {
     child.kill('SIGKILL');
-    throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s (exit ${child.exitCode ?? child.signalCode ?? 'none yet'}):\n${output}`);
+    throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s (exit ${child.exitCode ?? child.signalCode ?? 'none yet'}):\n${log()}`);
   }
   return {
     port,
@@ -106,6 +112,7 @@ export async function startSshd(allowUsers: string[], extraConfig: readonly stri
         clearTimeout(timer);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+      watcher.close();
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
