@@ -8,6 +8,7 @@ import { DEFAULT_POLICY, NAME_RE, type Policy, type SshPolicy } from '../core/ty
 import { assertHandle, isIsoDate, printable } from '../core/validate.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { clean } from '../lib/style.js';
+import { command, inArgumentOrder } from './argument-order.js';
 import { readArg, requireMember, say, today, type Context } from './context.js';
 
 export interface AddKeysInput {
@@ -51,6 +52,13 @@ const realSources: KeySources = {
 const PRIVATE_KEY_HINT = 'give the PUBLIC key: the .pub file next to it (e.g. ~/.ssh/id_ed25519.pub), or `ssh-keygen -y -f KEY`';
 
 export async function addKeys(ctx: Context, input: AddKeysInput, sources: KeySources = realSources): Promise<AddKeysResult> {
+  // `keys add FILE HANDLE`: said back as `keys add HANDLE FILE` with the same flags
+  const flags = [input.name !== undefined && '--name', input.name, input.expires !== undefined && '--expires', input.expires];
+  const swapped = input.file !== undefined ? [{ member: input.file, corrected: command(['keys', 'add', input.file, input.handle, ...flags]) }] : [];
+  return inArgumentOrder(ctx, input.handle, swapped, () => addKeysInOrder(ctx, input, sources));
+}
+
+async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySources): Promise<AddKeysResult> {
   assertHandle(input.handle);
   if (input.name !== undefined && !NAME_RE.test(input.name))
     throw new InfraError(ExitCode.invalid, `--name: "${printable(input.name)}" is not a key name (letters, digits, . _ -; no spaces or /)`);
@@ -222,6 +230,11 @@ export interface RemoveKeyResult {
 }
 
 export async function removeKey(ctx: Context, handle: string, ref: string): Promise<RemoveKeyResult> {
+  // `keys remove KEY HANDLE`: said back as `keys remove HANDLE KEY`
+  return inArgumentOrder(ctx, handle, [{ member: ref, corrected: command(['keys', 'remove', ref, handle]) }], () => removeKeyInOrder(ctx, handle, ref));
+}
+
+async function removeKeyInOrder(ctx: Context, handle: string, ref: string): Promise<RemoveKeyResult> {
   assertHandle(handle);
   const { result, written } = await ctx.store.mutate('keys remove', (tx) => {
     const member = requireMember(tx.registry, handle);
