@@ -63,6 +63,14 @@ async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySou
   if (input.name !== undefined && !NAME_RE.test(input.name))
     throw new InfraError(ExitCode.invalid, `--name: "${printable(input.name)}" is not a key name (letters, digits, . _ -; no spaces or /)`);
   if (input.expires !== undefined && !isIsoDate(input.expires)) throw new InfraError(ExitCode.invalid, '--expires must be a date YYYY-MM-DD');
+  // Refused rather than warned: sshd stops accepting a key as its expiry-time day begins, so a key that
+  // has already expired would grant nothing and only raise a high expired-key finding after render.
+  if (input.expires !== undefined && input.expires <= today(ctx)) {
+    const without = command(['keys', 'add', input.handle, input.file ?? (input.github !== undefined ? '--github' : input.gitlab !== undefined ? '--gitlab' : undefined), input.github ?? input.gitlab, input.name !== undefined && '--name', input.name]);
+    throw new InfraError(ExitCode.invalid, `--expires ${input.expires} is not after today (${today(ctx)}): sshd would refuse the key from the start`, {
+      hint: `give a later date, or leave --expires out${without ? `: ${without}` : ''}`,
+    });
+  }
   if (input.file !== undefined && (input.github !== undefined || input.gitlab !== undefined))
     throw new InfraError(ExitCode.usage, 'give either FILE or --github/--gitlab, not both', { hint: `infra keys add ${input.handle} --${input.github !== undefined ? 'github' : 'gitlab'} ${input.github ?? input.gitlab} --all` });
   const loaded = await ctx.store.load();
