@@ -111,3 +111,13 @@ it('rotate BOT WORD where WORD is no token name keeps the word out of the output
   expect(r.code).toBe(2);
   expect(r.stdout + r.stderr).not.toContain('ghp_notANameButAValue123');
 });
+
+it('show BOT NAME is said back as BOT/NAME (exit 2); an extra word that is no token name is not echoed', async () => {
+  const dir = await copyExample();
+  const split = await spawnCli(['tokens', 'show', 'roobot', 'matrix', '--dir', dir]);
+  expect([split.code, split.stdout]).toEqual([2, '']);
+  expect(split.stderr).toContain('hint: infra tokens show roobot/matrix');
+  const extra = await spawnCli(['tokens', 'show', 'roobot/github', 'ghp_notANameButAValue123', '--dir', dir]);
+  expect(extra.code).toBe(2);
+  expect(extra.stdout + extra.stderr).not.toContain('ghp_notANameButAValue123');
+});
