@@ -78,7 +78,7 @@ export function truncate(text: string, width: number): string {
   return `${out.replace(/\\u\{?[0-9a-f]{0,5}$/, '')}…`;
 }
 
-/** Words wrapped to `width` columns; a word longer than a line is cut into pieces. */
+/** Words wrapped to `width` columns; a word longer than a line is cut into pieces, after a `/` or `,` where it has one. */
 export function wrapText(text: string, width: number): string[] {
   const w = Math.max(1, width);
   const lines: string[] = [];
@@ -101,6 +101,9 @@ export function wrapText(text: string, width: number): string[] {
         used += cw;
       }
       if (piece === '') piece = [...rest][0];
+      // a path breaks after a `/` (or a list after `,`), not in the middle of a name
+      const boundary = Math.max(piece.lastIndexOf('/'), piece.lastIndexOf(','));
+      if (boundary > 0 && boundary < piece.length - 1) piece = piece.slice(0, boundary + 1);
       lines.push(piece);
       rest = rest.slice(piece.length);
     }

@@ -16,6 +16,7 @@ import { cidrContains, cidrEnd, formatAddress, parseAddress, parseCidr, type Add
 import { GENERATED_FILE, planRender, PLAYBOOK_SETTINGS } from './render.js';
 import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
 import { policyProblems } from './ssh-key.js';
+import { dueSoonDays } from './tokens.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy, type TokenEntry } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
 import { noAccessFindings } from './no-access.js';
@@ -319,7 +320,7 @@ export function tokenDueMark(t: Pick<TokenEntry, 'rotated_at' | 'rotate_every_da
   const due = addDays(t.rotated_at, every);
   const left = daysBetween(asOf, due);
   if (left < 0) return { code: 'token-overdue', severity: CODES['token-overdue'], due, note: `overdue by ${plural(-left, 'day')}`, detail: `rotated on ${t.rotated_at}, due on ${due} (${plural(-left, 'day')} ago; every ${plural(every, 'day')})` };
-  if (left <= policy.audit.horizon_days) return { code: 'token-due-soon', severity: CODES['token-due-soon'], due, note: left === 0 ? 'due today' : `due in ${plural(left, 'day')}`, detail: `rotated on ${t.rotated_at}, due on ${due} (in ${plural(left, 'day')})` };
+  if (left <= dueSoonDays(policy.audit.horizon_days, every)) return { code: 'token-due-soon', severity: CODES['token-due-soon'], due, note: left === 0 ? 'due today' : `due in ${plural(left, 'day')}`, detail: `rotated on ${t.rotated_at}, due on ${due} (in ${plural(left, 'day')})` };
   return undefined;
 }
 

@@ -159,6 +159,14 @@ export interface TokenDue {
 }
 
 /** Overdue when `due` is before today; due soon when it is within `horizonDays` from today. */
+/**
+ * How many days before a scheduled rotation it counts as due soon: the horizon, but at most a third of
+ * the period, so a token rotated today with a period near the horizon (`--every 30`) is not due soon at once.
+ */
+export function dueSoonDays(horizonDays: number, everyDays: number): number {
+  return Math.min(horizonDays, Math.floor(everyDays / 3));
+}
+
 export function tokenDue(token: TokenEntry, defaultEveryDays: number, today: IsoDate, horizonDays: number): TokenDue {
   const every = token.rotate_every_days ?? defaultEveryDays;
   if (!token.rotated_at) return { status: 'overdue', reason: 'never-rotated', every_days: every };
@@ -171,7 +179,9 @@ export function tokenDue(token: TokenEntry, defaultEveryDays: number, today: Iso
       reason = 'expiry';
     }
   }
-  const status: DueStatus = due < today ? 'overdue' : due <= addDays(today, horizonDays) ? 'due-soon' : 'ok';
+  // an expiry keeps the whole horizon: a new GitHub token takes a person, not a schedule
+  const soon = reason === 'expiry' ? horizonDays : dueSoonDays(horizonDays, every);
+  const status: DueStatus = due < today ? 'overdue' : due <= addDays(today, soon) ? 'due-soon' : 'ok';
   return { due, status, reason, every_days: every };
 }
 

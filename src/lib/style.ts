@@ -56,6 +56,8 @@ export interface TableFit {
   width: number;
   /** columns that may be cut (with …) to fit, in the order they give way */
   shrink: number[];
+  /** of those, the ones whose text wraps onto continuation lines at spaces (and after `/` or `,`) instead of being cut */
+  wrap?: number[];
 }
 
 /**
@@ -68,12 +70,43 @@ export function table(headers: string[], rows: string[][], fit?: TableFit): stri
   if (fit) {
     const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
     const MIN = 8;
+    const wrapping = new Set(fit.wrap ?? []);
+    // a wrapping column keeps room for its longest unbreakable piece, so no word is cut in two
+    const floor = (col: number) => (wrapping.has(col) ? Math.max(...all.map((r) => longestPiece(r[col] ?? ''))) : 0);
     for (const col of fit.shrink) {
       const excess = total() - fit.width;
       if (excess <= 0) break;
-      widths[col] = Math.max(MIN, headers[col].length, widths[col] - excess);
+      widths[col] = Math.min(widths[col], Math.max(MIN, headers[col].length, floor(col), widths[col] - excess));
     }
   }
   const cut = (c: string, w: number) => (c.length > w ? `${c.slice(0, Math.max(0, w - 1))}…` : c);
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? cut(c, widths[i]) : cut(c, widths[i]).padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+  const wraps = new Set(fit?.wrap ?? []);
+  const lines: string[] = [];
+  for (const r of all) {
+    const cells = r.map((c, i) => (wraps.has(i) && c.length > widths[i] ? wrapCell(c, widths[i]) : [cut(c, widths[i])]));
+    const height = Math.max(1, ...cells.map((c) => c.length));
+    for (let k = 0; k < height; k++) lines.push(cells.map((c, i) => (i === cells.length - 1 ? (c[k] ?? '') : (c[k] ?? '').padEnd(widths[i]))).join('  ').trimEnd());
+  }
+  return lines.join('\n') + '\n';
+}
+
+const pieces = (text: string) => text.split(' ').filter(Boolean).flatMap((word) => word.split(/(?<=[/,:])/));
+const longestPiece = (text: string) => Math.max(0, ...pieces(text).map((p) => p.length));
+
+/** A cell's words on lines of at most `width`: breaks at spaces, then after `/`, `,` or `:`; a word with none is cut with …. */
+function wrapCell(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  // each piece, and whether it continues the previous one without a space (a long word split after `/`, `,` or `:`)
+  const pieces = text.split(' ').filter(Boolean).flatMap((word) => (word.length <= width ? [word] : word.split(/(?<=[/,:])/)).map((p, k) => ({ p, joined: k > 0 })));
+  for (const { p, joined } of pieces) {
+    const piece = p.length > width ? `${p.slice(0, width - 1)}…` : p;
+    const glue = line && !joined ? ' ' : '';
+    if (line && line.length + glue.length + piece.length > width) {
+      out.push(line);
+      line = piece;
+    } else line += glue + piece;
+  }
+  if (line) out.push(line);
+  return out;
 }

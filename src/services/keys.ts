@@ -8,6 +8,7 @@ import { DEFAULT_POLICY, NAME_RE, type Policy, type SshPolicy } from '../core/ty
 import { assertHandle, isIsoDate, printable } from '../core/validate.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { clean } from '../lib/style.js';
+import { command, inArgumentOrder } from './argument-order.js';
 import { readArg, requireMember, say, today, type Context } from './context.js';
 
 export interface AddKeysInput {
@@ -51,10 +52,25 @@ const realSources: KeySources = {
 const PRIVATE_KEY_HINT = 'give the PUBLIC key: the .pub file next to it (e.g. ~/.ssh/id_ed25519.pub), or `ssh-keygen -y -f KEY`';
 
 export async function addKeys(ctx: Context, input: AddKeysInput, sources: KeySources = realSources): Promise<AddKeysResult> {
+  // `keys add FILE HANDLE`: said back as `keys add HANDLE FILE` with the same flags
+  const flags = [input.name !== undefined && '--name', input.name, input.expires !== undefined && '--expires', input.expires];
+  const swapped = input.file !== undefined ? [{ member: input.file, corrected: command(['keys', 'add', input.file, input.handle, ...flags]) }] : [];
+  return inArgumentOrder(ctx, input.handle, swapped, () => addKeysInOrder(ctx, input, sources));
+}
+
+async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySources): Promise<AddKeysResult> {
   assertHandle(input.handle);
   if (input.name !== undefined && !NAME_RE.test(input.name))
     throw new InfraError(ExitCode.invalid, `--name: "${printable(input.name)}" is not a key name (letters, digits, . _ -; no spaces or /)`);
   if (input.expires !== undefined && !isIsoDate(input.expires)) throw new InfraError(ExitCode.invalid, '--expires must be a date YYYY-MM-DD');
+  // Refused rather than warned: sshd stops accepting a key as its expiry-time day begins, so a key that
+  // has already expired would grant nothing and only raise a high expired-key finding after render.
+  if (input.expires !== undefined && input.expires <= today(ctx)) {
+    const without = command(['keys', 'add', input.handle, input.file ?? (input.github !== undefined ? '--github' : input.gitlab !== undefined ? '--gitlab' : undefined), input.github ?? input.gitlab, input.name !== undefined && '--name', input.name]);
+    throw new InfraError(ExitCode.invalid, `--expires ${input.expires} is not after today (${today(ctx)}): sshd would refuse the key from the start`, {
+      hint: `give a later date, or leave --expires out${without ? `: ${without}` : ''}`,
+    });
+  }
   if (input.file !== undefined && (input.github !== undefined || input.gitlab !== undefined))
     throw new InfraError(ExitCode.usage, 'give either FILE or --github/--gitlab, not both', { hint: `infra keys add ${input.handle} --${input.github !== undefined ? 'github' : 'gitlab'} ${input.github ?? input.gitlab} --all` });
   const loaded = await ctx.store.load();
@@ -222,6 +238,11 @@ export interface RemoveKeyResult {
 }
 
 export async function removeKey(ctx: Context, handle: string, ref: string): Promise<RemoveKeyResult> {
+  // `keys remove KEY HANDLE`: said back as `keys remove HANDLE KEY`
+  return inArgumentOrder(ctx, handle, [{ member: ref, corrected: command(['keys', 'remove', ref, handle]) }], () => removeKeyInOrder(ctx, handle, ref));
+}
+
+async function removeKeyInOrder(ctx: Context, handle: string, ref: string): Promise<RemoveKeyResult> {
   assertHandle(handle);
   const { result, written } = await ctx.store.mutate('keys remove', (tx) => {
     const member = requireMember(tx.registry, handle);

@@ -265,7 +265,8 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   const secrets = catalog ? secretsReadableBy(catalog, h) : [];
   const readable = secrets.filter((s) => s.kind === 'token').map((s) => s.subject);
   const own = member.tokens.map((t) => `${h}/${t.name}`);
-  const tokens = wasAdmin ? [...new Set([...registry.members.flatMap((m) => m.tokens.map((t) => `${m.handle}/${t.name}`)), ...readable])] : own;
+  // On a re-run the admin entry is gone, but what they could decrypt until rotated stays on the list.
+  const tokens = wasAdmin ? [...new Set([...registry.members.flatMap((m) => m.tokens.map((t) => `${m.handle}/${t.name}`)), ...readable])] : [...new Set([...own, ...readable])];
   const checklist = [
     `Render and apply: \`infra render\`, review and commit, then run the playbook (ansible/apply-access.yml); ${member.ssh_keys.length} key(s) of ${h} move to infra_revoked_keys and leave every host.`,
   ];

@@ -157,6 +157,13 @@ export async function vpnStatus(ctx: Context, input: { file?: string } = {}, wg:
   const status = joinDump(dump, registry, Math.floor(ctx.now().getTime() / 1000));
   // The findings are the audit's own (unknown-peer, departed-access, idle-peer), judged as `infra audit --wg-dump` judges them.
   status.findings = vpnDumpFindings({ dump }, registry.config, registry.members, today(ctx));
+  if (!dump.interfaces.length) {
+    // Not a server (or wg-quick is down): listing every registered device as absent would only be noise.
+    say(ctx, input.file === undefined
+      ? 'no WireGuard interface here: `wg show all dump` printed none. Run this on a VPN server (as root), or pass a saved dump: infra vpn status dump.txt'
+      : 'the dump names no WireGuard interface: pass the complete output of `wg show all dump` from a VPN server (as root)');
+    return status;
+  }
   if (!status.peers.length) say(ctx, 'no peer of the registry is on these interfaces');
   if (status.absent.length) say(ctx, `not on these interfaces: ${status.absent.map((a) => clean(`${a.member}/${a.device} (${a.network})`)).join(', ')}`);
   for (const f of status.findings) say(ctx, `${red(f.severity)} ${f.code} ${clean(f.subject)}: ${clean(f.detail)}\n  fix: ${clean(f.fix)}`);

@@ -92,3 +92,32 @@ it('reencrypt --key with a test admin key re-encrypts every stored secret, the v
   expect(shown.stdout).toBe(`${VALUES.matrix}\n`);
   noValueIn(r.stdout, r.stderr);
 });
+
+it.each([
+  [['roobot', 'github'], 'infra tokens rotate roobot/github'],
+  [['webhook-secret', 'roobot', '--dry-run'], 'infra tokens rotate roobot/webhook-secret --dry-run'],
+])('rotate %j (BOT NAME, either order) is said back as BOT/NAME, exit 2, nothing written', async (words, hint) => {
+  const dir = await copyExample();
+  const before = await treeDigest(dir);
+  const r = await spawnCli(['tokens', 'rotate', ...words, '--dir', dir]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(hint);
+  expect(await treeDigest(dir)).toBe(before);
+});
+
+it('rotate BOT WORD where WORD is no token name keeps the word out of the output (it may be a value)', async () => {
+  const dir = await copyExample();
+  const r = await spawnCli(['tokens', 'rotate', 'roobot', 'ghp_notANameButAValue123', '--dir', dir]);
+  expect(r.code).toBe(2);
+  expect(r.stdout + r.stderr).not.toContain('ghp_notANameButAValue123');
+});
+
+it('show BOT NAME is said back as BOT/NAME (exit 2); an extra word that is no token name is not echoed', async () => {
+  const dir = await copyExample();
+  const split = await spawnCli(['tokens', 'show', 'roobot', 'matrix', '--dir', dir]);
+  expect([split.code, split.stdout]).toEqual([2, '']);
+  expect(split.stderr).toContain('hint: infra tokens show roobot/matrix');
+  const extra = await spawnCli(['tokens', 'show', 'roobot/github', 'ghp_notANameButAValue123', '--dir', dir]);
+  expect(extra.code).toBe(2);
+  expect(extra.stdout + extra.stderr).not.toContain('ghp_notANameButAValue123');
+});

@@ -757,3 +757,13 @@ describe('vpn-bypass fix', () => {
     expect(hostsOf(suggested, inventories.production).sort()).toEqual(before.filter((h) => !vpnOnly.includes(h)).sort());
   });
 });
+
+describe('token-due-soon scales with the period', () => {
+  it('a token rotated on the audit day with a 30-day period is not due soon; 10 days before it is', () => {
+    const at = (rotated: string) => auditFindings(registryCase((_c, ms) => (find(ms, 'roobot').tokens[0] = token({ rotated_at: rotated, rotate_every_days: 30 })))).findings.map((f) => f.code);
+    expect(at(AS_OF)).toEqual([]); // due 2026-12-22: 30 days away, beyond a third of the period
+    expect(at('2026-11-02')).toEqual(['token-due-soon']); // due 2026-12-02: 10 days away
+    expect(at('2026-11-01')).toEqual(['token-due-soon']);
+    expect(at('2026-11-03')).toEqual([]); // due in 11 days
+  });
+});

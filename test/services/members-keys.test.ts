@@ -197,3 +197,24 @@ describe('keys check reads only infra.yml for its policy', () => {
     expect(err.problems?.[0]).toMatchObject({ file: 'infra.yml', field: '(file)' });
   });
 });
+
+describe('members offboard run again', () => {
+  it('keeps the full checklist for a former admin whose tokens are not rotated yet, and changes nothing more', async () => {
+    const root = await copyExample();
+    const first = await offboardMember(testContext({ root }), 'bob', '2026-11-20');
+    const digest = await treeDigest(root);
+    const again = await offboardMember(testContext({ root }), 'bob', '2026-11-25');
+    expect(await treeDigest(root)).toBe(digest);
+    expect(again).toMatchObject({ already_departed: true, departed: '2026-11-20', removed_from_admins: false });
+    expect(again.tokens_to_rotate).toEqual(first.tokens_to_rotate);
+    expect(again.checklist).toEqual(first.checklist);
+  });
+
+  it('a departed member who never could read a token gets the short checklist', async () => {
+    const root = await copyExample();
+    const r = await offboardMember(testContext({ root }), 'carol');
+    expect(r.already_departed).toBe(true);
+    expect(r.tokens_to_rotate).toEqual([]);
+    expect(r.checklist.join('\n')).not.toMatch(/reencrypt|Rotate /);
+  });
+});

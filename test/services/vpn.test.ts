@@ -340,3 +340,19 @@ describe('vpnStatus', () => {
     expect(judged(audit.findings.filter((f) => f.code === 'idle-peer'))).toEqual(judged(status.findings));
   });
 });
+
+describe('vpnStatus on a machine without WireGuard', () => {
+  it.each([
+    ['`wg show all dump` printing nothing', undefined, /no WireGuard interface here/],
+    ['an empty saved dump', '-', /the dump names no WireGuard interface/],
+  ])('%s says so once instead of listing every device as absent', async (_what, file, said) => {
+    const root = await copyExample();
+    const ctx = testContext({ root, today: '2026-03-20', stdin: '' });
+    const status = await vpnStatus(ctx, file === undefined ? {} : { file }, { showDump: async () => '' });
+    expect(status.peers).toEqual([]);
+    expect(status.findings).toEqual([]);
+    expect(ctx.output.stderr).toMatch(said);
+    expect(ctx.output.stderr).not.toMatch(/not on these interfaces/);
+    expect(ctx.output.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

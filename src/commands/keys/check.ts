@@ -1,4 +1,5 @@
 import * as Args from '@oclif/core/args';
+import { wrapText } from '../../core/audit-format.js';
 import { sshKeygenLine } from '../../core/ssh-key.js';
 import { InfraCommand } from '../../lib/base-command.js';
 import { ExitCode } from '../../lib/errors.js';
@@ -15,15 +16,17 @@ export default class KeysCheck extends InfraCommand<CheckKeysResult> {
 
   async run(): Promise<CheckKeysResult> {
     const { argv } = await this.parseWith(KeysCheck);
-    const { reports, failed, ...result } = await checkKeys(this.context(), argv as string[]);
+    const ctx = this.context();
+    const columns = ctx.stdout.columns;
+    const { reports, failed, ...result } = await checkKeys(ctx, argv as string[]);
     if (!this.jsonEnabled())
       for (const r of reports) {
         const prefix = reports.length > 1 ? `${r.file}:` : 'line ';
         const rows = [
-          ...r.keys.map((k) => ({ line: k.line, text: `${prefix}${k.line}: ${sshKeygenLine(k)}${k.options.length ? ` [${k.options.join(',')}]` : ''}  ${k.ok ? 'ok' : `FAIL: ${k.problems.join('; ')}`}` })),
-          ...r.errors.map((e) => ({ line: e.line, text: `${prefix}${e.line}: not a key: ${e.problem}` })),
+          ...r.keys.map((k) => ({ line: k.line, text: fitLine(clean(`${prefix}${k.line}: ${sshKeygenLine(k)}${k.options.length ? ` [${k.options.join(',')}]` : ''}`), clean(k.ok ? 'ok' : `FAIL: ${k.problems.join('; ')}`), columns) })),
+          ...r.errors.map((e) => ({ line: e.line, text: clean(`${prefix}${e.line}: not a key: ${e.problem}`) })),
         ].sort((a, b) => a.line - b.line);
-        this.out(rows.map((row) => clean(row.text)).join('\n') || `${r.file}: no keys`);
+        this.out(rows.map((row) => row.text).join('\n') || clean(`${r.file}: no keys`));
       }
     if (failed) {
       this.say(`${failed} line${failed === 1 ? '' : 's'} failed`);
@@ -31,4 +34,19 @@ export default class KeysCheck extends InfraCommand<CheckKeysResult> {
     }
     return result;
   }
+}
+
+/**
+ * The `ssh-keygen -l` line, then two spaces and the verdict; when that would not fit `columns`, the
+ * verdict goes on continuation lines beneath it (indented 4), wrapped at words, and so does an over-long
+ * key line. A pipe without $COLUMNS (infinite columns) keeps one line per key, as ssh-keygen does.
+ */
+function fitLine(head: string, verdict: string, columns: number): string {
+  if (head.length + 2 + verdict.length <= columns) return `${head}  ${verdict}`;
+  const [first, ...rest] = head.length <= columns ? [head] : wrapText(head, columns);
+  const more = rest.length ? wrapText(rest.join(' '), columns - 4) : [];
+  // the verdict joins the last continuation line when it fits there, else lines of its own
+  if (more.length && more[more.length - 1].length + 2 + verdict.length <= columns - 4) more[more.length - 1] += `  ${verdict}`;
+  else more.push(...wrapText(verdict, columns - 4));
+  return [first, ...more.map((l) => `    ${l}`)].join('\n');
 }

@@ -23,7 +23,7 @@ export default class KeysList extends InfraCommand<{ keys: KeyRow[] }> {
         k.expires ?? '-',
         [k.status === 'departed' ? 'departed' : '', ...k.problems, ...k.marks.map((m) => m.note)].filter(Boolean).join('; '),
       ]);
-      this.out(table(['KEY', 'TYPE', 'BITS', 'FINGERPRINT', 'AGE', 'EXPIRES', 'NOTE'], rows, { width: ctx.stdout.columns, shrink: [6, 1, 3, 0] }));
+      this.out(table(['KEY', 'TYPE', 'BITS', 'FINGERPRINT', 'AGE', 'EXPIRES', 'NOTE'], rows, { width: ctx.stdout.columns, shrink: [3, 1, 6, 0], wrap: [6] }));
     }
     return result;
   }

@@ -12,7 +12,7 @@ export default class MembersList extends InfraCommand<{ members: MemberSummary[]
     const result = await listMembers(ctx);
     if (!this.jsonEnabled()) {
       const rows = result.members.map((m) => [m.handle + (m.admin ? '*' : ''), m.name, m.kind, m.org, m.status, m.groups.join(',') || '-', String(m.ssh_keys), String(m.vpn_peers)]);
-      this.out(table(['HANDLE', 'NAME', 'KIND', 'ORG', 'STATUS', 'GROUPS', 'KEYS', 'PEERS'], rows, { width: ctx.stdout.columns, shrink: [5, 3, 1] }));
+      this.out(table(['HANDLE', 'NAME', 'KIND', 'ORG', 'STATUS', 'GROUPS', 'KEYS', 'PEERS'], rows, { width: ctx.stdout.columns, shrink: [5, 3, 1], wrap: [5, 3, 1] }));
       this.say('* admin (may decrypt bot tokens)');
     }
     return result;

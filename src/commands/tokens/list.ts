@@ -19,7 +19,7 @@ export default class TokensList extends InfraCommand<{ tokens: TokenRow[] }> {
         t.expires_at ?? '-',
         [t.pending ? `ROTATION UNFINISHED (${t.pending.left.length} left)` : '', t.consumers.join(', ')].filter(Boolean).join('; '),
       ]);
-      this.out(table(['TOKEN', 'KIND', 'ROTATED', 'DUE', 'EXPIRES', 'CONSUMERS'], rows, { width: ctx.stdout.columns, shrink: [5] }));
+      this.out(table(['TOKEN', 'KIND', 'ROTATED', 'DUE', 'EXPIRES', 'CONSUMERS'], rows, { width: ctx.stdout.columns, shrink: [3, 2, 5, 0], wrap: [3, 2, 5, 0] }));
     }
     return result;
   }

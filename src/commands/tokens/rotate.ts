@@ -2,6 +2,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../../lib/base-command.js';
 import { ExitCode, InfraError } from '../../lib/errors.js';
+import { splitTokenRef } from '../../services/argument-order.js';
 import { rotateDue, rotateToken, type RotateDueResult, type RotateTokenResult } from '../../services/tokens.js';
 import { abortRotation, type AbortRotationResult } from '../../services/token-rotation.js';
 
@@ -32,6 +33,11 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
     const { args, argv, flags } = await this.parseWith(TokensRotate);
     if (flags.due && argv.length === 1 && /^[a-z][a-z0-9-]*\/[A-Za-z0-9._-]+$/.test(argv[0] as string))
       throw new InfraError(ExitCode.usage, '--due rotates every token that is due: drop the token name, or drop --due', { hint: `infra tokens rotate ${argv[0]}` });
+    const joined = !flags.due ? await splitTokenRef(this.context(), argv as string[]) : undefined;
+    if (joined)
+      throw new InfraError(ExitCode.usage, `name the token as one word, HANDLE/NAME: ${joined}`, {
+        hint: `infra tokens rotate ${joined}${flags['dry-run'] ? ' --dry-run' : ''}${flags.resume ? ' --resume' : ''}${flags.key ? ' --key YOUR-KEY.asc' : ''}`,
+      });
     if (argv.length > (flags.due ? 0 : 1))
       throw new InfraError(ExitCode.usage, 'a token value is never taken from the command line (process lists and shell history keep it); the extra argument was ignored and not stored', {
         hint: `give it on stdin: your-password-manager show ... | infra tokens rotate ${flags.due ? '--due' : 'HANDLE/NAME'}`,

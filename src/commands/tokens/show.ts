@@ -1,6 +1,8 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../../lib/base-command.js';
+import { ExitCode, InfraError } from '../../lib/errors.js';
+import { splitTokenRef } from '../../services/argument-order.js';
 import { showToken, type TokenRow } from '../../services/tokens.js';
 
 export default class TokensShow extends InfraCommand<TokenRow & { value?: string }> {
@@ -14,8 +16,17 @@ export default class TokensShow extends InfraCommand<TokenRow & { value?: string
     key: Flags.string({ description: 'your private OpenPGP key (gpg --export-secret-keys --armor EMAIL > FILE)' }),
   };
 
+  static override strict = false; // to say `BOT NAME` back as BOT/NAME (docs/reference.md "Arguments in the wrong order")
+
   async run(): Promise<TokenRow & { value?: string }> {
-    const { args, flags } = await this.parseWith(TokensShow);
+    const { args, argv, flags } = await this.parseWith(TokensShow);
+    if (argv.length > 1) {
+      const joined = await splitTokenRef(this.context(), argv as string[]);
+      // an extra word that is not a token name is not echoed: it may be a value pasted by mistake
+      throw new InfraError(ExitCode.usage, joined ? `name the token as one word, HANDLE/NAME: ${joined}` : 'name one token, as HANDLE/NAME', {
+        hint: joined ? `infra tokens show ${joined}${flags.reveal ? ' --reveal --key YOUR-KEY.asc' : ''}` : 'see `infra tokens list`',
+      });
+    }
     const result = await showToken(this.context(), { ref: args.token, reveal: flags.reveal, key: flags.key });
     if (this.jsonEnabled()) return result;
     if (result.value !== undefined) this.out(result.value);
