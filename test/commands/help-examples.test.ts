@@ -65,6 +65,14 @@ describe.each(examples)('$id: $example', ({ example }) => {
     git(dir, ['init', '-q']);
     git(dir, ['add', '-A']);
     git(dir, ['-c', 'user.email=t@example.org', '-c', 'user.name=t', 'commit', '-qm', 'the example registry']);
+    // examples of a registry that issues certificates start from one: its CA made, and one certificate (serial 1)
+    if (/^infra (ca rotate|certs (sign|revoke|list))\b/.test(example)) {
+      const env = { ...process.env, HOME: home, NO_COLOR: '1', INFRA_PGP_PASSPHRASE: '' };
+      for (const args of [['ca', 'init'], ['certs', 'sign', 'alice', '--key', 'laptop', '--hours', '1', '--ca-key', path.join(home, 'admin-key.asc')]]) {
+        const setup = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/run.js'), ...args, '--dir', dir], { env, encoding: 'utf8', timeout: 60_000 });
+        if (setup.status !== 0) throw new Error(`setup infra ${args.join(' ')} exited ${setup.status}:\n${setup.stderr}`);
+      }
+    }
     const command = example.replace(/https:\/\/[^\s"']+/g, CLOSED);
     // --qr draws only on a terminal: those examples run under script(1), which gives them one
     const argv = /--qr\b/.test(command) ? ['script', ['-qec', command, '/dev/null']] as const : ['sh', ['-c', command]] as const;

@@ -5,7 +5,7 @@ import { revokeCertificates, type RevokeResult } from '../../services/certs.js';
 export default class CertsRevoke extends InfraCommand<RevokeResult> {
   static override summary = "Revoke a certificate (SERIAL), a member's (HANDLE) or a key's (HANDLE/KEY): hosts refuse them after the next render and apply.";
   static override description = 'Records `revoked: DATE` on each certificate; `infra render` puts the serials in the KRL hosts read (sshd RevokedKeys). Expired certificates need no revoking and are left as they are.';
-  static override examples = ['<%= config.bin %> certs revoke 12', '<%= config.bin %> certs revoke alice/laptop'];
+  static override examples = ['<%= config.bin %> certs revoke 1', '<%= config.bin %> certs revoke alice/laptop'];
   static override args = { target: Args.string({ required: true, description: 'SERIAL, HANDLE or HANDLE/KEY' }) };
 
   async run(): Promise<RevokeResult> {

@@ -9,7 +9,7 @@ export default class CertsSign extends InfraCommand<SignResult> {
     "Principal: the handle; key id HANDLE/KEY#SERIAL; serial: the next one in the registry; window --hours N from now, or --from/--until (ISO 8601, local time unless it ends in Z or an offset), at most policy.certs.max_hours (default 24). The certificate is recorded in the member's member.yml (serial, key, window, who signed, why) and printed on stdout, or written with -o (mode 0644; a folder gets KEY-cert.pub). --ca-key decrypts ca/user_ca.asc (passphrase from INFRA_PGP_PASSPHRASE or a hidden prompt). Use it with: ssh -i KEY -o CertificateFile=KEY-cert.pub USER@HOST.";
   static override examples = [
     '<%= config.bin %> certs sign alice --key laptop --hours 8 --reason "on-call" --ca-key ~/admin-key.asc -o ~/.ssh/id_ed25519-cert.pub',
-    '<%= config.bin %> certs sign alice --from 2026-12-05T08:00 --until 2026-12-05T20:00 --ca-key ~/admin-key.asc',
+    '<%= config.bin %> certs sign alice --key laptop --from 2027-02-01T08:00 --until 2027-02-01T20:00 --ca-key ~/admin-key.asc',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = {
