@@ -199,11 +199,12 @@ d('certificates: render + ssh-certificates.yml + a real sshd', () => {
     renderAndApply();
     expect(certLogin(granted, 'carol', cert.file)).toBe(false);
     // the principals line's from= is a key option: auth_authorise_keyopts logs it as a host not permitted
-    expect(await sshd!.waitForLog(/with correct key but not from a permitted host \(host=[^,]*, ip=127\.0\.0\.1\)/, 30_000)).toBe(true);
+    expect(await sshd!.waitForLog(/with correct key but not from a permitted host \(host=[^,]*, ip=127\.0\.0\.1, required=10\.77\.0\.0\/24\)/, 30_000)).toBe(true);
     const config = path.join(root, 'infra.yml');
     const before = await fs.readFile(config, 'utf8');
     try {
-      await fs.writeFile(config, before.replace('ipv4: 10.77.0.0/24', 'ipv4: 127.0.0.0/24').replace('- 10.77.0.1', '- 127.0.0.254'));
+      // the network moves to 127.0.0.0/24 (its range, allowed_ips and reserved server address, however the YAML spells them)
+      await fs.writeFile(config, before.replace(/10\.77\.0\.0\/24/g, '127.0.0.0/24').replace(/10\.77\.0\.1\b/g, '127.0.0.254'));
       renderAndApply();
       expect(await fs.readFile(path.join(etc(), 'principals', granted), 'utf8')).toContain('from="127.0.0.0/24" carol');
       expect(certLogin(granted, 'carol', cert.file)).toBe(true);
