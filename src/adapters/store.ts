@@ -17,6 +17,7 @@ import { YamlSourceEditor } from '../lib/yaml-edit.js';
 import { decodeUtf8 } from '../lib/utf8.js';
 import { shellCommand } from '../lib/shell-quote.js';
 import { derivedStateMinMembers, LEGACY_CACHE_DIR, readDerived, writeDerived } from './derived-state.js';
+import { mapLimit } from '../lib/map-limit.js';
 
 export const CONFIG_FILE = 'infra.yml';
 /** How edited YAML is written back: no re-wrapping, `[a, b]` as people write it. */
@@ -49,20 +50,6 @@ export async function findRoot(opts: FindOptions = {}): Promise<string> {
   throw new InfraError(ExitCode.invalid, `no registry found: no ${CONFIG_FILE} in ${start} or any folder above it, and neither --dir nor INFRA_DIR is set`, {
     hint: 'run `infra init` to create one here, or pass --dir DIR',
   });
-}
-
-/** `fn` over `items` with at most `limit` at once; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -23,6 +23,7 @@ import { gitTreeSource, loadSnapshot, newSnapshotMemo, type SnapshotMemo } from 
 import { SignatureChecker, type SignerSet } from '../adapters/signature-check.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
+import { mapLimit } from '../lib/map-limit.js';
 
 export interface VerifyInput {
   since?: string;
@@ -81,19 +82,6 @@ class ParentRegistries {
       signers: { ssh: signerKeys(snap.members), allowedSigners: renderAllowedSigners(snap.members), pgp },
     };
   }
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 async function readCommit(reader: GitObjectReader, hash: string): Promise<CommitObject> {
