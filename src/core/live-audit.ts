@@ -23,6 +23,7 @@ import { fingerprintOf } from './ssh-key.js';
 import { DEFAULT_SSH_HOST_POLICY, policyBreaches } from './sshd-policy.js';
 import type { InfraConfig } from './types.js';
 import type { Finding } from './vpn-plan.js';
+import { shellCommand } from '../lib/shell-quote.js';
 
 export const LIVE_SEVERITY = {
   'unknown-key': 'high',
@@ -108,11 +109,11 @@ export function liveSshdFindings(input: LiveAuditInput): Finding[] {
     const apply = `infra render, then \`ansible-playbook -i ${folder} ansible/apply-access.yml --tags ssh --limit ${h.host}\``;
     const sshdFix = (keyword: string, wanted: string) => `set \`${keyword} ${wanted}\` in ${h.host}'s sshd_config (and in every Match block that sets it), then reload sshd (\`systemctl reload ssh\`)`;
     if (h.unreachable !== undefined) {
-      out.push(make('unreachable-host', place, `no answer: ${h.unreachable}`, `check it with \`ansible -i ${folder} ${h.host} -m ansible.builtin.ping\`; an unknown host key is added to known_hosts only after checking its fingerprint`));
+      out.push(make('unreachable-host', place, `no answer: ${h.unreachable}`, `check it with \`${shellCommand(['ansible', '-i', folder, h.host, '-m', 'ansible.builtin.ping'])}\`; an unknown host key is added to known_hosts only after checking its fingerprint`));
       continue;
     }
     for (const [user, reason] of Object.entries(h.userErrors ?? {}))
-      out.push(make('unreachable-host', `${place} ${user}`, `could not read what sshd trusts for ${user}: ${reason}`, `check the user exists and the inventory's become settings: \`ansible -i ${folder} ${h.host} -b -m ansible.builtin.getent -a "database=passwd key=${user}"\``));
+      out.push(make('unreachable-host', `${place} ${user}`, `could not read what sshd trusts for ${user}: ${reason}`, `check the user exists and the inventory's become settings: \`${shellCommand(['ansible', '-i', folder, h.host, '-b', '-m', 'ansible.builtin.getent', '-a', `database=passwd key=${user}`])}\``));
     const sshd = asSshd(h);
     if (!sshd) continue;
     const merged = new Merged();
@@ -135,7 +136,7 @@ export function liveSshdFindings(input: LiveAuditInput): Finding[] {
       const u = sshd.users[user];
       const where = `${place} ${user}`;
       if (!u.view.ok) {
-        if (sshd.hostView.ok) out.push(make('unreachable-host', where, `could not ask sshd what it trusts for ${user}: ${u.view.error}`, `run \`sshd -T -C user=${user}\` as root on ${h.host}`));
+        if (sshd.hostView.ok) out.push(make('unreachable-host', where, `could not ask sshd what it trusts for ${user}: ${u.view.error}`, `run \`${shellCommand(['sshd', '-T', '-C', `user=${user}`])}\` as root on ${h.host}`));
         continue;
       }
       if (!u.exists) {

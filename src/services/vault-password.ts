@@ -33,8 +33,8 @@ export function vaultPasswordMissing(ctx: Context, consumers: TokenConsumer[], f
   if (!vault.length || (flagFile ?? ctx.env.ANSIBLE_VAULT_PASSWORD_FILE)) return undefined;
   if (loaded && registryHoldsPassword(loaded)) {
     if (keyFile) return undefined;
-    return new InfraError(ExitCode.usage, `${vault.map(formatConsumer).join(', ')} need${vault.length === 1 ? 's' : ''} the Ansible vault password: pass --key YOUR-ADMIN-KEY.asc to decrypt vault/password.asc`, {
-      hint: 'or export ANSIBLE_VAULT_PASSWORD_FILE=ansible/vault-pass-client with INFRA_ADMIN_KEY set',
+    return new InfraError(ExitCode.usage, `${vault.map(formatConsumer).join(', ')} need${vault.length === 1 ? 's' : ''} the Ansible vault password: pass --key FILE (your admin key, to decrypt vault/password.asc), or set ANSIBLE_VAULT_PASSWORD_FILE`, {
+      hint: 'infra tokens rotate BOT/NAME --key YOUR-ADMIN-KEY.asc (or export ANSIBLE_VAULT_PASSWORD_FILE=ansible/vault-pass-client with INFRA_ADMIN_KEY set)',
     });
   }
   return new InfraError(ExitCode.usage, `${vault.map(formatConsumer).join(', ')} need${vault.length === 1 ? 's' : ''} the Ansible vault password: set ANSIBLE_VAULT_PASSWORD_FILE or pass --vault-password-file FILE (or store it in the registry: infra vault init)`, {

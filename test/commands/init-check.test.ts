@@ -8,7 +8,7 @@ describe('infra init', () => {
     const dir = path.join(await tempDir(), 'access');
     const r = await run(['init', '--dir', dir, '--org', 'Test Co-op', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).created.sort()).toEqual(['.gitignore', 'ansible/apply-access.yml', 'ansible/wireguard.yml', 'infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
+    expect(JSON.parse(r.stdout).created.sort()).toEqual(['.gitignore', 'ansible/apply-access.yml', 'ansible/ssh-certificates.yml', 'ansible/wireguard.yml', 'infra.yml', 'inventories/production/hosts.yml', 'keys/.gitkeep', 'schema/infra.schema.json', 'schema/member.schema.json']);
     // private material a user might create beside the registry is ignored by git from the start
     const ignored = (await fs.readFile(path.join(dir, '.gitignore'), 'utf8')).split('\n');
     for (const pattern of ['*.conf', '*.key', '*.sec.asc', '.infra.lock']) expect(ignored).toContain(pattern);

@@ -55,7 +55,7 @@ describe('runAudit --live: --forks, --timeout, VPN addresses and the registry CA
     await fs.writeFile(path.join(root, 'ca', 'user_ca.pub'), `${CA} registry user CA\n`);
     const r = await runAudit(testContext({ root, today: TODAY }), { live: true, forks: 7, timeout: 3 }, collector);
     expect(seen[0].settings).toEqual({ forks: 7, timeoutSeconds: 3 });
-    const unmanaged = r.findings.filter((f) => f.code === 'unmanaged-auth');
+    const unmanaged = r.findings.filter((f) => f.code === 'unknown-ca');
     expect(unmanaged.map((f) => f.subject)).toEqual([expect.stringMatching(/^production\/bbb1 TrustedUserCAKeys SHA256:/)]);
     expect(unmanaged[0].detail).toContain('line 2'); // the foreign CA; line 1, the registry's, is managed
   });

@@ -241,13 +241,14 @@ describe('vault rotate', () => {
 
 describe('offboarding an admin lists the vault password with the exact command', () => {
   it.each([
-    ['stored in the registry', true, /Vault password: bob could decrypt vault\/password\.asc.*`infra vault rotate --key FILE`/],
+    // stored: the secret catalog's line (bob is among password.asc's recipients); by hand: how to bring it in first
+    ['stored in the registry', true, /vault\/password\.asc: `infra vault rotate --key [A-Z-]+\.asc` \(readable by bob until then\)/],
     ['kept by hand', false, /Vault password: bob knows the Ansible vault password, kept outside the registry.*`infra vault rotate --key FILE`/],
   ])('%s', async (_what, isStored, line) => {
     const { offboardMember } = await import('../../src/services/members.js');
     const root = await vaultRegistry(admins, { stored: isStored });
     const r = await offboardMember(ctxFor(root), 'bob', TODAY);
-    expect(r.checklist.filter((l) => l.startsWith('Vault password:'))).toEqual([expect.stringMatching(line)]);
+    expect(r.checklist.filter((l) => /vault password/i.test(l) && !l.startsWith('Secrets:'))).toEqual([expect.stringMatching(line)]);
   });
 
   it('a member who was not an admin: no vault line', async () => {
