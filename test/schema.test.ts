@@ -11,7 +11,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { parse } from 'yaml';
 import { GITHUB_LOGIN_RE, GITLAB_USERNAME_RE, HANDLE_RE, NAME_RE } from '../src/core/types.js';
 import { ENV_RE, GROUP_RE, UNIX_USER_RE } from '../src/core/validate.js';
-import { inspectRegistry } from '../src/adapters/store.js';
+import { inspectRegistry } from '../src/adapters/registry-load.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const readJson = (rel: string) => JSON.parse(readFileSync(join(ROOT, rel), 'utf8'));

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ALLOWED_SIGNERS_FILE, renderAllowedSigners } from '../core/allowed-signers.js';
 import type { Member } from '../core/types.js';
-import { readRegistryText, writeFileAtomic } from './store.js';
+import { readRegistryText } from './yaml-load.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 export interface SignersUpdate {
   rel: string;

@@ -15,7 +15,7 @@ import { basename, dirname, extname } from 'node:path';
 import { isMap, parseAllDocuments, parseDocument, type Pair } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { warnIfReadableByOthers } from './secret-files.js';
-import { writeFileAtomic } from './store.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT;1.1;AES256';
 const ITERATIONS = 10_000;

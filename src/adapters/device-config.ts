@@ -7,7 +7,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { readPublicKey } from './pgp.js';
-import { writeFileAtomic } from './store.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 const refuse = (message: string, hint: string) => new InfraError(ExitCode.invalid, `--out: ${message}; nothing was changed`, { hint });
 

@@ -15,7 +15,8 @@ import { unreadableVarsFix } from '../core/vars-file.js';
 import { InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
 import { loadInventory } from './inventory-files.js';
 import { linkProblems, varsFilesLoaded } from './vars-files.js';
-import { CONFIG_FILE, type Loaded } from './store.js';
+import { CONFIG_FILE } from './registry-root.js';
+import type { Loaded } from './registry-load.js';
 
 /** Each environment's inventory (all of them, or the ones named), or an error listing every problem. */
 export async function loadInventories(loaded: Loaded, environments?: readonly string[]): Promise<Record<string, Inventory>> {

@@ -10,7 +10,8 @@ import type { InfraConfig, Member } from '../core/types.js';
 import { crossCheck, validateConfig, validateMember, type Located } from '../core/validate.js';
 import type { Problem } from '../lib/errors.js';
 import type { GitObjectReader, TreeEntry } from './git-objects.js';
-import { CONFIG_FILE, lineOf, MAX_REGISTRY_FILE_BYTES, parseYamlFile, type YamlFile } from './store.js';
+import { CONFIG_FILE } from './registry-root.js';
+import { lineOf, MAX_REGISTRY_FILE_BYTES, parseYamlFile, type YamlFile } from './yaml-load.js';
 
 export interface SourceEntry {
   name: string;

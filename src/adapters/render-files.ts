@@ -6,7 +6,7 @@ import { accessSync, constants as fsConstants, lstatSync, promises as fs, realpa
 import path from 'node:path';
 import { GENERATED_FILE } from '../core/render.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
-import { writeFileAtomic } from './store.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 /** What applyRender does to the disk; tests swap it to fail part-way. */
 export interface RenderWriter {

@@ -12,7 +12,7 @@ import { promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readDerived, removeDerived, writeDerived } from './derived-state.js';
-import type { Loaded } from './store.js';
+import type { Loaded } from './registry-load.js';
 
 /** Kept as derived state (derived-state.ts): outside the registry, authenticated. */
 const STAMP_FILE = 'render.json';

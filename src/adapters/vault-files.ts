@@ -8,7 +8,7 @@ import path from 'node:path';
 import { findInlineVaultItems, firstNonUtf8Line, isVaultFile, mentionsVaultTag, wholeFileItem, type VaultItem } from '../core/vault-items.js';
 import { validateVaultState, VAULT_STATE_FILE, type VaultState } from '../core/vault-state.js';
 import { InfraError, invalidInput, type Problem } from '../lib/errors.js';
-import { lineOf, parseYamlFile, readRegistryText } from './store.js';
+import { lineOf, parseYamlFile, readRegistryText } from './yaml-load.js';
 
 /** vault/vault.yml, or undefined when there is none; any problem in it is invalid input (exit 3), each with its line. */
 export async function readVaultState(root: string): Promise<VaultState | undefined> {
@@ -57,7 +57,7 @@ export interface VaultScan {
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** Files whose inline `!vault` values are looked for: what Ansible reads as YAML vars. */
 const YAML_NAME = /(?:\.ya?ml|^[^.]+)$/;
-/** A killed writer's temporary file (store.ts names them so): not part of the inventory. */
+/** A killed writer's temporary file (temp-files.ts names them so): not part of the inventory. */
 const WRITER_TEMP = /^\..*\.\d+\.[0-9a-f]{8}\.(?:tmp|stale)$/;
 
 /** One file's vault items, or its problem. */

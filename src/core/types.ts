@@ -1,6 +1,6 @@
 /**
  * The registry as plain data: what infra.yml and keys/<handle>/member.yml hold after validation.
- * The pure core works only on these shapes; the store (src/adapters/store.ts) produces them.
+ * The pure core works only on these shapes; the registry load (src/adapters/registry-load.ts) produces them.
  * Dates are ISO `YYYY-MM-DD` strings throughout (no Date objects, no time zones).
  */
 export type IsoDate = string;

@@ -12,7 +12,7 @@ import { ux } from '@oclif/core/ux';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
-import { RegistryStore } from '../adapters/store.js';
+import { RegistryStore } from '../adapters/registry-store.js';
 import { cliContext, type Context } from '../services/context.js';
 import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
 import { onTerminal, prompter } from './prompter.js';

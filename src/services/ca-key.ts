@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CA_ASC, CA_PUB, parseCaKey, readCaText } from '../adapters/ca-files.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import type { CaKey } from '../core/certs.js';
 import { parseOpensshEd25519 } from '../core/openssh-private-key.js';
 import type { Ed25519Ca } from '../core/ssh-cert.js';

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CA_ASC, CA_PUB, readCaFiles, retiredFile } from '../adapters/ca-files.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { trustedCas } from '../core/certs.js';
 import { encodeOpensshEd25519 } from '../core/openssh-private-key.js';
 import { caFromSeed } from '../core/ssh-cert.js';

@@ -1,7 +1,8 @@
 /** What render and the audit's stale-render check both need: the CAs and KRL every reached host gets. */
 import { createHash } from 'node:crypto';
 import { readCaFiles } from '../adapters/ca-files.js';
-import { knownKeys, type Loaded } from '../adapters/store.js';
+import { knownKeys } from '../adapters/member-facts.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { keyParser } from '../core/key-summary.js';
 import { renderedCertificates, type RenderedCertificates } from '../core/render-certs.js';
 import type { Context } from './context.js';

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { knownKeys } from '../adapters/store.js';
+import { knownKeys } from '../adapters/member-facts.js';
 import { certTimeSeconds } from '../core/cert-validate.js';
 import { certificateRecord, certStatus, nextSerial, parseWindowTime, planSigning, type CertStatus } from '../core/certs.js';
 import { keyParser } from '../core/key-summary.js';

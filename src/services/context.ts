@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { RegistryStore } from '../adapters/store.js';
+import type { RegistryStore } from '../adapters/registry-store.js';
 import { localDate } from '../core/dates.js';
 import type { IsoDate, Member, Registry } from '../core/types.js';
 import { ExitCode, InfraError, noMember } from '../lib/errors.js';

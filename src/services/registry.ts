@@ -7,7 +7,10 @@ import { inspectInventories, shadowingProblems } from '../adapters/inventories.j
 import { configureSignersFile, inGitWorkTree } from '../adapters/allowed-signers-file.js';
 import { ALLOWED_SIGNERS_FILE, renderAllowedSigners } from '../core/allowed-signers.js';
 import { readPublicKey } from '../adapters/pgp.js';
-import { CONFIG_FILE, knownKeys, writeFileAtomic, type Loaded } from '../adapters/store.js';
+import { CONFIG_FILE } from '../adapters/registry-root.js';
+import { knownKeys } from '../adapters/member-facts.js';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { vaultStateProblems } from '../adapters/vault-files.js';
 import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser } from '../core/key-summary.js';

@@ -1,7 +1,8 @@
 /** `infra render`: grants and peers into each host's generated inventory file. */
 import { inspectInventories, inventoryFolder, PLAYBOOK_FOLDER, previousRenders, shadowingProblems } from '../adapters/inventories.js';
 import { readRenderStamp, renderStamp, writeRenderStamp } from '../adapters/render-stamp.js';
-import { keepsDerivedState, knownKeys } from '../adapters/store.js';
+import { keepsDerivedState } from '../adapters/member-cache.js';
+import { knownKeys } from '../adapters/member-facts.js';
 import { allowedSignersUpdate, writeAllowedSigners } from '../adapters/allowed-signers-file.js';
 import { assertWritable, renderSession } from '../adapters/render-files.js';
 import { environmentNames } from '../core/grants.js';

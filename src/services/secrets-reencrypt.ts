@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Document } from 'yaml';
-import { YAML_OUT } from '../adapters/store.js';
+import { YAML_OUT } from '../adapters/yaml-load.js';
 import { formerReaders, secretKindOf, type CatalogEntry, type SecretKind } from '../core/secrets.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { GithubConsumer, GithubSecrets } from '../adapters/github-secrets.js';
 import type { Matrix } from '../adapters/matrix.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { GITHUB_API_URL, readSecretLine } from '../core/tokens.js';
 import { HANDLE_RE, NAME_RE, type Member, type TokenConsumer, type TokenEntry } from '../core/types.js';
 import { printable } from '../core/validate.js';

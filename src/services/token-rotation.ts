@@ -13,7 +13,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { GithubSecrets } from '../adapters/github-secrets.js';
 import type { Matrix } from '../adapters/matrix.js';
-import type { Loaded, Transaction } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
+import type { Transaction } from '../adapters/transaction.js';
 import { catalogEntry, formerReaders, readerHandles } from '../core/secrets.js';
 import {
   consumerDone,

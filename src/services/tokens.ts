@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Document, type YAMLMap } from 'yaml';
 import { loadInventories } from '../adapters/inventories.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { CONSUMER_FORMS, consumerKey, formatConsumer, parseConsumer, tokenDue, tokenValueFile, type RotationPlan } from '../core/tokens.js';
 import { NAME_RE, type IsoDate, type Member, type TokenConsumer, type TokenEntry, type TokenKind } from '../core/types.js';
 import { assertHandle, printable, TOKEN_KINDS } from '../core/validate.js';

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { inventoryFolder } from '../adapters/inventories.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import { formatConsumer, vaultFilePath } from '../core/tokens.js';
 import { VAULT_PASSWORD_FILE } from '../core/vault-state.js';
 import type { TokenConsumer } from '../core/types.js';

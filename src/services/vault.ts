@@ -12,7 +12,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { inventoryFolder } from '../adapters/inventories.js';
-import type { Loaded } from '../adapters/store.js';
+import type { Loaded } from '../adapters/registry-load.js';
 import type { VaultFile } from '../adapters/vault-files.js';
 import { replaceVaultItems, type VaultItem } from '../core/vault-items.js';
 import { vaultClientScript } from '../core/vault-client.js';
@@ -341,7 +341,7 @@ async function scanChecked(ctx: Context, root: string, folders: string[], pw: Pa
 /** Rewrites one file under the lock if it still needs it; read again, so a change since the scan is seen. */
 async function rewriteFile(ctx: Context, root: string, rel: string, pw: Passwords): Promise<number> {
   const { scanFile } = await import('../adapters/vault-files.js');
-  const { writeFileAtomic } = await import('../adapters/store.js');
+  const { writeFileAtomic } = await import('../adapters/atomic-write.js');
   const data = await fs.readFile(path.join(root, rel)).catch(() => undefined);
   if (!data) return 0;
   const { file, problems } = scanFile(rel, data);
@@ -354,7 +354,7 @@ async function rewriteFile(ctx: Context, root: string, rel: string, pw: Password
 }
 
 async function writeState(root: string, state: VaultState): Promise<void> {
-  const { writeFileAtomic } = await import('../adapters/store.js');
+  const { writeFileAtomic } = await import('../adapters/atomic-write.js');
   await writeFileAtomic(path.join(root, VAULT_STATE_FILE), vaultStateText(state), 0o644);
 }
 
@@ -409,7 +409,7 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
     state = startVaultRotation(state, date, by, left);
     const started = state;
     await ctx.store.withLock('vault rotate', async () => {
-      const { writeFileAtomic } = await import('../adapters/store.js');
+      const { writeFileAtomic } = await import('../adapters/atomic-write.js');
       if ((await vaultState(root))?.pending) throw new InfraError(ExitCode.invalid, 'another rotation of the vault password started meanwhile', { hint: RESUME });
       if (encrypted) await writeFileAtomic(pendingAbs, encrypted, 0o644); // first: a record never points at a missing password
       await writeState(root, started);
@@ -442,7 +442,7 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
     // The last step: one more sweep under the lock (nothing may have been written with the old password
     // meanwhile), then the new password replaces the old one.
     const finished = await ctx.store.withLock('vault rotate', async () => {
-      const { writeFileAtomic } = await import('../adapters/store.js');
+      const { writeFileAtomic } = await import('../adapters/atomic-write.js');
       const sweep = await scanChecked(ctx, root, folders, pw);
       for (const f of sweep.files) if (f.next !== undefined) await rewriteFile(ctx, root, f.file.rel, pw);
       const pendingText = await fs.readFile(pendingAbs, 'utf8');

@@ -4,7 +4,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { inspectRegistry, loadRegistry, mutateRegistry } from '../../src/adapters/store.js';
+import { inspectRegistry, loadRegistry } from '../../src/adapters/registry-load.js';
+import { mutateRegistry } from '../../src/adapters/transaction.js';
 import type { Member } from '../../src/core/types.js';
 import { crossCheck, crossCheckClean, memberFacts } from '../../src/core/validate.js';
 import { copyExample } from '../helpers/example.js';

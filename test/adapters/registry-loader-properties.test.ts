@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { inspectRegistry, loadRegistry } from '../../src/adapters/store.js';
+import { inspectRegistry, loadRegistry } from '../../src/adapters/registry-load.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { copyExample } from '../helpers/example.js';
 

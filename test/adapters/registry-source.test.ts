@@ -6,7 +6,7 @@ import { chmodSync, promises as fs, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GitObjectReader } from '../../src/adapters/git-objects.js';
 import { gitTreeSource, loadSnapshot, memorySource } from '../../src/adapters/registry-source.js';
-import { inspectRegistry } from '../../src/adapters/store.js';
+import { inspectRegistry } from '../../src/adapters/registry-load.js';
 import { copyExample } from '../helpers/example.js';
 import { alive } from '../helpers/real-tools.js';
 import { mustRun } from '../helpers/program.js';

@@ -1,7 +1,7 @@
 /** Edits on a registry whose files are each valid but disagree: allowed when they add no problem. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { mutateRegistry } from '../../src/adapters/store.js';
+import { mutateRegistry } from '../../src/adapters/transaction.js';
 import { copyExample, treeDigest } from '../helpers/example.js';
 import { ed25519Line } from '../helpers/keys.js';
 import { rejection } from '../helpers/thrown.js';

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { inspectRegistry, loadRegistry } from '../../src/adapters/store.js';
+import { inspectRegistry, loadRegistry } from '../../src/adapters/registry-load.js';
 import { ExitCode, InfraError } from '../../src/lib/errors.js';
 import { decodeUtf8, firstInvalidUtf8 } from '../../src/lib/utf8.js';
 import { editMember } from '../../src/services/members.js';

@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { findRoot, inspectRegistry, loadRegistry, LOCK_FILE, mutateRegistry, withLock, writeFileAtomic } from '../../src/adapters/store.js';
+import { findRoot } from '../../src/adapters/registry-root.js';
+import { inspectRegistry, loadRegistry } from '../../src/adapters/registry-load.js';
+import { LOCK_FILE, withLock } from '../../src/adapters/registry-lock.js';
+import { mutateRegistry } from '../../src/adapters/transaction.js';
+import { writeFileAtomic } from '../../src/adapters/atomic-write.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { copyExample, tempDir, treeDigest } from '../helpers/example.js';
 import { ed25519Line } from '../helpers/keys.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseYamlFile } from '../../src/adapters/store.js';
+import { parseYamlFile } from '../../src/adapters/yaml-load.js';
 
 const config = readFileSync(new URL('../../infra.yml', import.meta.url), 'utf8');
 

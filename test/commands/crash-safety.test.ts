@@ -1,6 +1,6 @@
 /**
  * Crash safety and lost updates (campaign): a real `infra` process is stopped at a named point of
- * its write path (INFRA_TEST_PAUSE_AT, read in one place: src/adapters/store.ts) and SIGKILLed there. Every
+ * its write path (INFRA_TEST_PAUSE_AT, read in one place: src/adapters/test-pause.ts) and SIGKILLed there. Every
  * file must then be whole: parseable, and byte for byte either what it was before or what an uninterrupted
  * run writes. The next run takes the dead process's lock over and removes its temporary files.
  * N processes adding different keys at once must all land.

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '@oclif/test';
-import { writeFileAtomic } from '../../src/adapters/store.js';
+import { writeFileAtomic } from '../../src/adapters/atomic-write.js';
 import { applyRender } from '../../src/adapters/render-files.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData, updateMember, type RegistryFixture } from '../helpers/registry-fixture.js';

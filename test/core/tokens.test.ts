@@ -3,7 +3,7 @@
  * and the validation of the token part of member.yml (with the line each problem is on).
  */
 import fc from 'fast-check';
-import { parseYamlFile, lineOf } from '../../src/adapters/store.js';
+import { parseYamlFile, lineOf } from '../../src/adapters/yaml-load.js';
 import {
   consumerDone,
   consumerKey,

@@ -1,10 +1,10 @@
 /**
  * core/vars-file.ts: the variable names a vars file defines, as Ansible (PyYAML) reads it, table-driven;
  * and property tests (fast-check) over alias counts up to and far beyond the registry's alias limit
- * (store.ts MAX_ALIAS_EXPANSIONS): vars files are never expanded, so any count reads, exactly, without a throw.
+ * (yaml-load.ts MAX_ALIAS_EXPANSIONS): vars files are never expanded, so any count reads, exactly, without a throw.
  */
 import fc from 'fast-check';
-import { MAX_ALIAS_EXPANSIONS } from '../../src/adapters/store.js';
+import { MAX_ALIAS_EXPANSIONS } from '../../src/adapters/yaml-load.js';
 import { MAX_VARS_FILE_BYTES, readVarsFile, unreadableVarsFix } from '../../src/core/vars-file.js';
 
 const RUNS = { aliases: 30, bombs: 50, merges: 100, noise: 1000 } as const;

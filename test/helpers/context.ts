@@ -3,7 +3,7 @@
  * deterministic randomness, and stdout/stderr captured as strings (`ctx.output`).
  */
 import { createHash } from 'node:crypto';
-import { RegistryStore } from '../../src/adapters/store.js';
+import { RegistryStore } from '../../src/adapters/registry-store.js';
 import type { Context, OutStream } from '../../src/services/context.js';
 import type { Prompter } from '../../src/lib/prompter.js';
 

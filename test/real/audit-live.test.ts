@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeLiveCollector, type LiveCollector, type LiveRequest, type LiveResult } from '../../src/adapters/ansible-live.js';
 import { loadInventories } from '../../src/adapters/inventories.js';
-import { loadRegistry } from '../../src/adapters/store.js';
+import { loadRegistry } from '../../src/adapters/registry-load.js';
 import { auditFindings, liveTargets, type Finding } from '../../src/core/audit.js';
 import { hostsOf, planAccess } from '../../src/core/grants.js';
 import { mustRun, runSync } from '../helpers/program.js';

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadInventories, previousRenders } from '../../src/adapters/inventories.js';
-import { loadRegistry } from '../../src/adapters/store.js';
+import { loadRegistry } from '../../src/adapters/registry-load.js';
 import { planRender } from '../../src/core/render.js';
 import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
