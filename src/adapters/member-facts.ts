@@ -1,36 +1,34 @@
 /**
- * What the load derived for each member (cross-file facts, parsed key summaries), for later code.
+ * What the load derived for each member, carried as plain data on its result (Loaded): the facts the
+ * cross-file check compares, and each key as its validation parsed it. Both come from the member's own
+ * cache entry or from parsing its file, so they are trusted exactly as far as the member itself.
  */
 import type { Member } from '../core/types.js';
 import { unpackSummary, type KeySummary } from '../core/key-summary.js';
 import { memberFacts, type MemberFacts } from '../core/validate.js';
 
-/** Facts of members in memory: from their cache entry, or derived when first asked for. */
-export const factsByMember = new WeakMap<Member, MemberFacts>();
-export function factsOf(m: Member): MemberFacts {
-  let facts = factsByMember.get(m);
-  if (!facts) {
-    facts = memberFacts(m);
-    factsByMember.set(m, facts);
-  }
-  return facts;
+/** A member's key texts (member.ssh_keys in order) and their packed summaries (packSummary), unpacked only when asked. */
+export interface ParsedKeys {
+  texts: readonly string[];
+  packed: readonly unknown[];
 }
 
 /**
- * Each member's keys as the load parsed them (fresh, or from the member's own cache entry, so trusted exactly
- * as far as the member): key texts and their packed summaries, unpacked only when knownKeys asks.
+ * The facts of a member of the load, else derived from the member itself. Only for members as loaded:
+ * the facts are by handle, so a member changed in memory (an edit's result) must not be looked up here.
  */
-export const keysByMember = new WeakMap<Member, { texts: readonly string[]; packed: readonly unknown[] }>();
+export function factsFrom(known: ReadonlyMap<string, MemberFacts>): (m: Member) => MemberFacts {
+  return (m) => known.get(m.handle) ?? memberFacts(m);
+}
 
 /**
  * Key text -> summary for the members' keys that the load parsed, for render and audit (core/key-summary.ts)
  * not to parse them again. A text missing here (an entry without summaries, a member made since) is parsed.
  */
-export function knownKeys(members: readonly Member[]): Map<string, KeySummary> {
+export function knownKeys(loaded: { memberKeys: ReadonlyMap<string, ParsedKeys> }): Map<string, KeySummary> {
   const out = new Map<string, KeySummary>();
-  for (const m of members) {
-    const known = keysByMember.get(m);
-    if (!known || known.texts.length !== known.packed.length) continue;
+  for (const known of loaded.memberKeys.values()) {
+    if (known.texts.length !== known.packed.length) continue;
     known.texts.forEach((text, i) => {
       const summary = typeof text === 'string' ? unpackSummary(text, known.packed[i]) : undefined;
       if (summary) out.set(text, summary);
@@ -39,21 +37,3 @@ export function knownKeys(members: readonly Member[]): Map<string, KeySummary> {
   return out;
 }
 
-/**
- * The addressKey of every peer address in `network`, from the members' facts (kept in the member cache),
- * for `vpn join` to allocate without parsing every address; undefined if one does not parse.
- */
-export function peerAddressKeys(members: readonly Member[], network: string): Set<string> | undefined {
-  const out = new Set<string>();
-  for (const m of members) {
-    const facts = factsOf(m);
-    for (let i = 0; i < m.vpn_peers.length; i++) {
-      if (m.vpn_peers[i].network !== network) continue;
-      for (const key of facts.addresses[i] ?? [null]) {
-        if (key === null) return undefined;
-        out.add(key);
-      }
-    }
-  }
-  return out;
-}

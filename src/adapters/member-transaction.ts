@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { InfraConfig, Member } from '../core/types.js';
-import { peerIndexEntry, sharesNothingWithOthers, type OtherMembers } from '../core/peer-index.js';
+import type { OthersView } from '../core/others-view.js';
+import { peerIndexEntry, sharesNothingWithOthers } from '../core/peer-index.js';
 import { crossCheckMemberAlone } from '../core/validate.js';
 import { invalidRegistry, type Problem } from '../lib/errors.js';
 import { CACHE_DIR } from './member-cache.js';
@@ -72,8 +73,9 @@ export class MemberTransaction extends Transaction {
     super(root, focus.loaded);
   }
 
-  /** What every other member holds (from the peer index, each entry checked against its file's stat). */
-  get others(): OtherMembers {
+  /** What every other member holds: from the peer index, each entry checked against its file's stat. */
+  override othersThan(handle: string): OthersView {
+    if (handle !== this.focus.member.handle) throw new Error(`an edit of ${this.focus.member.handle} knows the others of ${this.focus.member.handle} only, not of ${handle}`);
     return this.focus.others;
   }
 
@@ -117,16 +119,24 @@ export class MemberTransaction extends Transaction {
   }
 }
 /**
+ * The edit of one member that mutateMember runs. It may run TWICE: first over the peer index (a
+ * MemberTransaction), then, when the index cannot vouch for its result, again over the whole registry. So it
+ * only reads and plans from `tx` and edits `tx` (no network, no prompt, no file written by itself), and its
+ * result is the last run's.
+ */
+export type RepeatableMemberEdit<T> = (tx: Transaction) => Promise<T> | T;
+
+/**
  * Lock, load, let `fn` edit the member `handle` (and write files focusedExtraFile allows), commit. With a peer index that describes
  * the registry exactly, only infra.yml and that member are parsed and `tx` is a MemberTransaction; otherwise,
  * or on any doubt at commit, `fn` runs (again) on a whole-registry Transaction, after which the index is
- * rebuilt. `fn` may therefore run twice: it must only plan and edit `tx`.
+ * rebuilt (see RepeatableMemberEdit).
  */
 export async function mutateMember<T>(
   root: string,
   handle: string,
   command: string,
-  fn: (tx: Transaction | MemberTransaction) => Promise<T> | T,
+  fn: RepeatableMemberEdit<T>,
   session?: LockSession,
 ): Promise<{ result: T; written: string[] }> {
   return withLock(root, command, async () => {

@@ -159,7 +159,7 @@ export async function loadFocused(root: string, handle: string): Promise<Focused
   const othersEntries = new Map(index.entries);
   othersEntries.delete(handle);
   return {
-    loaded: { registry: { root, config: config.config, members: [r.member] }, files, located: locatedFor(files) },
+    loaded: { registry: { root, config: config.config, members: [r.member] }, files, located: locatedFor(files), memberFacts: new Map(), memberKeys: new Map() },
     member: r.member,
     index,
     others: new OtherMembers(othersEntries, (holder, publicKey) => describeWgHolder(root, holder, publicKey)),

@@ -8,14 +8,14 @@ import path from 'node:path';
 import { ExitCode, InfraError, invalidRegistry, type Problem } from '../lib/errors.js';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
 import { packSummary } from '../core/key-summary.js';
-import { crossCheck, crossCheckClean, validateConfig, validateMember, type Located } from '../core/validate.js';
+import { crossCheck, crossCheckClean, memberFacts, validateConfig, validateMember, type Located, type MemberFacts } from '../core/validate.js';
 import { decodeUtf8 } from '../lib/utf8.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { CONFIG_FILE, memberRel } from './registry-root.js';
 import { lineOf, parseYamlFile, readRegistryText, type YamlFile } from './yaml-load.js';
 import { digest, statKey } from './file-stamps.js';
 import { cacheMinMembers, readMemberCache, validatorStamp, writeMemberCache, type CacheEntry, type CrossChecked, type MemberCache } from './member-cache.js';
-import { factsByMember, factsOf, keysByMember } from './member-facts.js';
+import { factsFrom, type ParsedKeys } from './member-facts.js';
 
 export interface Loaded {
   registry: Registry;
@@ -28,6 +28,13 @@ export interface Loaded {
   stamp?: string;
   /** each member file's stat as the member cache keys it, when every member validated (for the peer index) */
   memberStats?: ReadonlyMap<string, string>;
+  /**
+   * By handle, what the cross-file check compares for the members as loaded (from their cache entries, or
+   * derived when parsed); a member missing here has its facts derived when asked (factsFrom).
+   */
+  memberFacts: ReadonlyMap<string, MemberFacts>;
+  /** By handle, each member's keys as its validation parsed them (knownKeys), when they were kept. */
+  memberKeys: ReadonlyMap<string, ParsedKeys>;
 }
 
 /**
@@ -78,6 +85,8 @@ interface RawLoad {
   cache: MemberCache;
   fresh: Map<string, CacheEntry>;
   cacheStale: boolean;
+  memberFacts: Map<string, MemberFacts>;
+  memberKeys: Map<string, ParsedKeys>;
   entryCount: number;
 }
 
@@ -162,6 +171,8 @@ async function readRaw(root: string): Promise<RawLoad> {
   const members: Member[] = [];
   const fresh = new Map<string, CacheEntry>();
   const stats = new Map<string, string>();
+  const memberFactsOf = new Map<string, MemberFacts>();
+  const memberKeys = new Map<string, ParsedKeys>();
   let parsedAny = false;
   entries.forEach((handle, i) => {
     const rel = memberRel(handle);
@@ -181,9 +192,9 @@ async function readRaw(root: string): Promise<RawLoad> {
       });
       members.push(member);
       const entry = cache.entries.get(handle)!;
-      if (entry.facts) factsByMember.set(member, entry.facts);
+      if (entry.facts) memberFactsOf.set(handle, entry.facts);
       // the texts as the entry holds them, before anything may edit the member in memory
-      if (Array.isArray(entry.keys) && Array.isArray(cached.ssh_keys)) keysByMember.set(member, { texts: cached.ssh_keys.map((k) => k.key), packed: entry.keys });
+      if (Array.isArray(entry.keys) && Array.isArray(cached.ssh_keys)) memberKeys.set(handle, { texts: cached.ssh_keys.map((k) => k.key), packed: entry.keys });
       fresh.set(handle, entry);
       stats.set(handle, stat!);
       return;
@@ -204,9 +215,11 @@ async function readRaw(root: string): Promise<RawLoad> {
       members.push(r.member);
       const texts = r.member.ssh_keys.map((k) => k.key);
       const packed = r.keys?.length === texts.length ? texts.map((text, i) => packSummary(text, r.keys![i])) : undefined;
-      if (packed) keysByMember.set(r.member, { texts, packed });
+      if (packed) memberKeys.set(handle, { texts, packed });
       if (!r.problems.length && stat !== undefined) {
-        fresh.set(handle, { stat, member: r.member, facts: factsOf(r.member), ...(packed ? { keys: packed } : {}) });
+        const facts = memberFacts(r.member);
+        memberFactsOf.set(handle, facts);
+        fresh.set(handle, { stat, member: r.member, facts, ...(packed ? { keys: packed } : {}) });
         stats.set(handle, stat);
       }
     }
@@ -225,6 +238,8 @@ async function readRaw(root: string): Promise<RawLoad> {
     fresh,
     cacheStale: parsedAny || fresh.size !== cache.entries.size,
     entryCount: entries.length,
+    memberFacts: memberFactsOf,
+    memberKeys,
   };
 }
 
@@ -250,11 +265,12 @@ export async function inspectRegistry(root: string): Promise<{ loaded?: Loaded; 
   const located = locatedFor(raw.files);
   const valid = new Set(raw.members.map((m) => m.handle));
   const unreadable = new Set(raw.unreadable.filter((h) => !valid.has(h)));
-  const partial: Loaded = { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located };
+  const partial: Loaded = { registry: { root, config: raw.config, members: raw.members }, files: raw.files, located, memberFacts: raw.memberFacts, memberKeys: raw.memberKeys };
   const cross = crossCheckWithCache(raw, raw.config, located, unreadable);
   const problems = [...raw.problems, ...cross.problems];
   const minMembers = cacheMinMembers();
   if (minMembers >= 0 && raw.entryCount >= minMembers && (raw.cacheStale || cross.stampChanged)) {
+    const factsOf = factsFrom(raw.memberFacts);
     for (const [handle, entry] of raw.fresh) if (!entry.facts) raw.fresh.set(handle, { ...entry, facts: factsOf(raw.members.find((m) => m.handle === handle)!) });
     await writeMemberCache(root, raw.fresh, cross.crossChecked);
   }
@@ -278,7 +294,7 @@ function crossCheckWithCache(raw: RawLoad, config: InfraConfig, located: Located
     const changed = new Set(raw.members.filter((m) => !Object.hasOwn(before.members, m.handle) || before.members[m.handle] !== raw.stats.get(m.handle)).map((m) => m.handle));
     const removed = Object.keys(before.members).filter((h) => !raw.stats.has(h)).length;
     if (changed.size === 0 && removed === 0) return { problems: [], crossChecked: before, stampChanged: false };
-    if (crossCheckClean(config, raw.members, changed, factsOf)) problems = [];
+    if (crossCheckClean(config, raw.members, changed, factsFrom(raw.memberFacts))) problems = [];
   }
   problems ??= crossCheck(config, raw.members, located, unreadable);
   if (!whole || problems.length) return { problems, stampChanged: before !== undefined };

@@ -4,7 +4,7 @@ import { findRoot, type FindOptions } from './registry-root.js';
 import { inspectRegistry, loadConfig, loadRegistry, type Loaded } from './registry-load.js';
 import { withLock, type LockSession } from './registry-lock.js';
 import { mutateRegistry, type Transaction } from './transaction.js';
-import { mutateMember, type MemberTransaction } from './member-transaction.js';
+import { mutateMember, type RepeatableMemberEdit } from './member-transaction.js';
 
 /**
  * The registry as services see it: found once (--dir > INFRA_DIR > nearest infra.yml upward), then
@@ -39,9 +39,9 @@ export class RegistryStore {
     return mutateRegistry(await this.root(), command, fn);
   }
 
-  /** Lock, load, let `fn` edit the one member `handle` (see mutateMember: `fn` may run twice). */
-  async mutateMember<T>(handle: string, command: string, fn: (tx: Transaction | MemberTransaction) => Promise<T> | T): Promise<{ result: T; written: string[] }> {
-    return mutateMember(await this.root(), handle, command, fn, this.memberEdits);
+  /** Lock, load, let `edit` change the one member `handle`, commit (see RepeatableMemberEdit: `edit` may run twice). */
+  async mutateMember<T>(handle: string, command: string, edit: RepeatableMemberEdit<T>): Promise<{ result: T; written: string[] }> {
+    return mutateMember(await this.root(), handle, command, edit, this.memberEdits);
   }
 
   /** `fn` gets the temporary files of killed writers that taking the lock removed (relative paths). */

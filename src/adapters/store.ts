@@ -5,11 +5,11 @@
 export { CONFIG_FILE, findRoot, memberRel, type FindOptions } from './registry-root.js';
 export { lineOf, MAX_ALIAS_EXPANSIONS, MAX_REGISTRY_FILE_BYTES, parseYamlFile, readRegistryText, unclosedFlowOpener, YAML_OUT, type YamlFile } from './yaml-load.js';
 export { CACHE_DIR, keepsDerivedState } from './member-cache.js';
-export { knownKeys, peerAddressKeys } from './member-facts.js';
+export { knownKeys } from './member-facts.js';
 export { inspectRegistry, loadConfig, loadRegistry, YamlFiles, type Loaded } from './registry-load.js';
 export { ABANDONED_LOCK_MS, LOCK_FILE, LOCK_WAIT_ENV, lockWaitMs, withLock, type LockSession } from './registry-lock.js';
 export { removeAbandonedTemps } from './temp-files.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { mutateRegistry, Transaction } from './transaction.js';
-export { focusedExtraFile, mutateMember, MemberTransaction } from './member-transaction.js';
+export { focusedExtraFile, mutateMember, MemberTransaction, type RepeatableMemberEdit } from './member-transaction.js';
 export { RegistryStore } from './registry-store.js';

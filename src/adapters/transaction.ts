@@ -4,12 +4,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { InfraConfig, Member, Registry } from '../core/types.js';
+import { membersView, type OthersView } from '../core/others-view.js';
 import { crossCheck, crossCheckClean, validateConfig, validateMember, type Path } from '../core/validate.js';
 import { ExitCode, InfraError, invalidRegistry, noMember, type Problem } from '../lib/errors.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { digest } from './file-stamps.js';
-import { factsOf } from './member-facts.js';
+import { factsFrom } from './member-facts.js';
 import { CONFIG_FILE, exists, memberRel } from './registry-root.js';
 import { inspectRegistry, locatedFor, YamlFiles, type Loaded } from './registry-load.js';
 import { withLock } from './registry-lock.js';
@@ -54,6 +55,14 @@ export class Transaction {
       this.editors.set(rel, editor);
     }
     return editor;
+  }
+
+  /**
+   * What every member but `handle` holds (WireGuard keys, peer addresses), for an edit of `handle`: here from
+   * the loaded members and the facts the load derived; an edit of one member answers from the peer index.
+   */
+  othersThan(handle: string): OthersView {
+    return membersView(this.registry.config, this.registry.members, handle, factsFrom(this.loaded.memberFacts));
   }
 
   /** The member.yml of `handle` for editing; a handle with no file is the usual "no member" error. */
@@ -148,7 +157,8 @@ export class Transaction {
     // only the changed members can be in one, so they alone are compared with the rest.
     if (this.existing.length === 0 && config === this.loaded.registry.config) {
       const changed = new Set([...pending.keys()].map((rel) => /^keys\/([^/]+)\/member\.yml$/.exec(rel)?.[1]).filter((h): h is string => h !== undefined));
-      if (crossCheckClean(config, sorted, changed, factsOf)) return [];
+      // the unchanged members are the loaded ones: their facts from the load
+      if (crossCheckClean(config, sorted, changed, factsFrom(this.loaded.memberFacts))) return [];
     }
     return crossCheck(config, sorted, locatedFor(files));
   }

@@ -9,6 +9,7 @@ import type { InfraConfig, Member } from './types.js';
 import { cidrContains, parseCidr, type Cidr, type Family } from './ip-alloc.js';
 import { canonicalKeyData } from './ssh-key.js';
 import { ownValue } from './dict.js';
+import type { OthersView } from './others-view.js';
 
 export interface PeerIndexEntry {
   /** the member file's stat as the store keys it (size, mtime, ctime, inode, pgp.asc present) */
@@ -118,7 +119,7 @@ export function isPeerIndexEntry(value: unknown): value is PeerIndexEntry {
 }
 
 /** What every member but one holds, for an edit of that one member. */
-export class OtherMembers {
+export class OtherMembers implements OthersView {
   private readonly sortedRuns = new Map<string, Float64Array>();
 
   /**

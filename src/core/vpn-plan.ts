@@ -6,7 +6,7 @@ import { shellCommand } from '../lib/shell-quote.js';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { allocate, tryCanonicalCidr } from './ip-alloc.js';
-import type { OtherMembers } from './peer-index.js';
+import { membersView, type OthersView } from './others-view.js';
 import { ownValue } from './dict.js';
 import { NAME_RE, type IsoDate, type Member, type Registry, type VpnNetwork, type VpnPeer } from './types.js';
 import { checkWgKey, type DeviceConfigInput } from './wireguard.js';
@@ -132,17 +132,17 @@ export function takenAddresses(registry: Registry, network: VpnNetwork, rendered
 }
 
 /**
- * The lowest free address of each family the network has, IPv4 first. `others` adds what the peer index
- * says every other member holds (their addresses as sorted offsets from each range's start).
+ * The lowest free address of each family the network has, IPv4 first. `others` adds what every other member
+ * holds (their addresses as sorted runs of offsets from each range's start, see OthersView).
  */
-export function allocateAddresses(network: VpnNetwork, taken: readonly string[], takenKeys?: ReadonlySet<string>, others?: OtherMembers): string[] {
+export function allocateAddresses(network: VpnNetwork, taken: readonly string[], others?: Pick<OthersView, 'takenRuns'>): string[] {
   const out: string[] = [];
   const families = [
     [network.ipv4, 4],
     [network.ipv6, 6],
   ] as const;
   for (const [range, family] of families)
-    if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name, takenKeys, takenRuns: others?.takenRuns(network.name, family) }));
+    if (range !== undefined) out.push(allocate(range, taken, { networkName: network.name, takenRuns: others?.takenRuns(network.name, family) }));
   return out;
 }
 
@@ -155,15 +155,11 @@ export interface JoinRequest {
   /** Addresses still listed in rendered inventories (`renderedPeerAddresses`). */
   rendered: readonly string[];
   /**
-   * The addressKey of every registry peer's address in the network, when the caller has them derived
-   * already (the member cache keeps them): then the peers' address texts are not parsed again.
+   * What every member but the joining one holds (WireGuard keys, addresses), as the registry source gives it:
+   * from the peer index when `registry.members` holds only the joining member, else from the loaded members.
+   * Left out: read from `registry.members`, which then holds every member.
    */
-  peerAddressKeys?: ReadonlySet<string>;
-  /**
-   * When `registry.members` holds only the joining member: what every other member holds, from the peer
-   * index (each entry checked against its member file's stat by the store).
-   */
-  others?: OtherMembers;
+  others?: OthersView;
 }
 
 export interface JoinPlan {
@@ -179,18 +175,13 @@ export function planJoin(registry: Registry, req: JoinRequest): JoinPlan {
   checkWgKey(req.publicKey, '--public-key');
   if (member.vpn_peers.some((p) => p.device === req.device && p.network === network.name))
     throw invalidInput(`${req.handle} already has a device "${req.device}" in network ${network.name}`, `for a new key: infra vpn rekey ${req.handle} --device ${req.device}; to remove it: infra vpn leave ${req.handle} --device ${req.device}; or pick another --device name`);
-  const holder = keyHolder(registry, req.publicKey) ?? req.others?.describeWgHolder(req.publicKey);
+  const others = req.others ?? membersView(registry.config, registry.members, req.handle);
+  const alone: Registry = { ...registry, members: [member] };
+  const holder = keyHolder(alone, req.publicKey) ?? others.describeWgHolder(req.publicKey);
   if (holder) throw invalidInput(`--public-key is already used by ${holder}: every device needs its own key`, 'make a new key pair on the device: wg genkey | tee privatekey | wg pubkey');
-  if (req.others) {
-    // The other members' addresses come as numbers from the index; the joining member's own as text.
-    const addresses = allocateAddresses(network, takenAddresses(registry, network, req.rendered), undefined, req.others);
-    return { network, peer: { device: req.device, network: network.name, public_key: req.publicKey, addresses, added: req.today } };
-  }
-  let addresses = req.peerAddressKeys ? allocateAddresses(network, [...network.reserved, ...req.rendered], req.peerAddressKeys) : undefined;
-  // Addresses in the registry are in the one form infra writes: a chosen one found among them as text
-  // means the derived keys were wrong, and the addresses are chosen again from the texts themselves.
-  if (addresses && registry.members.some((m) => m.vpn_peers.some((p) => p.addresses.some((a) => addresses!.includes(a))))) addresses = undefined;
-  addresses ??= allocateAddresses(network, takenAddresses(registry, network, req.rendered));
+  // One way to choose: the other members' addresses as numbers (from the index or the load), the reserved,
+  // rendered and the joining member's own addresses as text.
+  const addresses = allocateAddresses(network, takenAddresses(alone, network, req.rendered), others);
   return { network, peer: { device: req.device, network: network.name, public_key: req.publicKey, addresses, added: req.today } };
 }
 

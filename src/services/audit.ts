@@ -110,7 +110,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (partial) problems.push(...futureDateProblems(members, partial.located, asOf));
 
   // Each key as the load already parsed it (the member cache keeps that too), for every check and plan below.
-  const parseKey = keyParser(knownKeys(members));
+  const parseKey = keyParser(partial ? knownKeys(partial) : new Map());
 
   let inventories: Record<string, Inventory> = {};
   let folders: Record<string, string> = {};

@@ -16,7 +16,7 @@ export interface CertificatesForRender {
 /** Undefined when the registry has no user CA (ca/user_ca.pub nor a retired one). */
 export async function renderCertificates(ctx: Context, loaded: Loaded, nowSeconds = Math.floor(ctx.now().getTime() / 1000)): Promise<CertificatesForRender | undefined> {
   const { current, retired } = await readCaFiles(loaded.registry.root);
-  const rendered = renderedCertificates(loaded.registry.config, loaded.registry.members, current, retired, nowSeconds, keyParser(knownKeys(loaded.registry.members)));
+  const rendered = renderedCertificates(loaded.registry.config, loaded.registry.members, current, retired, nowSeconds, keyParser(knownKeys(loaded)));
   if (!rendered) return undefined;
   return { rendered, digest: createHash('sha256').update(JSON.stringify(rendered)).digest('hex') };
 }

@@ -84,7 +84,7 @@ export async function signCertificate(ctx: Context, input: SignInput): Promise<S
   const from = input.from === undefined ? undefined : parseWindowTime(input.from, 'from', localSeconds);
   const until = input.until === undefined ? undefined : parseWindowTime(input.until, 'until', localSeconds);
   const loaded = await ctx.store.load();
-  const parseKey = keyParser(knownKeys(loaded.registry.members));
+  const parseKey = keyParser(knownKeys(loaded));
   const now = Math.floor(ctx.now().getTime() / 1000);
   // Everything the registry and the clock refuse is refused before a passphrase is asked.
   const request = { member: requireMember(loaded.registry, input.handle), keyName: input.key, hours, from, until, now, today: today(ctx) };

@@ -100,7 +100,7 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
   const { partial, problems } = await ctx.store.inspect();
   const all = [...problems];
   if (partial) {
-    all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial.registry.members))));
+    all.push(...policyCheck(partial.registry.config, partial.registry.members, partial.located, keyParser(knownKeys(partial))));
     const inspected = await inspectInventories(partial);
     all.push(...inspected.problems);
     // what render would refuse: vars files that override its variables, or that infra cannot read
@@ -129,7 +129,7 @@ async function certificateCheck(ctx: Context, loaded: Loaded): Promise<Problem[]
     problems.push({ file: 'ca/', field: '(key)', message: e.message });
   }
   const { registry } = loaded;
-  problems.push(...certificateProblems(registry.config, registry.members, loaded.located, Math.floor(ctx.now().getTime() / 1000), cas, keyParser(knownKeys(registry.members))));
+  problems.push(...certificateProblems(registry.config, registry.members, loaded.located, Math.floor(ctx.now().getTime() / 1000), cas, keyParser(knownKeys(loaded))));
   return problems;
 }
 

@@ -109,7 +109,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     if (shadowing.length) throw invalidRegistry(shadowing, 'only `infra render` writes infra_* variables: remove each one named above, then run `infra render` again (nothing was written)');
     const previous = await previousRenders(root, envFolders);
     // Each key as the load already parsed it (the member cache keeps that too): not parsed again here.
-    const parseKey = keyParser(knownKeys(loaded.registry.members));
+    const parseKey = keyParser(knownKeys(loaded));
     const { targets, remove } = renderTargets(loaded.registry, inventories, previous, { environments, inventoryFolders: folders, parseKey, ...(certificates ? { certificates: certificates.rendered } : {}) });
     // Files that exist are made first: kept only when they change (their old text is held anyway), and
     // their warnings (what was dropped from them) are all there is to say before writing. A file that does

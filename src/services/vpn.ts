@@ -6,8 +6,6 @@ import path from 'node:path';
 import { Document } from 'yaml';
 import { checkOutFile, memberEncryptionKey, writeOutFile } from '../adapters/device-config.js';
 import { previousRenders } from '../adapters/inventories.js';
-import { MemberTransaction } from '../adapters/member-transaction.js';
-import { peerAddressKeys } from '../adapters/member-facts.js';
 import { vpnDumpFindings } from '../core/audit.js';
 import type { Registry, VpnPeer } from '../core/types.js';
 import { assertHandle } from '../core/validate.js';
@@ -78,10 +76,8 @@ export async function joinVpn(ctx: Context, input: JoinVpnInput): Promise<VpnCon
   const { result: plan } = await ctx.store.mutateMember(input.handle, 'vpn join', async (tx) => {
     requireMember(tx.registry, input.handle);
     const rendered = await renderedAddresses(tx.registry);
-    const others = tx instanceof MemberTransaction ? tx.others : undefined;
-    const chosen = input.network ?? (networkNames(tx.registry).length === 1 ? networkNames(tx.registry)[0] : undefined);
-    const peerKeys = chosen === undefined || others ? undefined : peerAddressKeys(tx.registry.members, chosen);
-    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered, peerAddressKeys: peerKeys, others });
+    // The other members as the registry source knows them (the peer index, or the whole registry): one way to allocate.
+    const plan = planJoin(tx.registry, { handle: input.handle, device, network, publicKey: key.publicKey, today: today(ctx), rendered, others: tx.othersThan(input.handle) });
     tx.editMember(input.handle).append(['vpn_peers'], peerEntry(plan.peer));
     return plan;
   });

@@ -18,6 +18,9 @@ import {
   takenAddresses,
   vpnStatus,
 } from '../../src/core/vpn-plan.js';
+import { membersView } from '../../src/core/others-view.js';
+import { OtherMembers, peerIndexEntry } from '../../src/core/peer-index.js';
+import { memberFacts } from '../../src/core/validate.js';
 
 const newKey = () => publicKeyOf(generatePrivateKey(randomBytes));
 const SERVER_KEY = newKey();
@@ -80,7 +83,7 @@ describe('planJoin: allocation', () => {
     expect(join(reg).peer.addresses).toEqual(['10.77.0.5/32', 'fd77:77::4/128']);
   });
 
-  it('with the peers\' address keys given, chooses what it chooses from the texts; with wrong keys, never a taken address', () => {
+  it("the other members' addresses as a view (the load's derived facts, a peer index) choose what the texts choose", () => {
     const reg = registry([
       member('alice'),
       member('bob', [{ device: 'a', addresses: ['10.77.0.2/32', 'fd77:77::2/128'] }]),
@@ -88,11 +91,10 @@ describe('planJoin: allocation', () => {
     ]);
     const fromTexts = join(reg).peer.addresses;
     expect(fromTexts).toEqual(['10.77.0.4/32', 'fd77:77::3/128']);
-    const keys = new Set(['4:a4d0002', '6:fd770077000000000000000000000002', '4:a4d0003', '6:fd770077000000000000000000000004']);
-    expect(join(reg, { peerAddressKeys: keys }).peer.addresses).toEqual(fromTexts);
-    // keys that miss bob's and dan's addresses (a stale index): the texts still decide
-    expect(join(reg, { peerAddressKeys: new Set() }).peer.addresses).toEqual(fromTexts);
-    expect(join(reg, { peerAddressKeys: new Set(['4:a4d0003']) }).peer.addresses).toEqual(fromTexts);
+    expect(join(reg, { others: membersView(reg.config, reg.members, 'alice', memberFacts) }).peer.addresses).toEqual(fromTexts);
+    // a peer index of bob and dan, the registry holding alice alone
+    const index = new OtherMembers(new Map(reg.members.slice(1).map((m) => [m.handle, peerIndexEntry(reg.config, m, 'stat')!])));
+    expect(join({ ...reg, members: reg.members.slice(0, 1) }, { others: index }).peer.addresses).toEqual(fromTexts);
   });
 
   it('does not reuse an address a rendered inventory still lists for a removed peer', () => {

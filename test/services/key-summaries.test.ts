@@ -138,11 +138,11 @@ describe("the load's key summaries", () => {
     const parsing = await loadRegistry(dir);
     const expected = freshSummaries(parsing.registry.members);
     expect(expected.size).toBe(KEYS.flat().length);
-    expect(knownKeys(parsing.registry.members)).toEqual(expected);
+    expect(knownKeys(parsing)).toEqual(expected);
     const cached = await loadRegistry(dir);
     const entries = JSON.parse((await readDerivedBody(dir, 'members.json'))!).members;
     expect(entries[WEAK_HOLDER].keys).toHaveLength(3); // the summaries are in the cache
-    expect(knownKeys(cached.registry.members)).toEqual(expected);
+    expect(knownKeys(cached)).toEqual(expected);
   });
 
   it("come from a member's cache entry only while its file is unchanged: a weak key never passes once it is read again", async () => {
@@ -151,17 +151,17 @@ describe("the load's key summaries", () => {
     // The entry now claims the weak RSA key is a strong one. Trusted as far as its member: the same file stat.
     await editCache(dir, (data) => (data.members[WEAK_HOLDER].keys![2][1] = 4096));
     const trusted = await loadRegistry(dir);
-    expect(knownKeys(trusted.registry.members).get(weakKey())!.bits).toBe(4096);
+    expect(knownKeys(trusted).get(weakKey())!.bits).toBe(4096);
     const inventories = await loadInventories(trusted);
-    const withClaim = planRender(trusted.registry, inventories, new Map(), { parseKey: keyParser(knownKeys(trusted.registry.members)) });
+    const withClaim = planRender(trusted.registry, inventories, new Map(), { parseKey: keyParser(knownKeys(trusted)) });
     expect(weakKeyPlace(withClaim.files).granted).toBeGreaterThan(0); // so the next check can fail
 
     // The same bytes written again: a new stat, so the member (and its keys) are read and parsed afresh.
     const file = path.join(dir, 'keys', WEAK_HOLDER, 'member.yml');
     await fs.writeFile(file, await fs.readFile(file));
     const reread = await loadRegistry(dir);
-    expect(knownKeys(reread.registry.members).get(weakKey())).toEqual(summaryOf(parsePublicKey(weakKey())));
-    const plan = planRender(reread.registry, inventories, new Map(), { parseKey: keyParser(knownKeys(reread.registry.members)) });
+    expect(knownKeys(reread).get(weakKey())).toEqual(summaryOf(parsePublicKey(weakKey())));
+    const plan = planRender(reread.registry, inventories, new Map(), { parseKey: keyParser(knownKeys(reread)) });
     expect(weakKeyPlace(plan.files)).toEqual({ granted: 0, revoked: expect.any(Number) });
     expect(weakKeyPlace(plan.files).revoked).toBeGreaterThan(0);
   });
@@ -173,8 +173,8 @@ describe("the load's key summaries", () => {
       data.validator = `${data.validator}-other`;
       data.members[WEAK_HOLDER].keys![2][1] = 4096;
     });
-    const { registry } = await loadRegistry(dir);
-    expect(knownKeys(registry.members).get(weakKey())).toEqual(summaryOf(parsePublicKey(weakKey())));
+    const loaded = await loadRegistry(dir);
+    expect(knownKeys(loaded).get(weakKey())).toEqual(summaryOf(parsePublicKey(weakKey())));
   });
 
   it('are missing for an entry without them, or with a count that does not match its keys: those keys are parsed', async () => {
@@ -184,8 +184,8 @@ describe("the load's key summaries", () => {
       delete data.members[handleOf(1)].keys;
       data.members[handleOf(2)].keys = data.members[handleOf(2)].keys!.slice(0, 1);
     });
-    const { registry } = await loadRegistry(dir);
-    const known = knownKeys(registry.members);
+    const loaded = await loadRegistry(dir);
+    const known = knownKeys(loaded);
     for (const i of [1, 2]) for (const k of KEYS[i]) expect(known.has(k.key)).toBe(false);
     expect(known.get(KEYS[3][0].key)).toEqual(summaryOf(parsePublicKey(KEYS[3][0].key)));
   });
@@ -197,7 +197,7 @@ describe('render and audit with the summaries', () => {
     await loadRegistry(dir);
     const loaded = await loadRegistry(dir); // from the member cache
     const inventories = await loadInventories(loaded);
-    const known = knownKeys(loaded.registry.members);
+    const known = knownKeys(loaded);
     expect(known.size).toBe(KEYS.flat().length);
     const first = planRender(loaded.registry, inventories, new Map(), { parseKey: keyParser(known) });
     expect(first.files.size).toBe(HOSTS.length);
@@ -221,7 +221,7 @@ describe('render and audit with the summaries', () => {
     const rendered = planRender(loaded.registry, inventories, new Map()).files;
     rendered.delete([...rendered.keys()][0]); // one stale file: audit plans a render too
     const input = { asOf: '2026-06-15', config: loaded.registry.config, members: loaded.registry.members, inventories, rendered, problems: [] };
-    const withLookup = auditFindings({ ...input, parseKey: keyParser(knownKeys(loaded.registry.members)) });
+    const withLookup = auditFindings({ ...input, parseKey: keyParser(knownKeys(loaded)) });
     const codes = new Set(withLookup.findings.map((f) => f.code));
     for (const code of ['weak-key', 'stale-render']) expect(codes).toContain(code);
     expect(withLookup.access.length).toBeGreaterThan(0);
