@@ -3,6 +3,25 @@ import js from '@eslint/js';
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 import tseslint from 'typescript-eslint';
 
+/** What core must not reach for: the file system, processes and the network come in as arguments. */
+const PURE_BANS = ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram', 'os'].flatMap((name) => [name, `node:${name}`]);
+
+/** A no-restricted-imports block: files under `files` may not import from the folders `above` them. */
+function layer(files, above, message, paths = []) {
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: paths.map((name) => ({ name, message: `${message}: files, processes and the network come in as arguments` })),
+          patterns: [{ regex: `(^|/)(${above.join('|')})/`, message }],
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/out/', 'coverage/', 'oclif.manifest.json'] },
   js.configs.recommended,
@@ -22,6 +41,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // The layers (docs/reference.md, "Shape of the code" in the README): commands -> services -> (core,
+  // adapters) -> lib. A module imports only its own layer and the ones below it.
+  layer('src/lib/**', ['core', 'adapters', 'services', 'commands', 'hooks'], 'lib is the ground floor: it imports only lib'),
+  layer('src/core/**', ['adapters', 'services', 'commands', 'hooks'], 'core is pure: it imports only core and lib', PURE_BANS),
+  layer('src/adapters/**', ['services', 'commands', 'hooks'], 'adapters import only adapters, core and lib'),
+  layer('src/services/**', ['commands', 'hooks'], 'services never import commands'),
   {
     // Tests read JSON documents of any shape, and the jest reporter is CommonJS.
     files: ['test/**'],

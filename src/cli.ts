@@ -48,7 +48,7 @@ import Verify from './commands/verify.js';
 export { run } from '@oclif/core/run';
 export { flush } from '@oclif/core/flush';
 export { handle } from '@oclif/core/handle';
-export { default as notFound } from './hooks/not-found.js';
+export { default as notFound } from './commands/_shared/not-found.js';
 
 export const COMMANDS = {
   'admins:add': AdminsAdd,

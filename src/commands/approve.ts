@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../lib/base-command.js';
+import { InfraCommand } from './_shared/base-command.js';
 import { approveChange, type ApproveResult } from '../services/signed-changes.js';
 
 export default class Approve extends InfraCommand<ApproveResult> {

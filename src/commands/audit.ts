@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import { auditJson, auditJsonText, auditMarkdown, auditTable, type AuditJson } from '../core/audit-format.js';
-import { InfraCommand } from '../lib/base-command.js';
+import { InfraCommand } from './_shared/base-command.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { runAudit } from '../services/audit.js';
 

@@ -1,4 +1,4 @@
-import { InfraCommand } from '../lib/base-command.js';
+import { InfraCommand } from './_shared/base-command.js';
 import { ExitCode, formatProblem } from '../lib/errors.js';
 import { clean, green } from '../lib/style.js';
 import { checkRegistry, type CheckResult } from '../services/registry.js';

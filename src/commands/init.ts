@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../lib/base-command.js';
+import { InfraCommand } from './_shared/base-command.js';
 import { initRegistry, type InitResult } from '../services/registry.js';
 
 export default class Init extends InfraCommand<InitResult> {

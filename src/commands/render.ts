@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../lib/base-command.js';
+import { InfraCommand } from './_shared/base-command.js';
 import { ExitCode } from '../lib/errors.js';
 import { render, type RenderResult } from '../services/render.js';
 

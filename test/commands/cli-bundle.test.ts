@@ -9,11 +9,15 @@ import path from 'node:path';
 import { COMMANDS } from '../../src/cli.js';
 import { REPO_ROOT, tempDir } from '../helpers/example.js';
 
-async function commandFiles(dir: string, prefix = ''): Promise<string[]> {
+/** A folder whose name starts with `_` holds what commands share (the base class, flag sets), not commands. */
+const isSharedFolder = (name: string) => name.startsWith('_');
+
+/** The oclif id of every .ts file under `dir`; with `shared`, those under `_` folders instead. */
+async function commandFiles(dir: string, prefix = '', shared = false, inShared = false): Promise<string[]> {
   const ids: string[] = [];
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) ids.push(...(await commandFiles(path.join(dir, entry.name), `${prefix}${entry.name}:`)));
-    else if (entry.name.endsWith('.ts')) ids.push(`${prefix}${entry.name.slice(0, -3)}`);
+    if (entry.isDirectory()) ids.push(...(await commandFiles(path.join(dir, entry.name), `${prefix}${entry.name}:`, shared, inShared || isSharedFolder(entry.name))));
+    else if (entry.name.endsWith('.ts') && inShared === shared) ids.push(`${prefix}${entry.name.slice(0, -3)}`);
   }
   return ids;
 }
@@ -23,6 +27,22 @@ test('src/cli.ts lists every command file under its oclif id, and nothing else',
   expect(files.length).toBeGreaterThan(20);
   expect(Object.keys(COMMANDS).sort()).toEqual(files.sort());
   for (const command of Object.values(COMMANDS)) expect(typeof (command as { run?: unknown }).run).toBe('function');
+});
+
+test('the files commands share (under src/commands/_shared) are not registered as commands', async () => {
+  const shared = await commandFiles(path.join(REPO_ROOT, 'src/commands'), '', true);
+  expect(shared).toEqual(expect.arrayContaining(['_shared:base-command', '_shared:vpn-flags']));
+  const manifest = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+  for (const id of shared) {
+    expect(Object.keys(COMMANDS)).not.toContain(id);
+    expect(Object.keys(manifest.commands)).not.toContain(id);
+  }
+  // nor does any of their exports stand in the command table under another name
+  const registered = new Set<unknown>(Object.values(COMMANDS));
+  for (const id of shared) {
+    const module = (await import(path.join(REPO_ROOT, 'src/commands', id.replace(/:/g, '/')))) as Record<string, unknown>;
+    for (const value of Object.values(module)) expect(registered.has(value)).toBe(false);
+  }
 });
 
 test('the manifest oclif reads for help and parsing lists the same commands', async () => {

@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { auditJson, auditJsonText, auditMarkdown, auditTable, displayWidth, inert, markdownText, type AuditReport } from '../../src/core/audit-format.js';
 import { REMOTE_USER_RE, TEMPLATE_MARK_RE } from '../../src/core/render.js';
 import { renderDeviceConfig } from '../../src/core/wireguard.js';
-import { terminalErrorText } from '../../src/lib/base-command.js';
+import { terminalErrorText } from '../../src/commands/_shared/base-command.js';
 import type { Problem } from '../../src/lib/errors.js';
 import { jsonText } from '../../src/lib/style.js';
 import { FIELDS, HOSTILE, runCase, TEST_WG_PRIVATE_KEY, type HostileCase } from './hostile-strings-cases.js';

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { removeAdmin, type AdminChangeResult } from '../../services/admins.js';
 
 export default class AdminsRemove extends InfraCommand<AdminChangeResult> {

@@ -1,4 +1,4 @@
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { initCa, type CaResult } from '../../services/ca.js';
 
 export default class CaInit extends InfraCommand<CaResult> {

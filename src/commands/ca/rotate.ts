@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { rotateCa, type CaResult } from '../../services/ca.js';
 
 export default class CaRotate extends InfraCommand<CaResult & { checked_old_key: boolean }> {

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { revokeCertificates, type RevokeResult } from '../../services/certs.js';
 
 export default class CertsRevoke extends InfraCommand<RevokeResult> {

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { signCertificate, type SignResult } from '../../services/certs.js';
 
 export default class CertsSign extends InfraCommand<SignResult> {

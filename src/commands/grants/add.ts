@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { addGrant, type GrantView } from '../../services/grants.js';
 
 export default class GrantsAdd extends InfraCommand<{ grant: GrantView; next: string[]; written: string[] }> {

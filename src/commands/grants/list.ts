@@ -1,4 +1,4 @@
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { table } from '../../lib/style.js';
 import { listGrants, type GrantView } from '../../services/grants.js';
 

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { removeGrant, type GrantView } from '../../services/grants.js';
 
 export default class GrantsRemove extends InfraCommand<{ removed: GrantView; next: string[]; written: string[] }> {

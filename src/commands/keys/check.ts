@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args';
 import { wrapText } from '../../core/audit-format.js';
 import { sshKeygenLine } from '../../core/ssh-key.js';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { ExitCode } from '../../lib/errors.js';
 import { clean } from '../../lib/style.js';
 import { checkKeys, type CheckKeysResult } from '../../services/keys.js';

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { table } from '../../lib/style.js';
 import { listKeys, type KeyRow } from '../../services/keys.js';
 

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { removeKey, type RemoveKeyResult } from '../../services/keys.js';
 
 export default class KeysRemove extends InfraCommand<RemoveKeyResult> {

@@ -1,4 +1,4 @@
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { table } from '../../lib/style.js';
 import { listTokens, type TokenRow } from '../../services/tokens.js';
 

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { reencryptTokens, type ReencryptResult } from '../../services/tokens.js';
 
 export default class TokensReencrypt extends InfraCommand<ReencryptResult> {

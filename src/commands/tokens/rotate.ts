@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { ExitCode, InfraError } from '../../lib/errors.js';
 import { splitTokenRef } from '../../services/argument-order.js';
 import { rotateDue, rotateToken, type RotateDueResult, type RotateTokenResult } from '../../services/tokens.js';

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { initVault, type InitVaultResult } from '../../services/vault.js';
 
 export default class VaultInit extends InfraCommand<InitVaultResult> {

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { vaultPassword } from '../../services/vault.js';
 
 export default class VaultPassword extends InfraCommand<{ password: string }> {

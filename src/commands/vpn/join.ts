@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../lib/base-command.js';
-import { deliveryFlags, deliveryInput } from '../../lib/vpn-flags.js';
+import { InfraCommand } from '../_shared/base-command.js';
+import { deliveryFlags, deliveryInput } from '../_shared/vpn-flags.js';
 import { joinVpn, type VpnConfigResult } from '../../services/vpn.js';
 
 export default class VpnJoin extends InfraCommand<VpnConfigResult> {

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
-import { deviceFlags } from '../../lib/vpn-flags.js';
+import { InfraCommand } from '../_shared/base-command.js';
+import { deviceFlags } from '../_shared/vpn-flags.js';
 import { leaveVpn, type VpnLeaveResult } from '../../services/vpn.js';
 
 export default class VpnLeave extends InfraCommand<VpnLeaveResult> {

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import type { PeerRow } from '../../core/vpn-plan.js';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { table } from '../../lib/style.js';
 import { listVpn } from '../../services/vpn.js';
 

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
-import { InfraCommand } from '../../lib/base-command.js';
-import { deliveryFlags, deliveryInput, deviceFlags } from '../../lib/vpn-flags.js';
+import { InfraCommand } from '../_shared/base-command.js';
+import { deliveryFlags, deliveryInput, deviceFlags } from '../_shared/vpn-flags.js';
 import { rekeyVpn, type VpnConfigResult } from '../../services/vpn.js';
 
 export default class VpnRekey extends InfraCommand<VpnConfigResult> {

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import type { VpnStatus } from '../../core/vpn-plan.js';
-import { InfraCommand } from '../../lib/base-command.js';
+import { InfraCommand } from '../_shared/base-command.js';
 import { ExitCode } from '../../lib/errors.js';
 import { table } from '../../lib/style.js';
 import { vpnStatus } from '../../services/vpn.js';

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import { InfraCommand } from '../../../lib/base-command.js';
+import { InfraCommand } from '../../_shared/base-command.js';
 import { addVpnNetwork, type AddNetworkResult } from '../../../services/vpn-networks.js';
 
 export default class VpnNetworkAdd extends InfraCommand<AddNetworkResult> {

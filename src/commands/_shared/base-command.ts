@@ -12,12 +12,12 @@ import { ux } from '@oclif/core/ux';
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
-import { RegistryStore } from '../adapters/registry-store.js';
-import { cliContext, type Context } from '../services/context.js';
-import { ExitCode, formatProblem, InfraError, type Problem } from './errors.js';
-import { onTerminal, prompter } from './prompter.js';
-import { boldErr, clean, jsonText, red } from './style.js';
-import { closestNames, levenshtein } from './names.js';
+import { RegistryStore } from '../../adapters/registry-store.js';
+import { cliContext, type Context } from '../../services/context.js';
+import { ExitCode, formatProblem, InfraError, type Problem } from '../../lib/errors.js';
+import { onTerminal, prompter } from '../../lib/prompter.js';
+import { boldErr, clean, jsonText, red } from '../../lib/style.js';
+import { closestNames, levenshtein } from '../../lib/names.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 

@@ -1,9 +1,9 @@
 /**
- * Flags shared by `vpn join` and `vpn rekey`: where the device's config goes. They live here, not under
- * src/commands/: oclif loads every file there as a command.
+ * Flags shared by `vpn join` and `vpn rekey`: where the device's config goes. A folder under src/commands
+ * whose name starts with `_` holds what commands share, not commands (src/cli.ts lists the commands).
  */
 import * as Flags from '@oclif/core/flags';
-import type { DeliveryInput } from '../services/vpn.js';
+import type { DeliveryInput } from '../../services/vpn.js';
 
 export const deliveryFlags = {
   'public-key': Flags.string({ description: "the device's WireGuard public key, when it made its own key pair (then no private key exists outside the device)" }),

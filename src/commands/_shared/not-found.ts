@@ -3,7 +3,7 @@
  * log needs the suggestion as much as a terminal does), and exit 2 like any usage error.
  */
 import type { Hook } from '@oclif/core/interfaces';
-import { closestNames, levenshtein } from '../lib/names.js';
+import { closestNames, levenshtein } from '../../lib/names.js';
 
 const hook: Hook<'command_not_found'> = async function (opts) {
   const typed = opts.id.replace(/:/g, ' ');
