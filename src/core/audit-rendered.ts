@@ -2,6 +2,7 @@
  * The audit's judgements of the rendered files (docs/reference.md, "infra audit"): stale-render (what is on
  * disk against what `infra render` would write now) and shadowed-render (another vars file defining infra_*).
  */
+import { InfraError, type Problem } from '../lib/errors.js';
 import { decode, finding, folderOf } from './audit-common.js';
 import type { AuditInput, VarFile } from './audit.js';
 import { environmentNames } from './grants.js';
@@ -45,6 +46,27 @@ export function staleRenderFindings(config: InfraConfig, members: readonly Membe
   }
   for (const p of plan.remove) out.push(finding('stale-render', p, `${p} is no longer implied by the registry: render would remove it`, 'infra render'));
   return out;
+}
+
+/**
+ * stale-render for the audit. On a valid registry: staleRenderFindings, and a plan render refuses is a problem
+ * (pushed onto `problems`). On an invalid one (render refuses to run), the files are judged on what loads,
+ * each finding saying so; when even that cannot be planned, one finding says plainly that it was not judged.
+ */
+export function staleRenderJudged(config: InfraConfig, members: readonly Member[], input: AuditInput, environments: readonly string[], parseKey: ParseKey, problems: Problem[]): Finding[] {
+  const invalid = problems.length > 0;
+  try {
+    const found = staleRenderFindings(config, members, input, environments, parseKey);
+    return invalid ? found.map((f) => ({ ...f, detail: `${f.detail}; judged on the parts of the registry that load, as render cannot run until it validates` })) : found;
+  } catch (e) {
+    if (!(e instanceof InfraError)) throw e;
+    const why = e.hint ? `${e.message} (${e.hint})` : e.message;
+    if (!invalid) {
+      problems.push({ file: 'infra.yml', field: '(render)', message: why });
+      return [];
+    }
+    return [finding('stale-render', '(rendered files)', `not judged: the registry does not validate, and what loads cannot be planned either (${why})`, 'fix the registry until `infra check` passes, then run `infra audit` again')];
+  }
 }
 
 /** The top-level variable names a vars file defines (sorted; merge keys included); undefined when infra cannot read it (see core/vars-file.ts). */

@@ -4,6 +4,7 @@
  */
 import { shellCommand } from '../lib/shell-quote.js';
 import { sortFindings, type DumpSource } from './audit.js';
+import { otherReadings, type Reading } from './address-readings.js';
 import { byText, finding, keyReader, plural } from './audit-common.js';
 import { DepartedPlaces } from './audit-departed.js';
 import { dateOfEpochSeconds, daysBetween } from './dates.js';
@@ -12,9 +13,19 @@ import { keyParser } from './key-summary.js';
 import { DEFAULT_POLICY, type InfraConfig, type IsoDate, type Member, type Policy } from './types.js';
 import { vpnStatus, type Finding } from './vpn-plan.js';
 
-export function addressFindings(config: InfraConfig, members: readonly Member[]): Finding[] {
+/** A peer of a member.yml that does not load (read leniently, see core/changes.ts readSnapshot): its addresses still count. */
+export interface UnloadedPeer {
+  handle: string;
+  device: string;
+  network: string;
+  addresses: readonly string[];
+}
+
+export function addressFindings(config: InfraConfig, members: readonly Member[], unloaded: readonly UnloadedPeer[] = []): Finding[] {
   const out: Finding[] = [];
   const holders = new Map<string, { text: string; network: string; owners: string[] }>();
+  // Addresses written in a form another tool reads as a different (or the same) address: compared once all are known.
+  const loose: Array<{ owner: string; handle: string; device: string; network: string; text: string; reading: Reading; unloaded?: boolean }> = [];
   const readdress = (handle: string, device: string, network: string) =>
     `${shellCommand(['infra', 'vpn', 'leave', handle, '--device', device, '--network', network])}, then \`${shellCommand(['infra', 'vpn', 'join', handle, '--device', device, '--network', network])}\` (a new key and a free address)`;
   for (const net of Object.values(config.vpn)) {
@@ -41,11 +52,12 @@ export function addressFindings(config: InfraConfig, members: readonly Member[])
         if (p.network !== net.name) continue;
         const owner = `${m.handle}/${p.device}`;
         for (const text of p.addresses) {
+          for (const reading of otherReadings(text)) loose.push({ owner, handle: m.handle, device: p.device, network: net.name, text, reading });
           let a: Address;
           try {
             a = parseAddress(text.split('/')[0]);
           } catch {
-            continue;
+            continue; // not an address as infra reads it (validation says so); its other readings are compared below
           }
           const normal = formatAddress(a.family, a.value);
           const subject = `${net.name}/${normal}`;
@@ -67,6 +79,35 @@ export function addressFindings(config: InfraConfig, members: readonly Member[])
     if (owners.length < 2) continue;
     const [handle, device] = owners[1].split('/');
     out.push(finding('vpn-address-conflict', `${h.network}/${h.text}`, `${owners.join(' and ')} share the address ${h.text} (compared as addresses, not text)`, readdress(handle, device, h.network)));
+  }
+  // A member.yml that does not load (an address in another form is one reason) still holds its addresses.
+  for (const u of unloaded)
+    for (const text of u.addresses) {
+      const at = { owner: `${u.handle}/${u.device}`, handle: u.handle, device: u.device, network: u.network, text, unloaded: true };
+      try {
+        const a = parseAddress(text.split('/')[0].trim());
+        const same = formatAddress(a.family, a.value) === text.split('/')[0].trim();
+        loose.push({ ...at, reading: { address: a, how: same ? 'as written' : 'the same address written another way' } });
+      } catch {
+        // not an address as infra reads it; its other readings below
+      }
+      for (const reading of otherReadings(text)) loose.push({ ...at, reading });
+    }
+  for (const l of loose) {
+    const { family, value } = l.reading.address;
+    const others = (holders.get(`${l.network}|${family}|${value}`)?.owners ?? []).filter((o) => o !== l.owner);
+    if (!others.length) continue;
+    const normal = formatAddress(family, value);
+    out.push(
+      finding(
+        'vpn-address-conflict',
+        `${l.network}/${normal}`,
+        `${l.owner} holds ${l.text}, which is ${normal} (${l.reading.how}): the address of ${[...new Set(others)].sort(byText).join(' and ')}${l.unloaded ? ` (keys/${l.handle}/member.yml does not load; see its invalid-registry findings)` : ''}`,
+        l.unloaded
+          ? `in keys/${l.handle}/member.yml, remove the vpn_peers entry of device ${l.device} (network ${l.network}) until \`infra check\` passes, then \`${shellCommand(['infra', 'vpn', 'join', l.handle, '--device', l.device, '--network', l.network])}\` (a new key and a free address)`
+          : readdress(l.handle, l.device, l.network),
+      ),
+    );
   }
   return out;
 }

@@ -12,8 +12,9 @@ import { finding, folderOf, keyReader, parsedKeys, type KeyReader } from './audi
 import { adminFindings, keyFindings, tokenFindings } from './audit-credentials.js';
 import { DepartedPlaces } from './audit-departed.js';
 import { accessMatrix, busFactorFindings, bypassFindings } from './audit-grants.js';
-import { renderedFolders, shadowFindings, staleRenderFindings } from './audit-rendered.js';
-import { addressFindings, dumpFindings } from './audit-vpn.js';
+import { orderFixes, problemsToReport } from './audit-fix-order.js';
+import { renderedFolders, shadowFindings, staleRenderJudged } from './audit-rendered.js';
+import { addressFindings, dumpFindings, type UnloadedPeer } from './audit-vpn.js';
 import { environmentNames, planAccess, type AccessPlan } from './grants.js';
 import type { Inventory } from './inventory.js';
 import { keyParser, type ParseKey } from './key-summary.js';
@@ -148,6 +149,8 @@ export interface AuditInput {
    * plan; it should remember what it parsed (keyParser does). Default: keyParser(), each key parsed once.
    */
   parseKey?: ParseKey;
+  /** The VPN peers of member files that do not load, read leniently: an address one holds in another form is still compared. */
+  unloadedPeers?: readonly UnloadedPeer[];
   /** The CAs and KRL render gives reached hosts (see render-certs.ts), for stale-render; absent: the registry has no CA. */
   certificates?: RenderedCertificates;
 }
@@ -209,22 +212,15 @@ export function auditFindings(input: AuditInput): AuditResult {
       problems.push({ file: 'infra.yml', field: 'access', message: e.message });
     }
     findings.push(...adminFindings(config, members));
-    findings.push(...addressFindings(config, members));
+    findings.push(...addressFindings(config, members, input.unloadedPeers));
     findings.push(...bypassFindings(config, input.inventories, environments));
     if (plan) {
       access = accessMatrix(config, input.inventories, plan);
       findings.push(...busFactorFindings(config, access, policy));
       findings.push(...noAccessFindings(config, members, plan, input.inventories).map((f) => finding('no-access', f.subject, f.detail, f.fix)));
     }
-    // Render refuses an invalid registry, so "what render would write now" exists only for a valid one.
-    if (input.rendered && problems.length === 0) {
-      try {
-        findings.push(...staleRenderFindings(config, members, input, environments, parseKey));
-      } catch (e) {
-        if (!(e instanceof InfraError)) throw e;
-        problems.push({ file: 'infra.yml', field: '(render)', message: e.hint ? `${e.message} (${e.hint})` : e.message });
-      }
-    }
+    // Render refuses an invalid registry: stale-render is then judged on what loads, and says so (or that it could not).
+    if (input.rendered) findings.push(...staleRenderJudged(config, members, input, environments, parseKey, problems));
     findings.push(...shadowFindings(config, input.varFiles ?? [], input.inventoryFolders));
   }
 
@@ -234,8 +230,8 @@ export function auditFindings(input: AuditInput): AuditResult {
   if (input.live && config && plan) findings.push(...liveFindings(input.live, config, members, plan, input.inventoryFolders, departed, readKey, input.registryUserCAs));
   findings.push(...departed.findings(config));
 
-  findings.push(...problems.map(problemFinding));
-  return { findings: sortFindings(findings), access };
+  findings.push(...problemsToReport(problems, findings).map(problemFinding));
+  return { findings: sortFindings(orderFixes(findings, problems.length > 0)), access };
 }
 
 function loadedEnvironments(config: InfraConfig, inventories: Readonly<Record<string, Inventory>>): string[] {
