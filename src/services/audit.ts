@@ -12,6 +12,7 @@ import { localCommandFindings, localCommandNotice, localCommandSettings } from '
 import { knownKeys } from '../adapters/member-facts.js';
 import type { Loaded } from '../adapters/registry-load.js';
 import { readSecretCatalog } from '../adapters/secret-catalog.js';
+import { unloadedPeers } from '../adapters/unloaded-members.js';
 import type { RenderedCertificates } from '../core/render-certs.js';
 import type { LiveCollector, LiveRequest } from '../adapters/ansible-live.js';
 import { auditFindings, liveTargets, SEVERITIES, sortFindings, summarize, type DumpSource, type Finding, type LiveHost, type Severity } from '../core/audit.js';
@@ -149,6 +150,11 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     wgDumps.push(...result.dumps);
   }
 
+  // Member files with problems do not load; the addresses their peers hold are still compared (vpn-address-conflict).
+  const loadedHandles = new Set(members.map((m) => m.handle));
+  const unloaded = problems.flatMap((p) => /^keys\/([^/]+)\/member\.yml$/.exec(p.file)?.[1] ?? []).filter((h) => !loadedHandles.has(h));
+  const unloadedPeerList = unloaded.length ? await unloadedPeers(root, unloaded) : [];
+
   const judgement = auditFindings({
     asOf,
     parseKey,
@@ -163,6 +169,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
     ...(live ? { live } : {}),
     ...(partial ? { secrets: await readSecretCatalog(root, members) } : {}),
     ...(registryUserCAs ? { registryUserCAs } : {}),
+    ...(unloadedPeerList.length ? { unloadedPeers: unloadedPeerList } : {}),
   });
   let findings = judgement.findings;
   const access = judgement.access;

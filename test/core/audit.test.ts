@@ -590,11 +590,16 @@ describe('auditFindings: boundaries and details', () => {
     expect([...input.rendered!.values()].join('')).toContain(CAROL.split(' ')[1]);
   });
 
-  it('reports no stale-render for an invalid registry: render refuses one', () => {
+  it('judges stale-render on what loads for an invalid registry, saying so, with the registry fix first (render refuses one)', () => {
     const input = registryCase(() => undefined);
     input.rendered = new Map();
     input.problems = [{ file: 'infra.yml', line: 3, field: 'admins[0]', message: 'no member "zed"' }];
-    expect(codes(auditFindings(input).findings)).toEqual(['invalid-registry']);
+    const findings = auditFindings(input).findings;
+    expect(codes(findings)).toEqual(['invalid-registry', 'stale-render']);
+    for (const f of findings.filter((x) => x.code === 'stale-render')) {
+      expect(f.detail).toMatch(/is missing: render would write it; judged on the parts of the registry that load, as render cannot run until it validates$/);
+      expect(f.fix).toBe('after fixing the registry until `infra check` passes: infra render');
+    }
   });
 
   it('runs member-level checks when infra.yml itself does not load', () => {
