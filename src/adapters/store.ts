@@ -15,7 +15,7 @@ import { isPeerIndexEntry, OtherMembers, peerIndexEntry, sharesNothingWithOthers
 import { crossCheck, crossCheckClean, crossCheckMemberAlone, memberFacts, validateConfig, validateMember, type Located, type MemberFacts, type Path } from '../core/validate.js';
 import { YamlSourceEditor } from '../lib/yaml-edit.js';
 import { decodeUtf8 } from '../lib/utf8.js';
-import { shellCommand } from '../lib/shell-quote.js';
+import { shellCommand, shellQuote } from '../lib/shell-quote.js';
 import { derivedStateMinMembers, LEGACY_CACHE_DIR, readDerived, writeDerived } from './derived-state.js';
 import { mapLimit } from '../lib/map-limit.js';
 
@@ -38,7 +38,7 @@ export async function findRoot(opts: FindOptions = {}): Promise<string> {
     const root = path.resolve(opts.cwd ?? process.cwd(), explicit);
     if (!(await exists(path.join(root, CONFIG_FILE))))
       throw new InfraError(ExitCode.invalid, `no registry at ${root}: it has no ${CONFIG_FILE} (from ${opts.dir ? '--dir' : 'INFRA_DIR'})`, {
-        hint: `create one with \`infra init --dir ${explicit}\`, or point --dir at the folder that holds ${CONFIG_FILE}`,
+        hint: `create one with \`infra init --dir ${shellQuote(explicit)}\`, or point --dir at the folder that holds ${CONFIG_FILE}`,
       });
     return root;
   }
@@ -508,7 +508,7 @@ async function readRaw(root: string): Promise<RawLoad> {
     }
     if (text === undefined && linked.has(rel)) return;
     if (text === undefined) {
-      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
+      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${shellQuote(handle)}\` or remove the folder` });
       return;
     }
     parsedAny = true;
@@ -782,7 +782,7 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
         ? `process ${holder.pid} on ${holder.host} (\`infra ${holder.command}\`, since ${holder.started})`
         : `another process (the lock file is ${text.trim() ? 'not a lock infra wrote' : 'empty'}; it is taken over ${ABANDONED_LOCK_MS / 1000} s after its last change)`;
       throw new InfraError(ExitCode.invalid, `the registry is locked by ${who}: ${lockPath}`, {
-        hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${lockPath}`,
+        hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${shellQuote(lockPath)}`,
       });
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -31,6 +31,7 @@ import {
   type VpnNetwork,
   type VpnPeer,
 } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export type Path = ReadonlyArray<string | number>;
 export type Locate = (path: Path) => number | undefined;
@@ -362,7 +363,7 @@ function validatePeer(p: Problems, raw: unknown, path: Path, handle: string): Vp
       p.add([...path, 'public_key'], errorText(e));
     }
   }
-  const rejoin = `remove the peer and enrol the device again: \`infra vpn leave ${handle} --device ${device ?? 'DEVICE'}\`, then \`infra vpn join ${handle} --device ${device ?? 'DEVICE'}\``;
+  const rejoin = `remove the peer and enrol the device again: \`infra vpn leave ${shellQuote(handle)} --device ${shellQuote(device ?? 'DEVICE')}\`, then \`infra vpn join ${shellQuote(handle)} --device ${shellQuote(device ?? 'DEVICE')}\``;
   const addresses = stringList(p, raw, path, 'addresses', undefined, true);
   // An empty list passed `check` and then failed the server playbook's assertion for every peer on the server.
   if (Array.isArray(raw.addresses) && raw.addresses.length === 0) p.add([...path, 'addresses'], `must hold the peer's address (one per address family of its network): ${rejoin}`);
@@ -524,7 +525,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   const status = str(p, raw, [], 'status', { required: true });
   if (status && status !== 'active' && status !== 'departed') p.add(['status'], 'must be active or departed');
   const departed = date(p, raw, [], 'departed');
-  if (status === 'departed' && !departed) p.add(['status'], `a departed member needs a departed date: run \`infra members offboard ${handle} --date YYYY-MM-DD\``);
+  if (status === 'departed' && !departed) p.add(['status'], `a departed member needs a departed date: run \`infra members offboard ${shellQuote(handle)} --date YYYY-MM-DD\``);
   if (status === 'active' && departed) p.add(['departed'], 'is set but status is active');
   const groups = stringList(p, raw, [], 'groups', GROUP_RE);
 
@@ -539,7 +540,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   duplicates(keyData).forEach((i) =>
     p.add(
       ['ssh_keys', keyEntries[i].at, 'key'],
-      `the same key is already listed as ${handle}/${ssh_keys[keyData.indexOf(keyData[i])].name}: one key, one entry; remove this one with \`infra keys remove ${handle} ${ssh_keys[i].name}\``,
+      `the same key is already listed as ${handle}/${ssh_keys[keyData.indexOf(keyData[i])].name}: one key, one entry; remove this one with \`infra keys remove ${shellQuote(handle)} ${shellQuote(ssh_keys[i].name)}\``,
     ),
   );
   const vpn_peers = list(p, raw, [], 'vpn_peers')
@@ -609,7 +610,7 @@ function adminProblems(config: InfraConfig, byHandle: Map<string, Member>, unrea
   config.admins.forEach((a, i) => {
     const m = byHandle.get(a);
     if (!m && unreadable.has(a)) return; // its member.yml has problems of its own, reported already
-    if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${a}\``);
+    if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${shellQuote(a)}\``);
     else if (m.kind !== 'human') push(undefined, ['admins', i], `${a} is a bot; admins are people who can decrypt tokens`);
   });
 }
@@ -626,7 +627,7 @@ function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, pus
     const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
     const other = owners.key.get(blob);
     if (other && other.split('/')[0] !== m.handle)
-      push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);
+      push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${shellQuote(m.handle)} ${shellQuote(k.name)}\``);
     else if (!other) owners.key.set(blob, `${m.handle}/${k.name}`);
   });
   m.vpn_peers.forEach((v, i) => {
@@ -636,7 +637,7 @@ function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, pus
       return;
     }
     const other = owners.wg.get(v.public_key);
-    if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
+    if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${shellQuote(m.handle)} --device ${shellQuote(v.device)}\`)`);
     else owners.wg.set(v.public_key, `${m.handle}/${v.device}`);
     for (const problem of peerAddressProblems(net, v, `${m.handle}/${v.device}`, owners.address)) push(m.handle, ['vpn_peers', i, ...problem.path], problem.message);
   });
@@ -775,7 +776,7 @@ function networkFacts(net: VpnNetwork): { rangeOf: (family: number) => Cidr | un
  */
 export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string, owners: Map<string, string>): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
-  const rejoinText = () => `\`infra vpn leave ${name.split('/')[0]} --device ${peer.device}\`, then \`infra vpn join ${name.split('/')[0]} --device ${peer.device}\` gives it free addresses`;
+  const rejoinText = () => `\`infra vpn leave ${shellQuote(name.split('/')[0])} --device ${shellQuote(peer.device)}\`, then \`infra vpn join ${shellQuote(name.split('/')[0])} --device ${shellQuote(peer.device)}\` gives it free addresses`;
   const { rangeOf, reserved } = networkFacts(net);
   const held = new Set<number>();
   peer.addresses.forEach((a, j) => {
@@ -820,7 +821,7 @@ export function policyCheck(config: InfraConfig, members: Member[], at: Located,
           file: at.memberFile(m.handle),
           line: at.memberLine(m.handle, ['ssh_keys', i, 'key']),
           field: fieldName(['ssh_keys', i, 'key']),
-          message: `${problem}: replace it (\`infra keys add ${m.handle} NEWKEY.pub\`) and remove this one (\`infra keys remove ${m.handle} ${k.name}\`)`,
+          message: `${problem}: replace it (\`infra keys add ${shellQuote(m.handle)} NEWKEY.pub\`) and remove this one (\`infra keys remove ${shellQuote(m.handle)} ${shellQuote(k.name)}\`)`,
         });
     });
   return out;
