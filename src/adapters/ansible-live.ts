@@ -26,6 +26,7 @@ import { parseAuthorizedKeys } from '../core/authorized-keys.js';
 import { describeAnswer, JsonlEvents, OUTSIDE_ADDRESS, readCollector } from '../core/live-collect.js';
 import { UNIX_USER_RE } from '../core/validate.js';
 import { runProgram } from './run-program.js';
+import { shellCommand } from '../lib/shell-quote.js';
 
 export interface LiveRequest {
   environment: string;
@@ -177,7 +178,7 @@ export function makeLiveCollector(options: LiveCollectorOptions = {}): LiveColle
     if (!answeredAny && run.code !== 0) {
       const error = run.stderr.split('\n').find((l) => /^ERROR!/.test(l));
       throw new InfraError(ExitCode.remote, `ansible could not read the ${request.environment} hosts (exit ${run.code}): ${oneLine(error ?? run.stderr.slice(-300))}`, {
-        hint: `check that \`ansible -i ${request.inventoryPath} ${asked[0]} -m ansible.builtin.ping\` works, then run \`infra audit --live\` again`,
+        hint: `check that \`${shellCommand(['ansible', '-i', request.inventoryPath, asked[0] ?? 'all', '-m', 'ansible.builtin.ping'])}\` works, then run \`infra audit --live\` again`,
       });
     }
     // Without --limit every host asked for must answer: one that does not is a host Ansible's inventory lacks

@@ -16,6 +16,7 @@ import { isMap, parseAllDocuments, parseDocument, type Pair } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { warnIfReadableByOthers } from './secret-files.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT;1.1;AES256';
 const ITERATIONS = 10_000;
@@ -138,7 +139,7 @@ export async function readVaultPasswordFile(file: string, options: { timeoutMs?:
       execFile(file, client ? ['--vault-id', 'default'] : [], { timeout: options.timeoutMs ?? SCRIPT_TIMEOUT_MS, encoding: 'buffer', maxBuffer: 1 << 20 }, (error, out) => {
         if (!error) return resolve(out);
         const why = error.killed || error.signal ? `did not finish within ${(options.timeoutMs ?? SCRIPT_TIMEOUT_MS) < 1000 ? `${options.timeoutMs} ms` : `${Math.round((options.timeoutMs ?? SCRIPT_TIMEOUT_MS) / 1000)} s`}` : `exited with status ${String(error.code)}`;
-        reject(new InfraError(ExitCode.invalid, `vault password script ${file} ${why}`, { hint: `run it by hand to see what is wrong: ${file}` }));
+        reject(new InfraError(ExitCode.invalid, `vault password script ${file} ${why}`, { hint: `run it by hand to see what is wrong: ${shellQuote(file)}` }));
       });
     });
     password = stripBytes(stdout, LINE_BREAKS);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { CaKey } from '../core/certs.js';
 import { parsePublicKey } from '../core/ssh-key.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const CA_DIR = 'ca';
 export const CA_PUB = 'ca/user_ca.pub';
@@ -28,8 +29,8 @@ export async function readCaText(root: string, rel: string): Promise<string | un
   const st = await fs.lstat(file).catch(() => undefined);
   if (!st) return undefined;
   if (st.isSymbolicLink() || !st.isFile())
-    throw new InfraError(ExitCode.invalid, `${rel} is not a regular file (a link or a folder): infra does not follow it`, { hint: `restore ${rel} from git: git checkout -- ${rel}` });
-  if (st.size > MAX_BYTES) throw new InfraError(ExitCode.invalid, `${rel} is ${st.size} bytes: far more than a CA key`, { hint: `restore ${rel} from git: git checkout -- ${rel}` });
+    throw new InfraError(ExitCode.invalid, `${rel} is not a regular file (a link or a folder): infra does not follow it`, { hint: `restore ${rel} from git: git checkout -- ${shellQuote(rel)}` });
+  if (st.size > MAX_BYTES) throw new InfraError(ExitCode.invalid, `${rel} is ${st.size} bytes: far more than a CA key`, { hint: `restore ${rel} from git: git checkout -- ${shellQuote(rel)}` });
   return fs.readFile(file, 'utf8');
 }
 
@@ -37,7 +38,7 @@ export async function readCaText(root: string, rel: string): Promise<string | un
 export function parseCaKey(rel: string, text: string): CaKey {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const refuse = (why: string) =>
-    new InfraError(ExitCode.invalid, `${rel}: ${why}`, { hint: `restore it from git (git checkout -- ${rel}); a CA key is made by \`infra ca init\` or \`infra ca rotate\`` });
+    new InfraError(ExitCode.invalid, `${rel}: ${why}`, { hint: `restore it from git (git checkout -- ${shellQuote(rel)}); a CA key is made by \`infra ca init\` or \`infra ca rotate\`` });
   if (lines.length !== 1) throw refuse(`must hold exactly one SSH public key line, found ${lines.length}`);
   let key;
   try {

@@ -13,6 +13,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from './run-program.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** The folder older versions kept derived state in, inside the registry: never read, never written. */
 export const LEGACY_CACHE_DIR = '.infra-cache';
@@ -180,6 +181,6 @@ export async function legacyCacheNote(root: string): Promise<string | undefined>
   const listed = await runProgram('git', ['-C', root, 'ls-files', '-z', '--', LEGACY_CACHE_DIR], { timeoutMs: 10_000 }).catch(() => undefined);
   const tracked = listed?.code === 0 && listed.stdout.length > 0;
   return tracked
-    ? `${LEGACY_CACHE_DIR}/ is committed to git: infra never reads it (derived state is kept in ${cacheBase()}); remove it: \`git rm -r --cached ${LEGACY_CACHE_DIR} && rm -rf ${LEGACY_CACHE_DIR}\` and commit`
-    : `${LEGACY_CACHE_DIR}/ is left from an older infra and is never read (derived state is kept in ${cacheBase()}); delete it: \`rm -rf ${LEGACY_CACHE_DIR}\``;
+    ? `${LEGACY_CACHE_DIR}/ is committed to git: infra never reads it (derived state is kept in ${cacheBase()}); remove it: \`git rm -r --cached ${shellQuote(LEGACY_CACHE_DIR)} && rm -rf ${shellQuote(LEGACY_CACHE_DIR)}\` and commit`
+    : `${LEGACY_CACHE_DIR}/ is left from an older infra and is never read (derived state is kept in ${cacheBase()}); delete it: \`rm -rf ${shellQuote(LEGACY_CACHE_DIR)}\``;
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { readPublicKey } from './pgp.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 const refuse = (message: string, hint: string) => new InfraError(ExitCode.invalid, `--out: ${message}; nothing was changed`, { hint });
 
@@ -24,7 +25,7 @@ export async function checkOutFile(file: string, shown: string, force: boolean):
   if (st && !force) throw refuse(`${shown} exists`, 'pass --force to overwrite it, or choose another --out file');
   const dir = path.dirname(file);
   const dirStat = await fs.stat(dir).catch(() => undefined);
-  if (!dirStat?.isDirectory()) throw refuse(`the folder ${path.dirname(shown)} does not exist`, `create it first: mkdir -p ${path.dirname(shown)}`);
+  if (!dirStat?.isDirectory()) throw refuse(`the folder ${path.dirname(shown)} does not exist`, `create it first: mkdir -p ${shellQuote(path.dirname(shown))}`);
   if (!(await fs.access(dir, fsc.W_OK).then(() => true, () => false)))
     throw refuse(`the folder ${path.dirname(shown)} is not writable`, `choose an --out file in a folder you can write to`);
 }
@@ -54,10 +55,10 @@ export async function memberEncryptionKey(root: string, handle: string): Promise
   const memberText = await fs.readFile(path.join(root, `keys/${handle}/member.yml`), 'utf8').catch(() => undefined);
   if (memberText === undefined) return undefined;
   const email = /^email:\s*(\S+)\s*$/m.exec(memberText)?.[1]?.replace(/^['"]|['"]$/g, '') ?? 'EMAIL';
-  const exportHint = `gpg --export --armor ${email} > ${rel}`;
+  const exportHint = `gpg --export --armor ${shellQuote(email)} > ${shellQuote(rel)}`;
   if (data === undefined)
     throw new InfraError(ExitCode.invalid, `--encrypt: ${handle} has no OpenPGP key (${rel}); nothing was changed`, {
-      hint: `add it: gpg --export --armor ${email} > ${handle}.asc && infra members edit ${handle} --pgp ${handle}.asc, then run this again`,
+      hint: `add it: gpg --export --armor ${shellQuote(email)} > ${shellQuote(`${handle}.asc`)} && infra members edit ${shellQuote(handle)} --pgp ${shellQuote(`${handle}.asc`)}, then run this again`,
     });
   let key;
   try {
@@ -68,7 +69,7 @@ export async function memberEncryptionKey(root: string, handle: string): Promise
   }
   if (!key.canEncrypt)
     throw new InfraError(ExitCode.invalid, `--encrypt: ${rel} (${key.fingerprint}) has no usable encryption subkey (expired, revoked or signing-only); nothing was changed`, {
-      hint: `${handle} adds an encryption subkey (gpg --quick-add-key ${key.fingerprint} default encr), then: ${exportHint}`,
+      hint: `${handle} adds an encryption subkey (gpg --quick-add-key ${shellQuote(key.fingerprint)} default encr), then: ${exportHint}`,
     });
   return key.armored;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { GitObjectReader, TreeEntry } from './git-objects.js';
 import { runGit, type GitOptions } from './git.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const PIN_KEY = 'infra.verifiedThrough';
 
@@ -27,7 +28,7 @@ export async function openRepository(root: string, options: GitOptions = {}): Pr
   if (r.code !== 0) {
     if (/not a git repository/i.test(r.stderr))
       throw new InfraError(ExitCode.invalid, `the registry ${root} is not a git repository: signed changes are proved from its git history`, {
-        hint: `keep the registry in git: \`git -C ${root} init && git -C ${root} add -A && git -C ${root} commit -S -m "infra registry"\``,
+        hint: `keep the registry in git: \`git -C ${shellQuote(root)} init && git -C ${shellQuote(root)} add -A && git -C ${shellQuote(root)} commit -S -m "infra registry"\``,
       });
     throw new InfraError(ExitCode.invalid, `git cannot read the registry ${root}: ${lastLine(r.stderr) || `exit code ${r.code}`}`, { hint: 'run `git status` in the registry to see why' });
   }
@@ -41,7 +42,7 @@ export async function resolveCommit(root: string, rev: string, what: string, opt
   const r = await runGit(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], options);
   if (r.code !== 0)
     throw new InfraError(ExitCode.invalid, `${what} ${JSON.stringify(rev)}: no such commit in the registry's git history`, {
-      hint: `pass a commit, branch or tag that \`git -C ${root} log --oneline\` lists (a CI job may need the history: \`git fetch --unshallow\`)`,
+      hint: `pass a commit, branch or tag that \`git -C ${shellQuote(root)} log --oneline\` lists (a CI job may need the history: \`git fetch --unshallow\`)`,
     });
   return r.stdout.toString('utf8').trim();
 }
@@ -73,7 +74,7 @@ export async function readPin(root: string, options: GitOptions = {}): Promise<s
 
 export async function writeConfig(root: string, key: string, value: string, options: GitOptions = {}): Promise<void> {
   const r = await runGit(root, ['config', key, value], options);
-  if (r.code !== 0) throw new InfraError(ExitCode.remote, `git config ${key} failed: ${lastLine(r.stderr)}`, { hint: 'check that the repository\'s .git/config is writable' });
+  if (r.code !== 0) throw new InfraError(ExitCode.remote, `git config ${shellQuote(key)} failed: ${lastLine(r.stderr)}`, { hint: 'check that the repository\'s .git/config is writable' });
 }
 
 export async function readConfig(root: string, key: string, options: GitOptions = {}): Promise<string | undefined> {

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { shellCommand } from '../lib/shell-quote.js';
 
 export interface GitObject {
   oid: string;
@@ -99,7 +100,7 @@ export class GitObjectReader {
       const size = Number(m[3]);
       if (size > MAX_OBJECT_BYTES) {
         this.child?.kill('SIGKILL');
-        this.fail(new InfraError(ExitCode.invalid, `git object ${m[1]} is ${size} bytes; infra reads registry objects of at most ${MAX_OBJECT_BYTES / 1048576} MB`, { hint: 'see what committed it: `git log --find-object=' + m[1] + '`' }));
+        this.fail(new InfraError(ExitCode.invalid, `git object ${m[1]} is ${size} bytes; infra reads registry objects of at most ${MAX_OBJECT_BYTES / 1048576} MB`, { hint: `see what committed it: \`${shellCommand(['git', 'log', `--find-object=${m[1]}`])}\`` }));
         return;
       }
       if (this.buffer.length < eol + 1 + size + 1) return;

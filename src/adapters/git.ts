@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { CommitFiles } from '../core/changes.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface GitOptions {
   /** The program (default `git` from PATH). */
@@ -60,7 +61,7 @@ export function runGit(root: string, args: readonly string[], options: GitOption
       finish(() =>
         reject(
           new InfraError(ExitCode.remote, `git ${args[0]} did not finish within ${Math.round(timeoutMs / 100) / 10} s (in ${root})`, {
-            hint: `check that \`git -C ${root} ${args[0]}\` works on its own (a lock, a network filesystem, a credential prompt)`,
+            hint: `check that \`git -C ${shellQuote(root)} ${shellQuote(args[0])}\` works on its own (a lock, a network filesystem, a credential prompt)`,
           }),
         ),
       );
@@ -103,7 +104,7 @@ export async function registryPrefix(root: string, options: GitOptions = {}): Pr
     const why = lastLine(r.stderr);
     if (/not a git repository/i.test(why))
       throw new InfraError(ExitCode.invalid, `the registry ${root} is not a git repository: --since reads what changed from its git history`, {
-        hint: `keep the registry in git (\`git -C ${root} init && git -C ${root} add -A && git -C ${root} commit -m "infra registry"\`), or run \`infra audit\` without --since`,
+        hint: `keep the registry in git (\`git -C ${shellQuote(root)} init && git -C ${shellQuote(root)} add -A && git -C ${shellQuote(root)} commit -m "infra registry"\`), or run \`infra audit\` without --since`,
       });
     throw new InfraError(ExitCode.invalid, `git cannot read the registry ${root}: ${why || `exit code ${r.code}`}`, { hint: 'run `git status` in the registry to see why' });
   }
@@ -119,7 +120,7 @@ export async function resolveRef(root: string, ref: string, options: GitOptions 
   const r = await runGit(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], options);
   if (r.code !== 0)
     throw new InfraError(ExitCode.invalid, `--since ${JSON.stringify(ref)}: no such commit, branch or tag in the registry's git history`, {
-      hint: `pass a date (YYYY-MM-DD) or a ref that \`git -C ${root} log --oneline\` lists`,
+      hint: `pass a date (YYYY-MM-DD) or a ref that \`git -C ${shellQuote(root)} log --oneline\` lists`,
     });
   return r.stdout.toString('utf8').trim();
 }
@@ -132,7 +133,7 @@ export async function resolveRef(root: string, ref: string, options: GitOptions 
 export async function commitsSince(root: string, since: string, options: GitOptions = {}): Promise<RegistryCommit[]> {
   await registryPrefix(root, options);
   const head = await runGit(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], options);
-  if (head.code !== 0) throw new InfraError(ExitCode.invalid, `the registry's git repository has no commits yet`, { hint: `commit the registry first: \`git -C ${root} add -A && git -C ${root} commit -m "infra registry"\`` });
+  if (head.code !== 0) throw new InfraError(ExitCode.invalid, `the registry's git repository has no commits yet`, { hint: `commit the registry first: \`git -C ${shellQuote(root)} add -A && git -C ${shellQuote(root)} commit -m "infra registry"\`` });
   const range = ISO_DATE_RE.test(since) ? [`--since=${since} 00:00:00`, 'HEAD'] : [`${await resolveRef(root, since, options)}..HEAD`];
   const args = ['log', '--reverse', '--no-merges', '--no-renames', '--relative', '--format=%x1e%H%x1f%h%x1f%cs%x1f%P', '--name-only', ...range, '--', ...REGISTRY_PATHS];
   const r = await runGit(root, args, options);

@@ -4,6 +4,7 @@
  */
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
 import { chooseCertificate, readCertificates, readPrivateKeys } from './pgp-certs.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface AdminKey {
   handle: string;
@@ -63,7 +64,7 @@ export async function encryptToAdminsNamed(text: string, admins: AdminKey[], now
     const head = problems.length === 1 ? `${problems[0].file}: ${problems[0].message}` : `${problems.length} admin keys cannot be used: ${problems.map((p) => p.file).join(', ')}`;
     throw new InfraError(ExitCode.invalid, head, {
       problems,
-      hint: `give ${handles.length === 1 ? 'the admin' : 'each admin'} a current key that can encrypt: \`infra members edit ${handles[0]} --pgp NEW-KEY.asc\` (export it with \`gpg --export --armor EMAIL > NEW-KEY.asc\`)`,
+      hint: `give ${handles.length === 1 ? 'the admin' : 'each admin'} a current key that can encrypt: \`infra members edit ${shellQuote(handles[0])} --pgp NEW-KEY.asc\` (export it with \`gpg --export --armor EMAIL > NEW-KEY.asc\`)`,
     });
   }
   const message = await openpgp.createMessage({ text });

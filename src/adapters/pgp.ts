@@ -1,6 +1,7 @@
 /** OpenPGP (openpgp.js, imported lazily): reading members' public keys. */
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { certificateProblem, chooseCertificate } from './pgp-certs.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface PgpKeyInfo {
   fingerprint: string;
@@ -41,7 +42,7 @@ export async function readPublicKey(data: Uint8Array, file: string): Promise<Pgp
     const usable = (await Promise.all(keys.map(async (k) => ((await certificateProblem(k, now)) ? undefined : k.getFingerprint().toUpperCase())))).filter(Boolean);
     if (usable.length > 1)
       throw new InfraError(ExitCode.invalid, `${file}: holds ${usable.length} certificates that can encrypt (${usable.join(', ')}); infra keeps one key per person`, {
-        hint: `export only yours: gpg --export --armor ${usable[0]} > pub.asc`,
+        hint: `export only yours: gpg --export --armor ${shellQuote(usable[0]!)} > pub.asc`,
       });
     return info(keys[0], choice.problem);
   }

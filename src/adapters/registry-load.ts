@@ -2,6 +2,7 @@
  * The working-tree registry load: every file parsed (or taken from the member cache while its file is
  * unchanged), validated on its own, then checked as a whole.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import { createHash } from 'node:crypto';
 import { lstatSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -201,7 +202,7 @@ async function readRaw(root: string): Promise<RawLoad> {
     }
     if (text === undefined && linked.has(rel)) return;
     if (text === undefined) {
-      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
+      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${shellQuote(handle)}\` or remove the folder` });
       return;
     }
     parsedAny = true;

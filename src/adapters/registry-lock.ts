@@ -1,6 +1,7 @@
 /**
  * One writer per registry: the lock file, taken over when its holder is gone, and waited for when not.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -143,7 +144,7 @@ export async function withLock<T>(root: string, command: string, fn: (cleanedTem
         ? `process ${holder.pid} on ${holder.host} (\`infra ${holder.command}\`, since ${holder.started})`
         : `another process (the lock file is ${text.trim() ? 'not a lock infra wrote' : 'empty'}; it is taken over ${ABANDONED_LOCK_MS / 1000} s after its last change)`;
       throw new InfraError(ExitCode.invalid, `the registry is locked by ${who}: ${lockPath}`, {
-        hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${lockPath}`,
+        hint: `wait for it to finish and run the command again; if that process is gone, remove the lock: rm ${shellQuote(lockPath)}`,
       });
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -2,6 +2,7 @@
  * Where the registry is (--dir > INFRA_DIR > the nearest folder upward holding infra.yml) and where its
  * files sit inside it.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
@@ -22,7 +23,7 @@ export async function findRoot(opts: FindOptions = {}): Promise<string> {
     const root = path.resolve(opts.cwd ?? process.cwd(), explicit);
     if (!(await exists(path.join(root, CONFIG_FILE))))
       throw new InfraError(ExitCode.invalid, `no registry at ${root}: it has no ${CONFIG_FILE} (from ${opts.dir ? '--dir' : 'INFRA_DIR'})`, {
-        hint: `create one with \`infra init --dir ${explicit}\`, or point --dir at the folder that holds ${CONFIG_FILE}`,
+        hint: `create one with \`infra init --dir ${shellQuote(explicit)}\`, or point --dir at the folder that holds ${CONFIG_FILE}`,
       });
     return root;
   }

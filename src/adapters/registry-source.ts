@@ -12,6 +12,7 @@ import type { Problem } from '../lib/errors.js';
 import type { GitObjectReader, TreeEntry } from './git-objects.js';
 import { CONFIG_FILE } from './registry-root.js';
 import { lineOf, MAX_REGISTRY_FILE_BYTES, parseYamlFile, type YamlFile } from './yaml-load.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface SourceEntry {
   name: string;
@@ -101,7 +102,7 @@ export async function loadSnapshot(source: RegistrySource, memo: SnapshotMemo = 
     const [file, key] = await Promise.all([source.read(rel), source.read(`keys/${handle}/pgp.asc`)]);
     if (typeof key === 'object') pgp.set(handle, key.text);
     if (file === undefined) {
-      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${handle}\` or remove the folder` });
+      problems.push({ file: `keys/${handle}`, field: '(folder)', message: `has no member.yml: add it with \`infra members add ${shellQuote(handle)}\` or remove the folder` });
       unreadable.add(handle);
       continue;
     }

@@ -4,12 +4,13 @@
  * secret may already have leaked, and the user must know, but the task at hand can still be done.
  */
 import { promises as fs } from 'node:fs';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** The warning for a file with `mode`, or undefined when only its owner can read it. */
 export function readableByOthersWarning(file: string, mode: number, what = 'file'): string | undefined {
   if ((mode & 0o044) === 0) return undefined;
   const who = mode & 0o004 ? 'everyone' : 'its group';
-  return `${what} ${file} is readable by ${who} (mode ${(mode & 0o777).toString(8)}): chmod 600 ${file}`;
+  return `${what} ${file} is readable by ${who} (mode ${(mode & 0o777).toString(8)}): chmod 600 ${shellQuote(file)}`;
 }
 
 /**

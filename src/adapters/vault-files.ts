@@ -9,13 +9,14 @@ import { findInlineVaultItems, firstNonUtf8Line, isVaultFile, mentionsVaultTag, 
 import { validateVaultState, VAULT_STATE_FILE, type VaultState } from '../core/vault-state.js';
 import { InfraError, invalidInput, type Problem } from '../lib/errors.js';
 import { lineOf, parseYamlFile, readRegistryText } from './yaml-load.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** vault/vault.yml, or undefined when there is none; any problem in it is invalid input (exit 3), each with its line. */
 export async function readVaultState(root: string): Promise<VaultState | undefined> {
   const abs = path.join(root, VAULT_STATE_FILE);
   const info = await fs.lstat(abs).catch(() => undefined);
   if (!info) return undefined;
-  const fix = `restore it from git (\`git checkout -- ${VAULT_STATE_FILE}\`); infra writes it, people need not`;
+  const fix = `restore it from git (\`git checkout -- ${shellQuote(VAULT_STATE_FILE)}\`); infra writes it, people need not`;
   if (!info.isFile()) throw invalidInput(VAULT_STATE_FILE, [{ file: VAULT_STATE_FILE, field: '(file)', message: 'is not a regular file (a link or a folder): infra does not follow links in the registry' }], fix);
   const text = (await readRegistryText(abs, VAULT_STATE_FILE)) ?? '';
   const parsed = parseYamlFile(VAULT_STATE_FILE, text);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { runProgram as runAny, type RunResult } from './run-program.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export { type RunResult } from './run-program.js';
 
@@ -74,7 +75,7 @@ export async function wgSetconf(iface: string, configText: string, netns?: strin
   await withPrivateFile('setconf.conf', configText, async (path) => {
     const [command, args] = inNetns(netns, 'wg', ['setconf', iface, path]);
     const r = await runProgram(command, args);
-    if (r.code !== 0) throw failed(`wg setconf ${iface}`, r, ExitCode.invalid, 'fix the config (`wg-quick strip` output of a device config is what `wg setconf` takes)');
+    if (r.code !== 0) throw failed(`wg setconf ${shellQuote(iface)}`, r, ExitCode.invalid, 'fix the config (`wg-quick strip` output of a device config is what `wg setconf` takes)');
   });
 }
 
@@ -82,7 +83,7 @@ export async function wgSetconf(iface: string, configText: string, netns?: strin
 export async function wgShowconf(iface: string, netns?: string): Promise<string> {
   const [command, args] = inNetns(netns, 'wg', ['showconf', iface]);
   const r = await runProgram(command, args);
-  if (r.code !== 0) throw failed(`wg showconf ${iface}`, r, ExitCode.remote, 'run as root, and check that the interface exists with `ip link show`');
+  if (r.code !== 0) throw failed(`wg showconf ${shellQuote(iface)}`, r, ExitCode.remote, 'run as root, and check that the interface exists with `ip link show`');
   return r.stdout;
 }
 
@@ -94,7 +95,7 @@ export async function wgShowconf(iface: string, netns?: string): Promise<string>
 export async function wgShowDump(netns?: string, iface?: string): Promise<string> {
   const [command, args] = inNetns(netns, 'wg', ['show', iface ?? 'all', 'dump']);
   const r = await runProgram(command, args);
-  if (r.code !== 0) throw failed(`wg show ${iface ?? 'all'} dump`, r, ExitCode.remote, 'run as root (`sudo wg show all dump`) on the WireGuard server');
+  if (r.code !== 0) throw failed(`wg show ${shellQuote(iface ?? 'all')} dump`, r, ExitCode.remote, 'run as root (`sudo wg show all dump`) on the WireGuard server');
   if (iface === undefined) return r.stdout;
   return r.stdout.split('\n').map((line) => (line ? `${iface}\t${line}` : line)).join('\n');
 }

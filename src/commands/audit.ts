@@ -3,6 +3,7 @@ import { auditJson, auditJsonText, auditMarkdown, auditTable, type AuditJson } f
 import { InfraCommand } from './_shared/base-command.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { runAudit } from '../services/audit.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export default class Audit extends InfraCommand<AuditJson> {
   static override summary = 'The pre-meeting report: who reaches which host, and what to fix now, soon, or watch.';
@@ -33,7 +34,7 @@ export default class Audit extends InfraCommand<AuditJson> {
   async run(): Promise<AuditJson> {
     const { flags } = await this.parseWith(Audit);
     if (this.jsonEnabled() && flags.format !== undefined && flags.format !== 'json')
-      throw new InfraError(ExitCode.usage, `--json prints JSON; it cannot be combined with --format ${flags.format}`, { hint: `infra audit --format ${flags.format}` });
+      throw new InfraError(ExitCode.usage, `--json prints JSON; it cannot be combined with --format ${flags.format}`, { hint: `infra audit --format ${shellQuote(flags.format)}` });
     const ctx = this.context();
     const report = await runAudit(ctx, { env: flags.env, format: flags.format, asOf: flags['as-of'], since: flags.since, failOn: flags['fail-on'], live: flags.live, limit: flags.limit, wgDump: flags['wg-dump'], forks: flags.forks, timeout: flags.timeout });
     if (!this.jsonEnabled()) {

@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from './_shared/base-command.js';
 import { initRegistry, type InitResult } from '../services/registry.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export default class Init extends InfraCommand<InitResult> {
   static override summary = 'Scaffold a registry in an empty folder.';
@@ -13,7 +14,7 @@ export default class Init extends InfraCommand<InitResult> {
     const { flags } = await this.parseWith(Init);
     const result = await initRegistry(this.context(), { dir: flags.dir, org: flags.org });
     this.say(`Created a registry in ${result.root}: ${result.created.join(', ')}.\nNext: infra members add HANDLE --name NAME --org ORG --email EMAIL`);
-    if (result.allowed_signers_file) this.say(`git config gpg.ssh.allowedSignersFile ${result.allowed_signers_file}: \`git log --show-signature\` names who signed each commit`);
+    if (result.allowed_signers_file) this.say(`git config gpg.ssh.allowedSignersFile ${shellQuote(result.allowed_signers_file)}: \`git log --show-signature\` names who signed each commit`);
     return result;
   }
 }

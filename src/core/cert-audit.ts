@@ -8,6 +8,7 @@ import { certPolicyOf, certTimeSeconds } from './cert-validate.js';
 import { certStatus } from './certs.js';
 import type { Finding } from './vpn-plan.js';
 import type { InfraConfig, IsoDate, Member } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export function certificateFindings(config: InfraConfig | undefined, members: readonly Member[], asOf: IsoDate): Finding[] {
   if (!config) return [];
@@ -24,7 +25,7 @@ export function certificateFindings(config: InfraConfig | undefined, members: re
         severity: 'medium',
         subject: `${m.handle}/${c.key}#${c.serial}`,
         detail: `certificate ${c.serial} of ${m.handle}/${c.key} is valid for ${Math.round(hours * 100) / 100} hours (${c.valid_after} to ${c.valid_before}), longer than policy.certs.max_hours (${max}); signed by ${c.signed_by}`,
-        fix: `infra certs revoke ${c.serial}, then \`infra render\` and apply`,
+        fix: `infra certs revoke ${shellQuote(c.serial)}, then \`infra render\` and apply`,
       });
     }
   return out;

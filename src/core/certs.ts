@@ -9,6 +9,7 @@ import { certPolicyOf, certTime, certTimeSeconds } from './cert-validate.js';
 import { keyParser, type KeySummary, type ParseKey } from './key-summary.js';
 import { policyProblems } from './ssh-key.js';
 import type { CertificateEntry, InfraConfig, IsoDate, Member, SshKeyEntry } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export type CertStatus = 'valid' | 'not-yet-valid' | 'expired' | 'revoked';
 
@@ -78,27 +79,27 @@ const hoursText = (seconds: number) => `${Math.round((seconds / 3600) * 100) / 1
 export function planSigning(config: InfraConfig, req: SignRequest, parseKey: ParseKey = keyParser()): SignPlan {
   const { member: m } = req;
   const policy = certPolicyOf(config.policy);
-  const cmd = `infra certs sign ${m.handle}`;
+  const cmd = `infra certs sign ${shellQuote(m.handle)}`;
   if (m.status !== 'active')
-    throw new InfraError(ExitCode.invalid, `${m.handle} departed${m.departed ? ` on ${m.departed}` : ''}: no certificate is signed for a departed member`, { hint: `infra members show ${m.handle}` });
-  if (m.ssh_keys.length === 0) throw new InfraError(ExitCode.invalid, `${m.handle} has no registered SSH key to certify`, { hint: `infra keys add ${m.handle} KEY.pub` });
+    throw new InfraError(ExitCode.invalid, `${m.handle} departed${m.departed ? ` on ${m.departed}` : ''}: no certificate is signed for a departed member`, { hint: `infra members show ${shellQuote(m.handle)}` });
+  if (m.ssh_keys.length === 0) throw new InfraError(ExitCode.invalid, `${m.handle} has no registered SSH key to certify`, { hint: `infra keys add ${shellQuote(m.handle)} KEY.pub` });
   let key: SshKeyEntry | undefined;
   if (req.keyName === undefined) {
     if (m.ssh_keys.length > 1)
-      throw new InfraError(ExitCode.usage, `${m.handle} has ${m.ssh_keys.length} keys: say which one with --key (${m.ssh_keys.map((k) => k.name).join(', ')})`, { hint: `${cmd} --key ${m.ssh_keys[0].name} ...` });
+      throw new InfraError(ExitCode.usage, `${m.handle} has ${m.ssh_keys.length} keys: say which one with --key (${m.ssh_keys.map((k) => k.name).join(', ')})`, { hint: `${cmd} --key ${shellQuote(m.ssh_keys[0].name)} ...` });
     key = m.ssh_keys[0];
   } else {
     key = m.ssh_keys.find((k) => k.name === req.keyName);
     if (!key)
       throw new InfraError(ExitCode.invalid, `${m.handle} has no registered key named ${JSON.stringify(req.keyName.slice(0, 64))} (registered: ${m.ssh_keys.map((k) => k.name).join(', ')})`, {
-        hint: `register it first: infra keys add ${m.handle} KEY.pub --name NAME`,
+        hint: `register it first: infra keys add ${shellQuote(m.handle)} KEY.pub --name NAME`,
       });
   }
   const summary = parseKey(key.key);
   const weak = policyProblems(summary, config.policy.ssh);
-  if (weak.length) throw new InfraError(ExitCode.invalid, `${m.handle}/${key.name} fails the SSH policy (${weak.join('; ')}): it is not certified`, { hint: `infra keys add ${m.handle} NEWKEY.pub, then sign that key` });
+  if (weak.length) throw new InfraError(ExitCode.invalid, `${m.handle}/${key.name} fails the SSH policy (${weak.join('; ')}): it is not certified`, { hint: `infra keys add ${shellQuote(m.handle)} NEWKEY.pub, then sign that key` });
   if (key.expires !== undefined && key.expires <= req.today)
-    throw new InfraError(ExitCode.invalid, `${m.handle}/${key.name} expired on ${key.expires}: it is not certified`, { hint: `infra keys add ${m.handle} NEWKEY.pub --expires YYYY-MM-DD` });
+    throw new InfraError(ExitCode.invalid, `${m.handle}/${key.name} expired on ${key.expires}: it is not certified`, { hint: `infra keys add ${shellQuote(m.handle)} NEWKEY.pub --expires YYYY-MM-DD` });
 
   let validAfter: number;
   let validBefore: number;

@@ -7,6 +7,7 @@
  * signer an admin can never authorise itself.
  */
 import { parse as parseYaml } from 'yaml';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** Who must sign one changed thing: its owner (or an admin), an admin, an admin plus a second admin, nobody. */
 export type Need = 'own' | 'admin' | 'protected' | 'none';
@@ -248,7 +249,7 @@ export function judgeRange(inputs: readonly CommitInput[]): RangeVerdict {
               violation(
                 'unapproved-change',
                 `a protected change needs a second admin's approval${own ? ` (${sig.handle} approved it, but cannot approve their own change)` : ''}`,
-                others.length ? `a second admin (${list(others)}) must run \`infra approve ${c.commit}\`` : `infra.yml names no second admin: add one, who then runs \`infra approve ${c.commit}\``,
+                others.length ? `a second admin (${list(others)}) must run \`infra approve ${shellQuote(c.commit)}\`` : `infra.yml names no second admin: add one, who then runs \`infra approve ${shellQuote(c.commit)}\``,
                 protectedItems,
               );
             }

@@ -3,6 +3,7 @@
  * WireGuard key per device, peers in known networks at free host addresses. Also the quick form a cached
  * load uses (only the changed members against the others' facts).
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import type { Problem } from '../lib/errors.js';
 import { ownValue } from './dict.js';
 import { canonicalKeyData } from './ssh-key.js';
@@ -30,7 +31,7 @@ function adminProblems(config: InfraConfig, byHandle: Map<string, Member>, unrea
   config.admins.forEach((a, i) => {
     const m = byHandle.get(a);
     if (!m && unreadable.has(a)) return; // its member.yml has problems of its own, reported already
-    if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${a}\``);
+    if (!m) push(undefined, ['admins', i], `no member "${a}": create keys/${a}/member.yml with \`infra members add ${shellQuote(a)}\``);
     else if (m.kind !== 'human') push(undefined, ['admins', i], `${a} is a bot; admins are people who can decrypt tokens`);
   });
 }
@@ -47,7 +48,7 @@ function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, pus
     const blob = canonicalKeyData(k.key); // a padded re-encoding is the same key
     const other = owners.key.get(blob);
     if (other && other.split('/')[0] !== m.handle)
-      push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${m.handle} ${k.name}\``);
+      push(m.handle, ['ssh_keys', i, 'key'], `the same key is registered as ${other}: one key belongs to one principal; remove one with \`infra keys remove ${shellQuote(m.handle)} ${shellQuote(k.name)}\``);
     else if (!other) owners.key.set(blob, `${m.handle}/${k.name}`);
   });
   m.vpn_peers.forEach((v, i) => {
@@ -57,7 +58,7 @@ function memberCrossProblems(config: InfraConfig, m: Member, owners: Owners, pus
       return;
     }
     const other = owners.wg.get(v.public_key);
-    if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${m.handle} --device ${v.device}\`)`);
+    if (other) push(m.handle, ['vpn_peers', i, 'public_key'], `the same WireGuard key is used by ${other}: every device needs its own key (\`infra vpn rekey ${shellQuote(m.handle)} --device ${shellQuote(v.device)}\`)`);
     else owners.wg.set(v.public_key, `${m.handle}/${v.device}`);
     for (const problem of peerAddressProblems(net, v, `${m.handle}/${v.device}`, owners.address)) push(m.handle, ['vpn_peers', i, ...problem.path], problem.message);
   });
@@ -196,7 +197,7 @@ function networkFacts(net: VpnNetwork): { rangeOf: (family: number) => Cidr | un
  */
 export function peerAddressProblems(net: VpnNetwork, peer: VpnPeer, name: string, owners: Map<string, string>): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
-  const rejoinText = () => `\`infra vpn leave ${name.split('/')[0]} --device ${peer.device}\`, then \`infra vpn join ${name.split('/')[0]} --device ${peer.device}\` gives it free addresses`;
+  const rejoinText = () => `\`infra vpn leave ${shellQuote(name.split('/')[0])} --device ${shellQuote(peer.device)}\`, then \`infra vpn join ${shellQuote(name.split('/')[0])} --device ${shellQuote(peer.device)}\` gives it free addresses`;
   const { rangeOf, reserved } = networkFacts(net);
   const held = new Set<number>();
   peer.addresses.forEach((a, j) => {

@@ -9,6 +9,7 @@
 import { InfraError, ExitCode } from '../lib/errors.js';
 import { closestNames } from '../lib/names.js';
 import { hostsOfGroup, parseAddress, type Inventory } from './inventory.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface ResolveOptions {
   /** default true */
@@ -23,7 +24,7 @@ class AnsibleLevelError extends Error {}
 function patternError(message: string, options: ResolveOptions, hint?: string): InfraError {
   const inv = options.inventoryPath;
   return new InfraError(ExitCode.invalid, message, {
-    hint: hint ?? (inv ? `see what exists with \`ansible-inventory -i ${inv} --graph\`, then fix the pattern in infra.yml` : 'fix the host pattern in infra.yml'),
+    hint: hint ?? (inv ? `see what exists with \`ansible-inventory -i ${shellQuote(inv)} --graph\`, then fix the pattern in infra.yml` : 'fix the host pattern in infra.yml'),
   });
 }
 

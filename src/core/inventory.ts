@@ -7,6 +7,7 @@
 import { parseDocument, LineCounter, isMap, isScalar, isAlias, isSeq, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { InfraError, ExitCode } from '../lib/errors.js';
 import { dict, dictOf } from './dict.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface InventoryHost {
   /** Every group the host is in, directly or through children, including `all` (and `ungrouped` when it is there); in group order. */
@@ -37,7 +38,7 @@ interface SourceLocation {
   line?: number;
 }
 
-const inventoryHint = (file: string) => `fix ${file}, then check it with \`ansible-inventory -i ${file} --list\``;
+const inventoryHint = (file: string) => `fix ${file}, then check it with \`ansible-inventory -i ${shellQuote(file)} --list\``;
 
 function inventoryError(where: SourceLocation, message: string): InfraError {
   const at = where.line ? `${where.file}:${where.line}` : where.file;
@@ -118,7 +119,7 @@ function refuseMisreadCharacters(text: string, file: string, re: RegExp, why: (c
   if (problems.length === 0) return;
   const first = problems[0];
   throw new InfraError(ExitCode.invalid, `${first.file}:${first.line}: ${first.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, {
-    hint: `remove the character${problems.length > 1 ? 's' : ''} from ${file} (\`grep -nP '[^\\x09\\x20-\\x7e]' ${file}\` shows the lines), then check it with \`ansible-inventory -i ${file} --list\``,
+    hint: `remove the character${problems.length > 1 ? 's' : ''} from ${file} (\`grep -nP '[^\\x09\\x20-\\x7e]' ${shellQuote(file)}\` shows the lines), then check it with \`ansible-inventory -i ${shellQuote(file)} --list\``,
     problems,
   });
 }

@@ -3,6 +3,7 @@
  * so one code path serves /24 and /64 networks alike; no dependency.
  */
 import { invalid } from '../lib/errors.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export type Family = 4 | 6;
 
@@ -271,7 +272,7 @@ export function allocate(networkCidr: string, taken: Iterable<string>, options: 
   const name = options.networkName;
   const label = name ? `network ${name} (${formatCidr(net)})` : `network ${formatCidr(net)}`;
   const field = net.family === 4 ? 'ipv4' : 'ipv6';
-  const listCommand = name ? `infra vpn list --network ${name}` : 'infra vpn list';
+  const listCommand = name ? `infra vpn list --network ${shellQuote(name)}` : 'infra vpn list';
   throw invalid(
     `${label} is full: ${usable} of ${usable} addresses in use`,
     `remove unused peers (see \`${listCommand}\`, then \`infra vpn leave HANDLE --device D\` and \`infra render\`), or widen ${field}${name ? ` of vpn.${name}` : ''} in infra.yml`,

@@ -23,7 +23,7 @@ import { fingerprintOf } from './ssh-key.js';
 import { DEFAULT_SSH_HOST_POLICY, policyBreaches } from './sshd-policy.js';
 import type { InfraConfig } from './types.js';
 import type { Finding } from './vpn-plan.js';
-import { shellCommand } from '../lib/shell-quote.js';
+import { shellCommand, shellQuote } from '../lib/shell-quote.js';
 
 export const LIVE_SEVERITY = {
   'unknown-key': 'high',
@@ -106,7 +106,7 @@ export function liveSshdFindings(input: LiveAuditInput): Finding[] {
   for (const h of input.live) {
     const place = `${h.environment}/${h.host}`;
     const folder = input.folderOf(h.environment);
-    const apply = `infra render, then \`ansible-playbook -i ${folder} ansible/apply-access.yml --tags ssh --limit ${h.host}\``;
+    const apply = `infra render, then \`ansible-playbook -i ${shellQuote(folder)} ansible/apply-access.yml --tags ssh --limit ${shellQuote(h.host)}\``;
     const sshdFix = (keyword: string, wanted: string) => `set \`${keyword} ${wanted}\` in ${h.host}'s sshd_config (and in every Match block that sets it), then reload sshd (\`systemctl reload ssh\`)`;
     if (h.unreachable !== undefined) {
       out.push(make('unreachable-host', place, `no answer: ${h.unreachable}`, `check it with \`${shellCommand(['ansible', '-i', folder, h.host, '-m', 'ansible.builtin.ping'])}\`; an unknown host key is added to known_hosts only after checking its fingerprint`));
@@ -140,7 +140,7 @@ export function liveSshdFindings(input: LiveAuditInput): Finding[] {
         continue;
       }
       if (!u.exists) {
-        out.push(make('unreachable-host', where, `there is no user ${user} on this host`, `create the user, or change the grant in infra.yml; check with \`ansible -i ${folder} ${h.host} -m ansible.builtin.getent -a "database=passwd key=${user}"\``));
+        out.push(make('unreachable-host', where, `there is no user ${user} on this host`, `create the user, or change the grant in infra.yml; check with \`${shellCommand(['ansible', '-i', folder, h.host, '-m', 'ansible.builtin.getent', '-a', `database=passwd key=${user}`])}\``));
         continue;
       }
       judge(u.view.settings, user, false);
@@ -226,7 +226,7 @@ function userFileFindings(input: LiveAuditInput, files: readonly SshdFile[], at:
 
   for (const [blob, g] of expected) {
     if (revoked.has(blob)) {
-      out.push(make('missing-key', `${g.member}/${g.keyName} ${where}`, `granted, but listed in sshd's RevokedKeys file, so sshd refuses it`, `remove it from the RevokedKeys file on ${host}, or revoke the key in the registry: \`infra keys remove ${g.member} ${g.keyName}\``));
+      out.push(make('missing-key', `${g.member}/${g.keyName} ${where}`, `granted, but listed in sshd's RevokedKeys file, so sshd refuses it`, `remove it from the RevokedKeys file on ${host}, or revoke the key in the registry: \`infra keys remove ${shellQuote(g.member)} ${shellQuote(g.keyName)}\``));
       continue;
     }
     if (present.has(blob)) continue;

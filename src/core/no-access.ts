@@ -7,6 +7,7 @@
 import { environmentNames, grantCoversEnvironment, hostsOf, type AccessPlan } from './grants.js';
 import type { Inventory } from './inventory.js';
 import type { InfraConfig, Member } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface NoAccessFinding {
   subject: string;
@@ -37,7 +38,7 @@ export function noAccessFindings(config: InfraConfig, members: readonly Member[]
       detail: hasGrantedGroup
         ? `${m.handle} has ${m.ssh_keys.length} key(s) but reaches no host: the grants of their groups select no host, or their keys fail policy`
         : `${m.handle} has ${m.ssh_keys.length} key(s) but reaches no host: no grant names any of their groups (${m.groups.join(', ') || 'none'})`,
-      fix: hasGrantedGroup ? `infra members show ${m.handle}  # then \`infra keys list ${m.handle}\` or \`infra grants list\`` : `infra members edit ${m.handle} --add-group GROUP  # a group a grant names (infra grants list)`,
+      fix: hasGrantedGroup ? `infra members show ${shellQuote(m.handle)}  # then \`infra keys list ${shellQuote(m.handle)}\` or \`infra grants list\`` : `infra members edit ${shellQuote(m.handle)} --add-group GROUP  # a group a grant names (infra grants list)`,
     });
   }
   config.access.forEach((grant, i) => {

@@ -8,6 +8,7 @@
  * names the kind of each, who can read it, and judges it. A new kind of secret is one entry of SECRET_KINDS.
  */
 import type { InfraConfig, IsoDate, Member } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export type SecretKind = 'token' | 'pending-token' | 'vault-password' | 'ca-key';
 export type ExposedCode = 'secret-exposed' | 'ca-exposed';
@@ -39,7 +40,7 @@ export const SECRET_KINDS: readonly SecretKindEntry[] = [
     folder: 'keys/*/tokens',
     file: new RegExp(`^${TOKEN_DIR}\\.pending\\.asc$`),
     subject: (m) => `${m[1]}/${m[2]} (pending)`,
-    rotate: (m) => `infra tokens rotate ${m[1]}/${m[2]} --abort`, // then a fresh rotation
+    rotate: (m) => `infra tokens rotate ${shellQuote(`${m[1]}/${m[2]}`)} --abort`, // then a fresh rotation
     exposedCode: 'secret-exposed',
   },
   {
@@ -48,7 +49,7 @@ export const SECRET_KINDS: readonly SecretKindEntry[] = [
     folder: 'keys/*/tokens',
     file: new RegExp(`^${TOKEN_DIR}\\.asc$`),
     subject: (m) => `${m[1]}/${m[2]}`,
-    rotate: (m) => `infra tokens rotate ${m[1]}/${m[2]}`,
+    rotate: (m) => `infra tokens rotate ${shellQuote(`${m[1]}/${m[2]}`)}`,
     exposedCode: 'secret-exposed',
   },
   {
@@ -216,7 +217,7 @@ export function secretFindings(catalog: readonly CatalogEntry[], config: InfraCo
   const admins = config?.admins ?? [];
   for (const entry of catalog) {
     if (entry.unreadable) {
-      out.push({ code: 'secret-not-readable', severity: 'medium', subject: entry.subject, detail: `${entry.path} ${entry.unreadable}, so no admin can read the ${entry.label}`, fix: `git checkout -- ${entry.path} (a good version), or ${entry.rotate}` });
+      out.push({ code: 'secret-not-readable', severity: 'medium', subject: entry.subject, detail: `${entry.path} ${entry.unreadable}, so no admin can read the ${entry.label}`, fix: `git checkout -- ${shellQuote(entry.path)} (a good version), or ${entry.rotate}` });
       continue;
     }
     const { handles, unknownKeys } = config ? formerReaders(entry, admins, members) : { handles: entry.ever_readable_by.filter((h) => byHandle.get(h)?.status === 'departed'), unknownKeys: [] };

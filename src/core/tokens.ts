@@ -6,6 +6,7 @@
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { addDays, dateOfEpochSeconds } from './dates.js';
 import { ENV_RE, GITHUB_LOGIN_RE, type IsoDate, type PendingRotation, type TokenConsumer, type TokenEntry, type TokenKind } from './types.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const CONSUMER_KINDS = ['github_secret', 'github_env_secret', 'github_org_secret', 'ansible_vault_var'] as const;
 export type ConsumerKind = (typeof CONSUMER_KINDS)[number];
@@ -329,10 +330,10 @@ export function planRotation(input: RotationPlanInput): RotationPlan {
   const id = `${handle}/${token.name}`;
   const resume = !!input.resume;
   if (resume && !token.pending)
-    throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to resume`, { hint: `infra tokens rotate ${id}` });
+    throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to resume`, { hint: `infra tokens rotate ${shellQuote(id)}` });
   if (!resume && token.pending)
     throw new InfraError(ExitCode.invalid, `${id}: a rotation started ${token.pending.started_at} by ${token.pending.started_by} is not finished (${token.pending.left.length} consumer(s) left)`, {
-      hint: `infra tokens rotate ${id} --resume --key YOUR-PRIVATE-KEY.asc`,
+      hint: `infra tokens rotate ${shellQuote(id)} --resume --key YOUR-PRIVATE-KEY.asc`,
     });
   if (admins.length === 0)
     throw new InfraError(ExitCode.invalid, 'infra.yml names no admins, so the token could not be encrypted to anyone', { hint: 'add admins: [...] to infra.yml' });

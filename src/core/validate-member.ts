@@ -2,6 +2,7 @@
  * Validation of one keys/<handle>/member.yml: its SSH keys, VPN peers, tokens (with their consumers and a
  * pending rotation) and certificates, each problem naming the entry's index in the file.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import type { Problem } from '../lib/errors.js';
 import { summaryOf, type KeySummary } from './key-summary.js';
 import { canonicalKeyData, parsePublicKey } from './ssh-key.js';
@@ -50,7 +51,7 @@ function validatePeer(p: Problems, raw: unknown, path: Path, handle: string): Vp
       p.add([...path, 'public_key'], errorText(e));
     }
   }
-  const rejoin = `remove the peer and enrol the device again: \`infra vpn leave ${handle} --device ${device ?? 'DEVICE'}\`, then \`infra vpn join ${handle} --device ${device ?? 'DEVICE'}\``;
+  const rejoin = `remove the peer and enrol the device again: \`infra vpn leave ${shellQuote(handle)} --device ${shellQuote(device ?? 'DEVICE')}\`, then \`infra vpn join ${shellQuote(handle)} --device ${shellQuote(device ?? 'DEVICE')}\``;
   const addresses = stringList(p, raw, path, 'addresses', undefined, true);
   // An empty list passed `check` and then failed the server playbook's assertion for every peer on the server.
   if (Array.isArray(raw.addresses) && raw.addresses.length === 0) p.add([...path, 'addresses'], `must hold the peer's address (one per address family of its network): ${rejoin}`);
@@ -212,7 +213,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   const status = str(p, raw, [], 'status', { required: true });
   if (status && status !== 'active' && status !== 'departed') p.add(['status'], 'must be active or departed');
   const departed = date(p, raw, [], 'departed');
-  if (status === 'departed' && !departed) p.add(['status'], `a departed member needs a departed date: run \`infra members offboard ${handle} --date YYYY-MM-DD\``);
+  if (status === 'departed' && !departed) p.add(['status'], `a departed member needs a departed date: run \`infra members offboard ${shellQuote(handle)} --date YYYY-MM-DD\``);
   if (status === 'active' && departed) p.add(['departed'], 'is set but status is active');
   const groups = stringList(p, raw, [], 'groups', GROUP_RE);
 
@@ -227,7 +228,7 @@ export function validateMember(handle: string, raw: unknown, file: string, locat
   duplicates(keyData).forEach((i) =>
     p.add(
       ['ssh_keys', keyEntries[i].at, 'key'],
-      `the same key is already listed as ${handle}/${ssh_keys[keyData.indexOf(keyData[i])].name}: one key, one entry; remove this one with \`infra keys remove ${handle} ${ssh_keys[i].name}\``,
+      `the same key is already listed as ${handle}/${ssh_keys[keyData.indexOf(keyData[i])].name}: one key, one entry; remove this one with \`infra keys remove ${shellQuote(handle)} ${shellQuote(ssh_keys[i].name)}\``,
     ),
   );
   const vpn_peers = list(p, raw, [], 'vpn_peers')

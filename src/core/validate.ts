@@ -5,6 +5,7 @@
  * validate-config.ts (infra.yml), validate-member.ts (member.yml), cross-check.ts (across files), and
  * validate-fields.ts (what they share); this module is what the rest of infra imports.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import type { Problem } from '../lib/errors.js';
 import { InfraError } from '../lib/errors.js';
 import { keyParser, type ParseKey } from './key-summary.js';
@@ -47,7 +48,7 @@ export function policyCheck(config: InfraConfig, members: Member[], at: Located,
           file: at.memberFile(m.handle),
           line: at.memberLine(m.handle, ['ssh_keys', i, 'key']),
           field: fieldName(['ssh_keys', i, 'key']),
-          message: `${problem}: replace it (\`infra keys add ${m.handle} NEWKEY.pub\`) and remove this one (\`infra keys remove ${m.handle} ${k.name}\`)`,
+          message: `${problem}: replace it (\`infra keys add ${shellQuote(m.handle)} NEWKEY.pub\`) and remove this one (\`infra keys remove ${shellQuote(m.handle)} ${shellQuote(k.name)}\`)`,
         });
     });
   return out;

@@ -11,6 +11,7 @@
  * the line: the caller refuses it, because Ansible might read it and what it defines would be unseen.
  */
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export type VarsFileReading =
   /** Every top-level variable name the file defines (merge keys included), sorted, without duplicates. */
@@ -148,7 +149,7 @@ function keyText(key: Node | null): string | undefined {
 /** The edit that lets infra read a vars file it refused (`reason` is the reading's unreadable text). */
 export function unreadableVarsFix(file: string, reason: string): string {
   if (reason.includes('ansible-vault'))
-    return `decrypt ${file} (ansible-vault decrypt ${file}) and encrypt each secret value on its own with \`ansible-vault encrypt_string\`, so the variable names stay visible`;
+    return `decrypt ${file} (ansible-vault decrypt ${shellQuote(file)}) and encrypt each secret value on its own with \`ansible-vault encrypt_string\`, so the variable names stay visible`;
   if (reason.includes('several YAML documents')) return `keep one YAML document in ${file} (remove the --- separators), or move it out of host_vars/ and group_vars/`;
   return `rewrite ${file} as plain YAML that infra reads (\`infra check\` names the line), or move it out of host_vars/ and group_vars/ if Ansible should not load it`;
 }

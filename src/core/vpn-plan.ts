@@ -2,7 +2,7 @@
  * Planning `infra vpn join / leave / rekey` and reading `wg show all dump` against the registry.
  * Pure: the registry, the rendered inventories' text, the date, the clock and keys are passed in.
  */
-import { shellCommand } from '../lib/shell-quote.js';
+import { shellCommand, shellQuote } from '../lib/shell-quote.js';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { allocate, tryCanonicalCidr } from './ip-alloc.js';
@@ -35,7 +35,7 @@ export function resolveNetwork(registry: Registry, name: string | undefined): Vp
     throw invalidInput('infra.yml has no VPN network', 'add one under `vpn:` in infra.yml (see the README: ipv4, endpoint, server_public_key, servers), then run `infra check`');
   if (name === undefined) {
     if (names.length === 1) return ownValue(registry.config.vpn, names[0])!;
-    throw new InfraError(ExitCode.usage, `there are ${names.length} VPN networks (${names.join(', ')}): say which one`, { hint: `pass --network ${names[0]}` });
+    throw new InfraError(ExitCode.usage, `there are ${names.length} VPN networks (${names.join(', ')}): say which one`, { hint: `pass --network ${shellQuote(names[0])}` });
   }
   const net = ownValue(registry.config.vpn, name);
   if (!net) throw invalidInput(`no VPN network "${printable(name)}" in infra.yml (known: ${names.join(', ')})`, `pass one of them: --network ${names[0]}`);
@@ -44,7 +44,7 @@ export function resolveNetwork(registry: Registry, name: string | undefined): Vp
 
 function memberOf(registry: Registry, handle: string): Member {
   const member = registry.members.find((m) => m.handle === handle);
-  if (!member) throw invalidInput(`no member "${handle}"`, `see \`infra members list\`, or add one: infra members add ${handle} --name ... --org ... --email ...`);
+  if (!member) throw invalidInput(`no member "${handle}"`, `see \`infra members list\`, or add one: infra members add ${shellQuote(handle)} --name ... --org ... --email ...`);
   return member;
 }
 
@@ -174,7 +174,7 @@ export function planJoin(registry: Registry, req: JoinRequest): JoinPlan {
   const network = resolveNetwork(registry, req.network);
   checkWgKey(req.publicKey, '--public-key');
   if (member.vpn_peers.some((p) => p.device === req.device && p.network === network.name))
-    throw invalidInput(`${req.handle} already has a device "${req.device}" in network ${network.name}`, `for a new key: infra vpn rekey ${req.handle} --device ${req.device}; to remove it: infra vpn leave ${req.handle} --device ${req.device}; or pick another --device name`);
+    throw invalidInput(`${req.handle} already has a device "${req.device}" in network ${network.name}`, `for a new key: infra vpn rekey ${shellQuote(req.handle)} --device ${shellQuote(req.device)}; to remove it: infra vpn leave ${shellQuote(req.handle)} --device ${shellQuote(req.device)}; or pick another --device name`);
   const others = req.others ?? membersView(registry.config, registry.members, req.handle);
   const alone: Registry = { ...registry, members: [member] };
   const holder = keyHolder(alone, req.publicKey) ?? others.describeWgHolder(req.publicKey);
@@ -203,12 +203,12 @@ export function findPeer(registry: Registry, handle: string, device: string, net
     const have = member.vpn_peers.map((p) => `${p.device} (${p.network})`);
     throw invalidInput(
       `${handle} has no device "${device}"${network ? ` in network ${network}` : ''} (${have.length ? `enrolled: ${have.join(', ')}` : 'no devices enrolled'})`,
-      `see \`infra vpn list\`; to enrol it: infra vpn join ${handle} --device ${device}`,
+      `see \`infra vpn list\`; to enrol it: infra vpn join ${shellQuote(handle)} --device ${shellQuote(device)}`,
     );
   }
   if (matches.length > 1)
     throw new InfraError(ExitCode.usage, `${handle}'s device "${device}" is in ${matches.length} networks (${matches.map((m) => m.peer.network).join(', ')}): say which one`, {
-      hint: `pass --network ${matches[0].peer.network}`,
+      hint: `pass --network ${shellQuote(matches[0].peer.network)}`,
     });
   const { peer, index } = matches[0];
   return { member, network: resolveNetwork(registry, peer.network), peer, index };

@@ -3,6 +3,7 @@
  * carrying the code, a one-line message naming file/line/field, and a hint: the exact command that fixes it.
  */
 import { closestNames, levenshtein } from './names.js';
+import { shellQuote } from './shell-quote.js';
 
 export const ExitCode = {
   ok: 0,
@@ -60,6 +61,6 @@ export function noMember(handle: string, known: readonly string[]): InfraError {
   const shown = handle.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
   const near = closestNames(handle, known, 3).filter((h) => levenshtein(h, handle) <= Math.max(2, Math.floor(handle.length / 3)));
   return new InfraError(ExitCode.invalid, `no member "${shown}"${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(' or ')}?)` : ''}`, {
-    hint: near.length ? `infra members show ${near[0]}` : `see \`infra members list\`, or add one: infra members add ${/^[a-z][a-z0-9-]{0,31}$/.test(handle) ? handle : 'HANDLE'} --name ... --org ... --email ...`,
+    hint: near.length ? `infra members show ${shellQuote(near[0])}` : `see \`infra members list\`, or add one: infra members add ${shellQuote(/^[a-z][a-z0-9-]{0,31}$/.test(handle) ? handle : 'HANDLE')} --name ... --org ... --email ...`,
   });
 }

@@ -9,7 +9,8 @@
 const PLAIN_RE = /^[A-Za-z0-9@%+=:,./_-]+$/;
 
 /** `word` as one POSIX shell word: unchanged when it is plain, else in single quotes (a `'` as `'\''`). */
-export function shellQuote(word: string): string {
+export function shellQuote(value: string | number): string {
+  const word = String(value);
   if (PLAIN_RE.test(word) && !word.startsWith('=')) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -8,6 +8,7 @@ import { ExitCode, InfraError } from '../lib/errors.js';
 import { requireMember, type Context } from './context.js';
 import { readSecretCatalog } from '../adapters/secret-catalog.js';
 import { secretsReadableBy } from '../core/secrets.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface AdminChangeResult {
   handle: string;
@@ -27,10 +28,10 @@ export async function addAdmin(ctx: Context, handle: string): Promise<AdminChang
     if (member.kind !== 'human')
       throw new InfraError(ExitCode.invalid, `${handle} is a bot: admins are people who decrypt secrets with their own key`, { hint: 'infra members list  # the humans' });
     if (member.status !== 'active')
-      throw new InfraError(ExitCode.invalid, `${handle} has departed: a departed member cannot become an admin`, { hint: `infra members show ${handle}` });
+      throw new InfraError(ExitCode.invalid, `${handle} has departed: a departed member cannot become an admin`, { hint: `infra members show ${shellQuote(handle)}` });
     if (!member.has_pgp)
       throw new InfraError(ExitCode.invalid, `${handle} has no OpenPGP key (keys/${handle}/pgp.asc): secrets could not be encrypted to them`, {
-        hint: `infra members edit ${handle} --pgp THEIR-KEY.asc  # export it with gpg --export --armor EMAIL > THEIR-KEY.asc`,
+        hint: `infra members edit ${shellQuote(handle)} --pgp THEIR-KEY.asc  # export it with gpg --export --armor EMAIL > THEIR-KEY.asc`,
       });
     const admins = tx.registry.config.admins;
     if (admins.includes(handle)) return { admins, changed: false };

@@ -30,6 +30,7 @@ import { vpnRangesOf } from '../core/render.js';
 import { checkLiveSettings, userCAs } from './live-settings.js';
 import { ExitCode, InfraError, type Problem } from '../lib/errors.js';
 import { readArg, today, type Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const AUDIT_FORMATS = ['table', 'markdown', 'json'] as const;
 export type AuditFormat = (typeof AUDIT_FORMATS)[number];
@@ -79,7 +80,7 @@ function checkOptions(ctx: Context, o: AuditOptions): { format: AuditFormat; fai
   // A date-shaped --since must be a real date; anything else is a git ref, resolved later.
   if (o.since !== undefined && (o.since.trim() === '' || (/^\d{4}-\d{2}-\d{2}$/.test(o.since) && !isIsoDate(o.since))))
     throw new InfraError(ExitCode.invalid, `--since ${JSON.stringify(o.since)} is neither a date YYYY-MM-DD nor a git ref`, { hint: 'infra audit --since 2026-01-01 (or a commit, branch or tag)' });
-  if (o.limit !== undefined && !o.live) throw new InfraError(ExitCode.usage, '--limit narrows the hosts --live asks, and needs --live', { hint: `infra audit --live --limit ${o.limit}` });
+  if (o.limit !== undefined && !o.live) throw new InfraError(ExitCode.usage, '--limit narrows the hosts --live asks, and needs --live', { hint: `infra audit --live --limit ${shellQuote(o.limit)}` });
   checkLiveSettings(o);
   return { format: (o.format as AuditFormat | undefined) ?? 'table', ...(o.failOn ? { failOn: o.failOn as Severity } : {}) };
 }
@@ -123,7 +124,7 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.env !== undefined && config) {
     const known = environmentNames(config);
     if (!known.includes(options.env))
-      throw new InfraError(ExitCode.invalid, `no environment "${options.env}" in infra.yml (known: ${known.join(', ') || 'none'})`, { hint: known.length ? `infra audit --env ${known[0]}` : 'add an environment under environments: in infra.yml' });
+      throw new InfraError(ExitCode.invalid, `no environment "${options.env}" in infra.yml (known: ${known.join(', ') || 'none'})`, { hint: known.length ? `infra audit --env ${shellQuote(known[0])}` : 'add an environment under environments: in infra.yml' });
     inventories = pick(inventories, options.env);
     folders = pick(folders, options.env);
   }

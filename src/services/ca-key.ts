@@ -12,6 +12,7 @@ import { parseOpensshEd25519 } from '../core/openssh-private-key.js';
 import type { Ed25519Ca } from '../core/ssh-cert.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { readArg, say, type Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface UnlockedAdminKey {
   file: string;
@@ -60,7 +61,7 @@ export async function currentCaKey(root: string): Promise<CaKey> {
 export async function decryptCa(loaded: Loaded, key: UnlockedAdminKey, pub: CaKey): Promise<Ed25519Ca> {
   const armored = await readCaText(loaded.registry.root, CA_ASC);
   if (armored === undefined)
-    throw new InfraError(ExitCode.invalid, `${CA_ASC} is missing, so nothing can be signed with ${CA_PUB}`, { hint: `restore it from git (git checkout -- ${CA_ASC}), or make a new CA: infra ca rotate` });
+    throw new InfraError(ExitCode.invalid, `${CA_ASC} is missing, so nothing can be signed with ${CA_PUB}`, { hint: `restore it from git (git checkout -- ${shellQuote(CA_ASC)}), or make a new CA: infra ca rotate` });
   const { decryptWithKey } = await import('../adapters/openpgp-tokens.js');
   const text = await decryptWithKey(armored, key.armored, key.passphrase, { messageFile: CA_ASC, keyFile: `--ca-key ${key.file}` });
   const ca = parseOpensshEd25519(text);

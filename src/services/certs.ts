@@ -17,6 +17,7 @@ import { assertHandle, textProblem } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { requireMember, today, type Context } from './context.js';
 import { currentCaKey, decryptCa, unlockAdminKey } from './ca-key.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface SignInput {
   handle: string;
@@ -51,7 +52,7 @@ export interface SignResult {
 const localSeconds = (y: number, mo: number, d: number, h: number, mi: number, s: number) => new Date(y, mo - 1, d, h, mi, s).getTime() / 1000;
 
 function usageOfWindow(input: SignInput): void {
-  const example = `infra certs sign ${input.handle} --hours 8 --ca-key YOUR-KEY.asc`;
+  const example = `infra certs sign ${shellQuote(input.handle)} --hours 8 --ca-key YOUR-KEY.asc`;
   if (input.hours !== undefined && (input.from !== undefined || input.until !== undefined))
     throw new InfraError(ExitCode.usage, '--hours and --from/--until are two ways to give the window: pass one', { hint: example });
   if (input.hours === undefined && (input.from === undefined || input.until === undefined))
@@ -78,7 +79,7 @@ export async function signCertificate(ctx: Context, input: SignInput): Promise<S
   }
   let hours: number | undefined;
   if (input.hours !== undefined) {
-    if (!/^\d{1,6}$/.test(input.hours.trim())) throw new InfraError(ExitCode.invalid, `--hours must be a whole number of hours, got ${JSON.stringify(input.hours.slice(0, 20))}`, { hint: `infra certs sign ${input.handle} --hours 8 ...` });
+    if (!/^\d{1,6}$/.test(input.hours.trim())) throw new InfraError(ExitCode.invalid, `--hours must be a whole number of hours, got ${JSON.stringify(input.hours.slice(0, 20))}`, { hint: `infra certs sign ${shellQuote(input.handle)} --hours 8 ...` });
     hours = Number(input.hours.trim());
   }
   const from = input.from === undefined ? undefined : parseWindowTime(input.from, 'from', localSeconds);
@@ -127,7 +128,7 @@ export async function signCertificate(ctx: Context, input: SignInput): Promise<S
       await fs.chmod(file, 0o644);
     } catch (e) {
       throw new InfraError(ExitCode.invalid, `certificate ${result.serial} is recorded, but ${file} could not be written (${(e as Error).message})`, {
-        hint: `infra keeps no copy of a certificate: revoke this one (\`infra certs revoke ${result.serial}\`) and sign again with another -o`,
+        hint: `infra keeps no copy of a certificate: revoke this one (\`infra certs revoke ${shellQuote(result.serial)}\`) and sign again with another -o`,
       });
     }
   }
@@ -190,7 +191,7 @@ export async function revokeCertificates(ctx: Context, input: { target: string }
     } else {
       const member = requireMember(tx.registry, m![1]);
       if (m![2] !== undefined && !member.ssh_keys.some((k) => k.name === m![2]) && !(member.certificates ?? []).some((c) => c.key === m![2]))
-        throw new InfraError(ExitCode.invalid, `${member.handle} has no key named ${m![2]}`, { hint: `infra certs list ${member.handle} --all` });
+        throw new InfraError(ExitCode.invalid, `${member.handle} has no key named ${m![2]}`, { hint: `infra certs list ${shellQuote(member.handle)} --all` });
       (member.certificates ?? []).forEach((c, index) => (m![2] === undefined || c.key === m![2]) && chosen.push({ handle: member.handle, index, c }));
     }
     const out: Omit<RevokeResult, 'written'> = { revoked: [], unchanged: [] };

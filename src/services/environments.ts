@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { printable } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface AddEnvironmentInput {
   name: string;
@@ -65,7 +66,7 @@ export async function addEnvironment(ctx: Context, input: AddEnvironmentInput): 
     if (existing && !existing.isDirectory()) throw new InfraError(ExitCode.invalid, `${rel} exists and is not a folder`, { hint: example });
     const inventoryFiles = existing ? (await fs.readdir(folder)).filter((f) => ['hosts.yml', 'hosts.yaml', 'hosts'].includes(f)) : [];
     if (inventoryFiles.length && hosts.length)
-      throw new InfraError(ExitCode.invalid, `${rel} already holds an inventory (${inventoryFiles.join(', ')}): infra never rewrites one; add the hosts there by hand`, { hint: `infra env add ${input.name} ${rel}` });
+      throw new InfraError(ExitCode.invalid, `${rel} already holds an inventory (${inventoryFiles.join(', ')}): infra never rewrites one; add the hosts there by hand`, { hint: `infra env add ${shellQuote(input.name)} ${shellQuote(rel)}` });
     const created = inventoryFiles.length === 0;
     if (created) tx.writeFile(`${rel}/hosts.yml`, inventoryText(hosts));
     tx.edit('infra.yml').set(['environments', input.name], rel);
@@ -78,7 +79,7 @@ export async function addEnvironment(ctx: Context, input: AddEnvironmentInput): 
     hosts: hosts.map((h) => h.name),
     next: [
       ...(hosts.length ? [] : [`add hosts to ${rel}/hosts.yml (Ansible YAML inventory)`]),
-      `infra grants add --groups GROUP --hosts all --user sysadmin --env ${input.name}`,
+      `infra grants add --groups GROUP --hosts all --user sysadmin --env ${shellQuote(input.name)}`,
     ],
     written,
   };

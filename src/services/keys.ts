@@ -10,6 +10,7 @@ import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { clean } from '../lib/style.js';
 import { command, inArgumentOrder } from './argument-order.js';
 import { readArg, requireMember, say, today, type Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface AddKeysInput {
   handle: string;
@@ -72,7 +73,7 @@ async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySou
     });
   }
   if (input.file !== undefined && (input.github !== undefined || input.gitlab !== undefined))
-    throw new InfraError(ExitCode.usage, 'give either FILE or --github/--gitlab, not both', { hint: `infra keys add ${input.handle} --${input.github !== undefined ? 'github' : 'gitlab'} ${input.github ?? input.gitlab} --all` });
+    throw new InfraError(ExitCode.usage, 'give either FILE or --github/--gitlab, not both', { hint: `infra keys add ${shellQuote(input.handle)} --${input.github !== undefined ? 'github' : 'gitlab'} ${shellQuote(input.github ?? input.gitlab ?? 'USER')} --all` });
   const loaded = await ctx.store.load();
   const member = requireMember(loaded.registry, input.handle);
   const policy = loaded.registry.config.policy.ssh;
@@ -95,7 +96,7 @@ async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySou
     if (fresh.length && !input.all) {
       if (!ctx.prompter)
         throw new InfraError(ExitCode.usage, `${fresh.length} new key${fresh.length === 1 ? '' : 's'} found on ${forge.split(' ')[0] === 'github' ? 'GitHub' : 'GitLab'}; pass --all to add ${fresh.length === 1 ? 'it' : 'them all'} (or run on a terminal to pick)`, {
-          hint: `infra keys add ${input.handle} --${forge} --all`,
+          hint: `infra keys add ${shellQuote(input.handle)} ${shellQuote(`--${forge}`)} --all`,
         });
       const chosen = await ctx.prompter.checkbox({
         message: 'Which keys should be added?',
@@ -249,7 +250,7 @@ async function removeKeyInOrder(ctx: Context, handle: string, ref: string): Prom
     const index = findKey(member, ref);
     if (index < 0)
       throw new InfraError(ExitCode.invalid, `${handle} has no key named or fingerprinted "${printable(ref)}"`, {
-        hint: `their keys: ${member.ssh_keys.map((k) => k.name).join(', ') || 'none'} (see \`infra keys list ${handle}\`)`,
+        hint: `their keys: ${member.ssh_keys.map((k) => k.name).join(', ') || 'none'} (see \`infra keys list ${shellQuote(handle)}\`)`,
       });
     const entry = member.ssh_keys[index];
     tx.editMember(handle).remove(['ssh_keys'], index);

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseAuthorizedKeys } from '../core/authorized-keys.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export const MAX_FORKS = 500;
 export const MAX_TIMEOUT_SECONDS = 3600;
@@ -14,9 +15,9 @@ export const MAX_TIMEOUT_SECONDS = 3600;
 export function checkLiveSettings(o: { live?: boolean; forks?: number; timeout?: number }): void {
   for (const [flag, value, max] of [['forks', o.forks, MAX_FORKS], ['timeout', o.timeout, MAX_TIMEOUT_SECONDS]] as const) {
     if (value === undefined) continue;
-    if (!o.live) throw new InfraError(ExitCode.usage, `--${flag} applies to --live, and needs it`, { hint: `infra audit --live --${flag} ${value}` });
+    if (!o.live) throw new InfraError(ExitCode.usage, `--${flag} applies to --live, and needs it`, { hint: `infra audit --live ${shellQuote(`--${flag}`)} ${shellQuote(value)}` });
     if (!Number.isInteger(value) || value < 1 || value > max)
-      throw new InfraError(ExitCode.invalid, `--${flag} ${value} is not a whole number from 1 to ${max}`, { hint: `infra audit --live --${flag} ${flag === 'forks' ? 20 : 10}` });
+      throw new InfraError(ExitCode.invalid, `--${flag} ${value} is not a whole number from 1 to ${max}`, { hint: `infra audit --live ${shellQuote(`--${flag}`)} ${flag === 'forks' ? 20 : 10}` });
   }
 }
 

@@ -21,6 +21,7 @@ import { assertHandle, EMAIL_RE, GROUP_RE, isIsoDate, ORG_RE, printable, textPro
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { need, requireFlags, requireMember, today, type Context } from './context.js';
 import { keyMarks, type KeyMark } from './keys.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 const orgProblem = (v: string) => (ORG_RE.test(v) ? undefined : 'an organisation id: lowercase letters, digits, . _ -');
 const emailProblem = (v: string) => (EMAIL_RE.test(v) ? undefined : 'an email address');
@@ -41,7 +42,7 @@ async function readPgpFile(ctx: Context, file: string): Promise<PgpKeyInfo> {
   const key = await readPublicKey(data, file);
   if (!key.canEncrypt)
     throw new InfraError(ExitCode.invalid, `--pgp ${file}: ${key.encryptProblem ?? `the key (${key.fingerprint}) cannot encrypt`}, so secrets cannot be encrypted to it`, {
-      hint: `add one: gpg --quick-add-key ${key.fingerprint} cv25519 encr, then export it again`,
+      hint: `add one: gpg --quick-add-key ${shellQuote(key.fingerprint)} cv25519 encr, then export it again`,
     });
   return key;
 }
@@ -78,7 +79,7 @@ export async function addMember(ctx: Context, input: AddMemberInput): Promise<Ad
   await ctx.store.root(); // no registry: fail before any prompt
   const kind = input.bot ? 'bot' : 'human';
   // Without a terminal, name every missing flag at once rather than one per run.
-  requireFlags(ctx, { name: input.name, org: input.org, ...(kind === 'human' ? { email: input.email } : {}) }, `infra members add ${input.handle} --name "Full Name" --org ORG${kind === 'human' ? ' --email EMAIL' : ' --bot'}`);
+  requireFlags(ctx, { name: input.name, org: input.org, ...(kind === 'human' ? { email: input.email } : {}) }, `infra members add ${shellQuote(input.handle)} --name "Full Name" --org ORG${kind === 'human' ? ' --email EMAIL' : ' --bot'}`);
   const groups = splitList(input.groups);
   checkGroups('groups', groups);
   if (input.github !== undefined && githubProblem(input.github)) throw new InfraError(ExitCode.invalid, `--github: ${githubProblem(input.github)}`);
@@ -102,7 +103,7 @@ export async function addMember(ctx: Context, input: AddMemberInput): Promise<Ad
   };
   const { written } = await ctx.store.mutate('members add', (tx) => {
     if (tx.registry.members.some((m) => m.handle === input.handle) || tx.loaded.files.has(memberRel(input.handle)))
-      throw new InfraError(ExitCode.invalid, `member "${input.handle}" already exists: ${memberRel(input.handle)}`, { hint: `see it with \`infra members show ${input.handle}\`, change it with \`infra members edit ${input.handle}\`` });
+      throw new InfraError(ExitCode.invalid, `member "${input.handle}" already exists: ${memberRel(input.handle)}`, { hint: `see it with \`infra members show ${shellQuote(input.handle)}\`, change it with \`infra members edit ${shellQuote(input.handle)}\`` });
     tx.writeFile(memberRel(input.handle), memberYaml(fields));
     if (pgp) tx.writeFile(`keys/${input.handle}/pgp.asc`, pgp.armored);
   });
@@ -137,7 +138,7 @@ export async function editMember(ctx: Context, input: EditMemberInput): Promise<
   if (input.email !== undefined && emailProblem(input.email)) throw new InfraError(ExitCode.invalid, `--email: ${emailProblem(input.email)}`);
   if (input.github !== undefined && githubProblem(input.github)) throw new InfraError(ExitCode.invalid, `--github: ${githubProblem(input.github)}`);
   if (input.groups !== undefined && (input.addGroup?.length || input.removeGroup?.length))
-    throw new InfraError(ExitCode.usage, '--groups sets the whole list: it cannot be combined with --add-group or --remove-group', { hint: `infra members edit ${input.handle} --add-group G` });
+    throw new InfraError(ExitCode.usage, '--groups sets the whole list: it cannot be combined with --add-group or --remove-group', { hint: `infra members edit ${shellQuote(input.handle)} --add-group G` });
   const whole = input.groups !== undefined ? splitList(input.groups) : undefined;
   if (whole) checkGroups('groups', whole);
   checkGroups('add-group', input.addGroup ?? []);
@@ -146,7 +147,7 @@ export async function editMember(ctx: Context, input: EditMemberInput): Promise<
   const asked = [input.name, input.email, input.org, input.groups, input.github, input.pgp].some((v) => v !== undefined) || input.addGroup?.length || input.removeGroup?.length;
   if (!asked)
     throw new InfraError(ExitCode.usage, 'nothing to change: pass at least one of --name --email --org --groups --add-group --remove-group --pgp --github', {
-      hint: `infra members edit ${input.handle} --pgp ${input.handle}.asc`,
+      hint: `infra members edit ${shellQuote(input.handle)} --pgp ${shellQuote(`${input.handle}.asc`)}`,
     });
 
   const { result, written } = await ctx.store.mutate('members edit', async (tx) => {
@@ -278,21 +279,21 @@ export function offboardChecklist(registry: Registry, member: Member, wasAdmin: 
   if ((wasAdmin && tokens.length) || secrets.length)
     checklist.push(`Secrets: ${h} could decrypt what is listed below: re-encrypt every secret to the remaining admins with \`infra tokens reencrypt --key YOUR-KEY.asc\`, then rotate each one.`);
   const listed = new Set(secrets.filter((s) => s.kind === 'token').map((s) => s.subject));
-  for (const t of tokens) if (!listed.has(t)) checklist.push(`Rotate ${t}: \`infra tokens rotate ${t}\` (readable by ${h} until then).`);
+  for (const t of tokens) if (!listed.has(t)) checklist.push(`Rotate ${t}: \`infra tokens rotate ${shellQuote(t)}\` (readable by ${h} until then).`);
   checklist.push(...secretChecklistLines(secrets, h));
   // a vault password kept outside the registry is not in the catalog: say how to bring it in, then rotate
   if (wasAdmin && !vaultStored) checklist.push(...vaultPasswordChecklist(h, false));
   checklist.push(
     `Accounts outside infra: ${member.github ? `remove @${member.github} from the GitHub organisation, ` : 'GitHub organisation, '}Matrix rooms and admin rights, BigBlueButton/Greenlight admin accounts, mailing lists, the password manager, DNS and hosting panels.`,
   );
-  checklist.push(`Check nothing is left: \`infra render --check\`, \`infra members show ${h}\` (reaches nothing), then \`infra audit\` (no departed-access for ${h}; add \`--live\` to look on the hosts).`);
+  checklist.push(`Check nothing is left: \`infra render --check\`, \`infra members show ${shellQuote(h)}\` (reaches nothing), then \`infra audit\` (no departed-access for ${h}; add \`--live\` to look on the hosts).`);
   return { checklist, tokensToRotate: tokens, secrets };
 }
 
 /** Mark departed: `status` changes and `departed` is added; in infra.yml only their admin entry goes. */
 export async function offboardMember(ctx: Context, handle: string, date?: string): Promise<OffboardResult> {
   assertHandle(handle);
-  if (date !== undefined && !isIsoDate(date)) throw new InfraError(ExitCode.invalid, `--date must be a date YYYY-MM-DD`, { hint: `infra members offboard ${handle} --date ${today(ctx)}` });
+  if (date !== undefined && !isIsoDate(date)) throw new InfraError(ExitCode.invalid, `--date must be a date YYYY-MM-DD`, { hint: `infra members offboard ${shellQuote(handle)} --date ${shellQuote(today(ctx))}` });
   const when = date ?? today(ctx);
   const vaultStored = await fs.access(path.join(await ctx.store.root(), VAULT_PASSWORD_FILE)).then(() => true, () => false);
   // who can read each secret, from the ciphertexts, as the registry is before the change

@@ -12,6 +12,7 @@ import { ExitCode, InfraError, invalidRegistry } from '../lib/errors.js';
 import { collectGarbage, collectGarbageAbove } from '../lib/memory.js';
 import { say, type Context } from './context.js';
 import { renderCertificates } from './certs-render.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** Characters of generated text written between two garbage collections (see collectGarbage). */
 const GARBAGE_BUDGET = 64 * 1024 * 1024;
@@ -85,7 +86,7 @@ export async function render(ctx: Context, input: RenderInput): Promise<RenderRe
     const known = environmentNames(loaded.registry.config);
     if (input.env !== undefined && !known.includes(input.env))
       throw new InfraError(ExitCode.invalid, `no environment "${input.env}" in infra.yml (known: ${known.join(', ') || 'none'})`, {
-        hint: known.length ? `infra render --env ${known[0]}` : 'add an environment under environments: in infra.yml',
+        hint: known.length ? `infra render --env ${shellQuote(known[0])}` : 'add an environment under environments: in infra.yml',
       });
     const environments = input.env === undefined ? known : [input.env];
     const root = await ctx.store.root();

@@ -13,6 +13,7 @@ import { formerReaders, secretKindOf, type CatalogEntry, type SecretKind } from 
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
 import { adminKey, decryptFile, encryptForAdmins, exists } from './token-common.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface ReencryptResult {
   /** Files written again, encrypted to the current admins. */
@@ -41,7 +42,7 @@ export async function reencryptTokens(ctx: Context, input: { key?: string }): Pr
   const { members, root } = loaded.registry;
   const { historyFile, readSecretCatalog } = await import('../adapters/secret-catalog.js');
   const catalog = await readSecretCatalog(root, members);
-  for (const e of catalog) if (e.unreadable) throw new InfraError(ExitCode.invalid, `${e.path} ${e.unreadable}; nothing was re-encrypted`, { hint: `restore it from git (git checkout -- ${e.path}), or rotate it: ${e.rotate}` });
+  for (const e of catalog) if (e.unreadable) throw new InfraError(ExitCode.invalid, `${e.path} ${e.unreadable}; nothing was re-encrypted`, { hint: `restore it from git (git checkout -- ${shellQuote(e.path)}), or rotate it: ${e.rotate}` });
 
   // Decrypt and encrypt everything first: one file that cannot be read means nothing is written.
   interface Planned {

@@ -25,6 +25,7 @@ import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { OPENSSH_KEY_BEGIN, OPENSSH_KEY_END } from '../core/openssh-private-key.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface VerifyInput {
   since?: string;
@@ -152,14 +153,14 @@ async function rangeStart(root: string, since: string | undefined, head: string)
   if (since !== undefined) return { since: await resolveCommit(root, since, '--since'), from: 'flag' };
   const pinned = await readPin(root);
   if (pinned === undefined) return { from: 'root' };
-  const commit = await resolveCommit(root, pinned, `the pinned commit (git config ${PIN_KEY})`).catch(() => {
-    throw new InfraError(ExitCode.invalid, `the pinned commit ${pinned.slice(0, 12)} (git config ${PIN_KEY}) is not in this clone`, {
-      hint: `fetch the history (\`git fetch --unshallow\`), or verify from the root and pin again: \`git config --unset ${PIN_KEY} && infra verify --pin\``,
+  const commit = await resolveCommit(root, pinned, `the pinned commit (git config ${shellQuote(PIN_KEY)})`).catch(() => {
+    throw new InfraError(ExitCode.invalid, `the pinned commit ${pinned.slice(0, 12)} (git config ${shellQuote(PIN_KEY)}) is not in this clone`, {
+      hint: `fetch the history (\`git fetch --unshallow\`), or verify from the root and pin again: \`git config --unset ${shellQuote(PIN_KEY)} && infra verify --pin\``,
     });
   });
   if (!(await isAncestor(root, commit, head)))
     throw new InfraError(ExitCode.checkFailed, `HEAD does not descend from the pinned commit ${commit.slice(0, 12)}: the history verified before was rewritten`, {
-      hint: `find out who rewrote it; to start over from the root: \`git config --unset ${PIN_KEY} && infra verify\``,
+      hint: `find out who rewrote it; to start over from the root: \`git config --unset ${shellQuote(PIN_KEY)} && infra verify\``,
     });
   return { since: commit, from: 'pin' };
 }
@@ -168,7 +169,7 @@ export async function verifyHistory(ctx: Context, input: VerifyInput): Promise<V
   const root = await ctx.store.root();
   const repo = await openRepository(root);
   const head = await resolveCommit(root, 'HEAD', 'the registry\'s').catch(() => {
-    throw new InfraError(ExitCode.invalid, 'the registry\'s git repository has no commits yet', { hint: `commit the registry first: \`git -C ${root} add -A && git -C ${root} commit -S -m "infra registry"\`` });
+    throw new InfraError(ExitCode.invalid, 'the registry\'s git repository has no commits yet', { hint: `commit the registry first: \`git -C ${shellQuote(root)} add -A && git -C ${shellQuote(root)} commit -S -m "infra registry"\`` });
   });
   const start = await rangeStart(root, input.since, head);
   const { commits, violations } = await verifyRange(root, repo, start.since, head);
@@ -245,13 +246,13 @@ export async function approveChange(ctx: Context, input: ApproveInput): Promise<
   const me = await configuredSigner(root, at);
   if (!me.handle) throw new InfraError(ExitCode.invalid, `your signing key (${me.described}) belongs to no member of the registry at HEAD`, { hint: 'sign with the key registered in your keys/<handle>/member.yml (git config user.signingkey)' });
   if (!at.rules.admins.includes(me.handle))
-    throw new InfraError(ExitCode.invalid, `${me.handle} is not an admin at HEAD: only an admin approves a protected change`, { hint: `an admin (${at.rules.admins.join(', ') || 'none'}) runs \`infra approve ${target.slice(0, 12)}\`` });
+    throw new InfraError(ExitCode.invalid, `${me.handle} is not an admin at HEAD: only an admin approves a protected change`, { hint: `an admin (${at.rules.admins.join(', ') || 'none'}) runs \`infra approve ${shellQuote(target.slice(0, 12))}\`` });
   const start = await rangeStart(root, undefined, head);
   const { commits } = await verifyRange(root, repo, start.since, head);
   const upTo = commits.findIndex((c) => c.commit === target);
   if (upTo < 0) throw new InfraError(ExitCode.invalid, `${target.slice(0, 12)} is not in the range \`infra verify\` checks (after ${start.since ? start.since.slice(0, 12) : 'the root commit'}): there is nothing to approve`, { hint: 'approve a commit made since the pinned one' });
   if (commits[upTo].signer === me.handle)
-    throw new InfraError(ExitCode.invalid, `${target.slice(0, 12)} is signed by ${me.handle}, and an admin cannot approve their own change`, { hint: `another admin (${at.rules.admins.filter((a) => a !== me.handle).join(', ') || 'none: add a second admin'}) runs \`infra approve ${target.slice(0, 12)}\`` });
+    throw new InfraError(ExitCode.invalid, `${target.slice(0, 12)} is signed by ${me.handle}, and an admin cannot approve their own change`, { hint: `another admin (${at.rules.admins.filter((a) => a !== me.handle).join(', ') || 'none: add a second admin'}) runs \`infra approve ${shellQuote(target.slice(0, 12))}\`` });
   const stillUnapproved = commits.slice(0, upTo + 1).filter((c) => c.signer === me.handle && c.changed.some((x) => x.need === 'protected')).map((c) => c.commit);
   const subject = (await readCommitSubject(root, target)).slice(0, 60);
   const r = await runProgram('git', ['-C', root, 'commit', '--allow-empty', '--no-verify', '-S', '-m', `Approve ${target.slice(0, 12)}: ${subject}`, '-m', `Infra-Approves: ${target}`], {

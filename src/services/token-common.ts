@@ -13,6 +13,7 @@ import { HANDLE_RE, NAME_RE, type Member, type TokenConsumer, type TokenEntry } 
 import { printable } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { readArg, requireMember, say, type Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 // ---------------------------------------------------------------- the remote sides, injectable
 
@@ -58,7 +59,7 @@ export function requireToken(loaded: Loaded, ref: TokenRef): { member: Member; t
   const index = member.tokens.findIndex((t) => t.name === ref.name);
   if (index < 0)
     throw new InfraError(ExitCode.invalid, `${ref.handle} has no token "${ref.name}"`, {
-      hint: member.tokens.length ? `its tokens: ${member.tokens.map((t) => `${ref.handle}/${t.name}`).join(', ')}` : `add one: infra tokens add ${ref.handle} ${ref.name} --kind generic --consumer ...`,
+      hint: member.tokens.length ? `its tokens: ${member.tokens.map((t) => `${ref.handle}/${t.name}`).join(', ')}` : `add one: infra tokens add ${shellQuote(ref.handle)} ${shellQuote(ref.name)} --kind generic --consumer ...`,
     });
   return { member, token: member.tokens[index], index };
 }

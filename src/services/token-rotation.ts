@@ -52,6 +52,7 @@ import {
   type UnlockedKey,
 } from './token-common.js';
 import { vaultPasswordMissing, vaultSetup, type VaultSetup } from './vault-password.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 // ---------------------------------------------------------------- input and result
 
@@ -96,8 +97,8 @@ function partWay(e: unknown, id: string, done: string[], left: string[], secrets
   const scrub = (s: string) => secrets.reduce((t, x) => (x && x.length >= 4 ? t.split(x).join('[REDACTED]') : t), s);
   const base = e instanceof InfraError ? e : new InfraError(ExitCode.bug, `unexpected error: ${(e as Error)?.message ?? String(e)}`);
   const message = `${scrub(base.message)}. Rotation of ${id} stopped part-way: done: ${done.join(', ') || 'none'}; not done: ${left.join(', ') || 'none (only the final step)'}`;
-  const resume = `infra tokens rotate ${id} --resume --key YOUR-KEY.asc`;
-  const hint = base.exitCode === ExitCode.cancelled ? `to finish it: ${resume} (or give it up: infra tokens rotate ${id} --abort)` : `after fixing that: ${resume}${base.hint ? ` (${scrub(base.hint)})` : ''}`;
+  const resume = `infra tokens rotate ${shellQuote(id)} --resume --key YOUR-KEY.asc`;
+  const hint = base.exitCode === ExitCode.cancelled ? `to finish it: ${resume} (or give it up: infra tokens rotate ${shellQuote(id)} --abort)` : `after fixing that: ${resume}${base.hint ? ` (${scrub(base.hint)})` : ''}`;
   return new InfraError(base.exitCode, message, { hint });
 }
 
@@ -122,23 +123,23 @@ async function pendingExposure(loaded: Loaded, pendingFile: string): Promise<str
 /** Every reason a real run would stop before a new value exists, in the order it would meet them. */
 async function blockers(ctx: Context, loaded: Loaded, id: string, token: TokenEntry, plan: RotationPlan, input: RotateTokenInput): Promise<InfraError[]> {
   const out: InfraError[] = [];
-  if (input.resume && !input.key) out.push(new InfraError(ExitCode.usage, '--resume needs --key FILE: your private OpenPGP key, to decrypt the pending value', { hint: `infra tokens rotate ${id} --resume --key YOUR-KEY.asc` }));
+  if (input.resume && !input.key) out.push(new InfraError(ExitCode.usage, '--resume needs --key FILE: your private OpenPGP key, to decrypt the pending value', { hint: `infra tokens rotate ${shellQuote(id)} --resume --key YOUR-KEY.asc` }));
   const vault = vaultPasswordMissing(ctx, plan.consumers, input.vaultPasswordFile, loaded, input.key);
   if (vault) out.push(vault);
   if (plan.consumers.some(isGithub) && token.kind !== 'github' && !ctx.env.GITHUB_TOKEN)
     out.push(
       new InfraError(ExitCode.usage, `${id} has GitHub consumers, and writing their secrets needs GITHUB_TOKEN (a token of yours that may write them)`, {
-        hint: `GITHUB_TOKEN=$(gh auth token) infra tokens rotate ${id}`,
+        hint: `GITHUB_TOKEN=$(gh auth token) infra tokens rotate ${shellQuote(id)}`,
       }),
     );
   if (token.kind === 'matrix' && !input.key && !input.resume)
-    out.push(new InfraError(ExitCode.usage, `rotating a matrix token needs --key FILE: the old access token (${plan.value_file}) is decrypted to learn the bot's user and to log it out`, { hint: `infra tokens rotate ${id} --key YOUR-KEY.asc` }));
+    out.push(new InfraError(ExitCode.usage, `rotating a matrix token needs --key FILE: the old access token (${plan.value_file}) is decrypted to learn the bot's user and to log it out`, { hint: `infra tokens rotate ${shellQuote(id)} --key YOUR-KEY.asc` }));
   if (input.resume) {
     const former = await pendingExposure(loaded, plan.pending_file);
     if (former.length)
       out.push(
         new InfraError(ExitCode.invalid, `${id}: the pending value in ${plan.pending_file} could be read by ${former.join(', ')}, who is no longer an admin: finishing would make an exposed value the live one`, {
-          hint: `give it up and start afresh: infra tokens rotate ${id} --abort, then infra tokens rotate ${id}`,
+          hint: `give it up and start afresh: infra tokens rotate ${shellQuote(id)} --abort, then infra tokens rotate ${shellQuote(id)}`,
         }),
       );
   } else {
@@ -245,7 +246,7 @@ async function remote<T>(run: Run, call: () => Promise<T>): Promise<T> {
 async function oldMatrixToken(run: Run): Promise<{ token: string; user?: string }> {
   const { ref, id, key, loaded } = run;
   const oldFile = tokenValueFile(ref.handle, ref.name);
-  if (!key) throw new InfraError(ExitCode.usage, `rotating a matrix token needs --key FILE: the old access token (${oldFile}) is decrypted to learn the bot's user and to log it out`, { hint: `infra tokens rotate ${id} --key YOUR-KEY.asc` });
+  if (!key) throw new InfraError(ExitCode.usage, `rotating a matrix token needs --key FILE: the old access token (${oldFile}) is decrypted to learn the bot's user and to log it out`, { hint: `infra tokens rotate ${shellQuote(id)} --key YOUR-KEY.asc` });
   if (!(await exists(path.join(loaded.registry.root, oldFile)))) throw new InfraError(ExitCode.invalid, `${oldFile} does not exist, so the bot's Matrix user is unknown`, { hint: `restore ${oldFile} from git, or rotate this token by hand` });
   const token = await decryptFile(loaded, oldFile, key);
   run.secrets.push(token);
@@ -265,7 +266,7 @@ async function resumedValue(run: Run): Promise<{ value: string; expiresAt?: IsoD
 async function newValue(run: Run, matrixUser: string | undefined): Promise<{ value: string; expiresAt?: IsoDate }> {
   const { ctx, member, token, ref, secrets } = run;
   if (token.kind === 'github') {
-    if (!member.github) throw new InfraError(ExitCode.invalid, `${ref.handle} has no github login in keys/${ref.handle}/member.yml, so the new token cannot be checked`, { hint: `infra members edit ${ref.handle} --github LOGIN` });
+    if (!member.github) throw new InfraError(ExitCode.invalid, `${ref.handle} has no github login in keys/${ref.handle}/member.yml, so the new token cannot be checked`, { hint: `infra members edit ${shellQuote(ref.handle)} --github LOGIN` });
     const perms = githubPermissions(token.consumers);
     if (ctx.prompter)
       say(ctx, `Make a new token for ${member.github} at ${githubNewTokenUrl(run.apiUrl)}${perms.fineGrained.length ? ` with: ${perms.fineGrained.join('; ')} (classic: ${perms.classicScopes.join(', ')})` : ''}.`);
@@ -303,7 +304,7 @@ async function storePending(run: Run, value: string): Promise<void> {
     const { armored, recipients } = await encryptForAdmins(ctx, loaded, value);
     await ctx.store.mutateMember(ref.handle, 'tokens rotate', (tx) => {
       const current = requireToken(tx.loaded, ref);
-      if (current.token.pending) throw new InfraError(ExitCode.invalid, `${id}: another rotation started meanwhile`, { hint: `infra tokens rotate ${id} --resume --key YOUR-KEY.asc` });
+      if (current.token.pending) throw new InfraError(ExitCode.invalid, `${id}: another rotation started meanwhile`, { hint: `infra tokens rotate ${shellQuote(id)} --resume --key YOUR-KEY.asc` });
       tx.writeFile(plan.pending_file, armored, 0o644);
       tx.editMember(ref.handle).setBlock(['tokens', current.index, 'pending'], startRotation(current.token, today(ctx), run.by).pending!);
     });
@@ -413,11 +414,11 @@ export async function abortRotation(ctx: Context, refText: string): Promise<Abor
   const id = `${ref.handle}/${ref.name}`;
   const loaded = await ctx.store.load();
   const { token } = requireToken(loaded, ref);
-  if (!token.pending) throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to abort`, { hint: `infra tokens rotate ${id}` });
+  if (!token.pending) throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to abort`, { hint: `infra tokens rotate ${shellQuote(id)}` });
   const plan = planRotation({ handle: ref.handle, token, admins: loaded.registry.config.admins.length ? loaded.registry.config.admins : ['-'], resume: true });
   const { result, written } = await ctx.store.mutateMember(ref.handle, 'tokens rotate --abort', async (tx) => {
     const current = requireToken(tx.loaded, ref);
-    if (!current.token.pending) throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to abort`, { hint: `infra tokens rotate ${id}` });
+    if (!current.token.pending) throw new InfraError(ExitCode.invalid, `${id}: no rotation is in progress, nothing to abort`, { hint: `infra tokens rotate ${shellQuote(id)}` });
     const left = current.token.pending.left;
     tx.editMember(ref.handle).removeKey(['tokens', current.index, 'pending']);
     if (await exists(path.join(tx.root, plan.pending_file))) tx.removeFile(plan.pending_file);
@@ -426,7 +427,7 @@ export async function abortRotation(ctx: Context, refText: string): Promise<Abor
   await removeHistory(loaded, plan.pending_file);
   say(ctx, `gave up the rotation of ${id}: ${plan.pending_file} is destroyed`);
   if (result.consumers_updated.length)
-    say(ctx, `these consumers already hold the discarded value, which will not be kept: ${result.consumers_updated.join(', ')}; run \`infra tokens rotate ${id}\` now so they get a kept one`);
+    say(ctx, `these consumers already hold the discarded value, which will not be kept: ${result.consumers_updated.join(', ')}; run \`infra tokens rotate ${shellQuote(id)}\` now so they get a kept one`);
   return { ...result, written };
 }
 

@@ -14,6 +14,7 @@ import { ExitCode, InfraError } from '../lib/errors.js';
 import { requireMember, say, today, type Context } from './context.js';
 import { rotateToken, type RotateTokenResult } from './token-rotation.js';
 import { realRemotes, type TokenRemotes, parseTokenRef, requireToken, exists, adminKey, decryptFile } from './token-common.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 // ---------------------------------------------------------------- add
 
@@ -39,7 +40,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<AddT
   if (!(TOKEN_KINDS as readonly string[]).includes(input.kind)) throw new InfraError(ExitCode.invalid, `--kind must be one of ${TOKEN_KINDS.join(', ')}`);
   const kind = input.kind as TokenKind;
   if (input.every !== undefined && (!Number.isInteger(input.every) || input.every < 1)) throw new InfraError(ExitCode.invalid, '--every must be a whole number of days, at least 1');
-  if (kind === 'matrix' && !input.homeserver) throw new InfraError(ExitCode.usage, 'a matrix token needs --homeserver URL', { hint: `infra tokens add ${input.handle} ${input.name} --kind matrix --homeserver https://matrix.example` });
+  if (kind === 'matrix' && !input.homeserver) throw new InfraError(ExitCode.usage, 'a matrix token needs --homeserver URL', { hint: `infra tokens add ${shellQuote(input.handle)} ${shellQuote(input.name)} --kind matrix --homeserver https://matrix.example` });
   if (kind !== 'matrix' && input.homeserver !== undefined) throw new InfraError(ExitCode.invalid, '--homeserver is only for --kind matrix');
   const consumers = input.consumers.map((c) => parseConsumer(c));
   const seen = new Set<string>();
@@ -64,10 +65,10 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<AddT
     const member = requireMember(tx.registry, input.handle);
     if (member.kind !== 'bot') throw new InfraError(ExitCode.invalid, `${input.handle} is a ${member.kind}; only bots hold tokens`, { hint: 'add the bot first: infra members add HANDLE --bot --name ... --org ... --email ...' });
     if (member.tokens.some((t) => t.name === input.name))
-      throw new InfraError(ExitCode.invalid, `${input.handle} already has a token "${input.name}"`, { hint: `see it with \`infra tokens show ${input.handle}/${input.name}\`` });
+      throw new InfraError(ExitCode.invalid, `${input.handle} already has a token "${input.name}"`, { hint: `see it with \`infra tokens show ${shellQuote(`${input.handle}/${input.name}`)}\`` });
     tx.editMember(input.handle).append(['tokens'], entry);
   });
-  say(ctx, `Next: store its first value with \`infra tokens rotate ${input.handle}/${input.name}\`.`);
+  say(ctx, `Next: store its first value with \`infra tokens rotate ${shellQuote(`${input.handle}/${input.name}`)}\`.`);
   return { token: `${input.handle}/${input.name}`, kind, consumers: consumers.map(formatConsumer), written };
 }
 
@@ -154,14 +155,14 @@ export interface ShowTokenInput {
 
 export async function showToken(ctx: Context, input: ShowTokenInput): Promise<TokenRow & { value?: string }> {
   const ref = parseTokenRef(input.ref);
-  if (input.reveal && !input.key) throw new InfraError(ExitCode.usage, '--reveal needs --key FILE: your private OpenPGP key', { hint: `infra tokens show ${input.ref} --reveal --key YOUR-KEY.asc` });
+  if (input.reveal && !input.key) throw new InfraError(ExitCode.usage, '--reveal needs --key FILE: your private OpenPGP key', { hint: `infra tokens show ${shellQuote(input.ref)} --reveal --key YOUR-KEY.asc` });
   const loaded = await ctx.store.load();
   const { member, token } = requireToken(loaded, ref);
   const valueFile = tokenValueFile(ref.handle, ref.name);
   const stored = await exists(path.join(loaded.registry.root, valueFile));
   const row = tokenRow(loaded, ctx, member, token, stored);
   if (!input.reveal) return row;
-  if (!stored) throw new InfraError(ExitCode.invalid, `${valueFile} does not exist: no value has been stored for ${row.token} yet`, { hint: `infra tokens rotate ${row.token}` });
+  if (!stored) throw new InfraError(ExitCode.invalid, `${valueFile} does not exist: no value has been stored for ${row.token} yet`, { hint: `infra tokens rotate ${shellQuote(row.token)}` });
   const unlock = await adminKey(ctx, input.key!);
   return { ...row, value: await decryptFile(loaded, valueFile, unlock) };
 }
@@ -187,9 +188,9 @@ export async function rotateDue(ctx: Context, input: { dryRun?: boolean; vaultPa
       if (due.due !== undefined && due.due > date && !t.pending) continue;
       const id = `${m.handle}/${t.name}`;
       const person = (why: string, command: string) => out.need_person.push({ token: id, kind: t.kind, ...(due.due ? { due: due.due } : {}), why, command });
-      if (t.pending) person(`a rotation started ${t.pending.started_at} is not finished`, `infra tokens rotate ${id} --resume --key YOUR-KEY.asc`);
-      else if (t.kind === 'github') person('GitHub cannot mint tokens: a person makes a new one and pastes it', `infra tokens rotate ${id}`);
-      else if (t.kind === 'matrix') person("a new access token needs the bot's password", `infra tokens rotate ${id} --key YOUR-KEY.asc`);
+      if (t.pending) person(`a rotation started ${t.pending.started_at} is not finished`, `infra tokens rotate ${shellQuote(id)} --resume --key YOUR-KEY.asc`);
+      else if (t.kind === 'github') person('GitHub cannot mint tokens: a person makes a new one and pastes it', `infra tokens rotate ${shellQuote(id)}`);
+      else if (t.kind === 'matrix') person("a new access token needs the bot's password", `infra tokens rotate ${shellQuote(id)} --key YOUR-KEY.asc`);
       else {
         try {
           out.rotated.push(await rotateToken(ctx, { ref: id, dryRun: input.dryRun, vaultPasswordFile: input.vaultPasswordFile, cancelled: input.cancelled, ...(input.signal ? { signal: input.signal } : {}) }, remotes));

@@ -32,6 +32,7 @@ import type { IsoDate } from '../core/types.js';
 import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { readArg, say, today, type Context } from './context.js';
 import { actor } from './token-common.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 const RESUME = 'infra vault rotate --resume --key YOUR-KEY.asc';
 const exists = (file: string) =>
@@ -76,7 +77,7 @@ async function unlockKey(ctx: Context, file: string | undefined, command: string
 async function decryptRegistryFile(root: string, admins: readonly string[], rel: string, key: UnlockedKey): Promise<string> {
   const { decryptWithKey } = await import('../adapters/openpgp-tokens.js');
   const armored = await fs.readFile(path.join(root, rel), 'utf8').catch(() => undefined);
-  if (armored === undefined) throw new InfraError(ExitCode.invalid, `${rel} is missing`, { hint: `restore it from git: git checkout -- ${rel}` });
+  if (armored === undefined) throw new InfraError(ExitCode.invalid, `${rel} is missing`, { hint: `restore it from git: git checkout -- ${shellQuote(rel)}` });
   try {
     return await decryptWithKey(armored, key.armored, key.passphrase, { messageFile: rel, keyFile: `--key ${key.file}` });
   } catch (e) {
@@ -389,7 +390,7 @@ export async function rotateVault(ctx: Context, input: RotateVaultInput): Promis
     adopted = true;
   } else if (input.resume) {
     if (!(await exists(pendingAbs)))
-      throw new InfraError(ExitCode.invalid, `${VAULT_STATE_FILE} records an unfinished rotation, but ${VAULT_PENDING_FILE} is missing`, { hint: `restore it from git (git checkout -- ${VAULT_PENDING_FILE}), then: ${RESUME}` });
+      throw new InfraError(ExitCode.invalid, `${VAULT_STATE_FILE} records an unfinished rotation, but ${VAULT_PENDING_FILE} is missing`, { hint: `restore it from git (git checkout -- ${shellQuote(VAULT_PENDING_FILE)}), then: ${RESUME}` });
     nextText = await decryptRegistryFile(root, admins, VAULT_PENDING_FILE, key);
   } else nextText = generateGenericToken(ctx.random(32));
   const pw: Passwords = { old, next: passwordBytes(nextText) };

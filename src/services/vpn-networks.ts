@@ -12,6 +12,7 @@ import { printable } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { Context } from './context.js';
 import { withFlowLists } from '../lib/yaml-edit.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 export interface AddNetworkInput {
   name: string;
@@ -68,7 +69,7 @@ export async function addVpnNetwork(ctx: Context, input: AddNetworkInput): Promi
 
   const { result, written } = await ctx.store.mutate('vpn network add', async (tx) => {
     const { config } = tx.registry;
-    if (input.name in config.vpn) throw new InfraError(ExitCode.invalid, `network ${input.name} already exists in infra.yml`, { hint: 'infra vpn list --network ' + input.name });
+    if (input.name in config.vpn) throw new InfraError(ExitCode.invalid, `network ${input.name} already exists in infra.yml`, { hint: `infra vpn list --network ${shellQuote(input.name)}` });
     const problems = validateNetwork(network, [...Object.values(config.vpn), network]);
     if (problems.length) {
       const lines = problems.map((p) => `${FLAG_OF[p.field.split('.')[2]?.replace(/\[\d+\]$/, '') ?? ''] ?? p.field}: ${p.message}`);
@@ -93,7 +94,7 @@ export async function addVpnNetwork(ctx: Context, input: AddNetworkInput): Promi
     network,
     servers: result,
     next: [
-      `infra vpn join HANDLE --device DEVICE --network ${input.name}  # enrol a device`,
+      `infra vpn join HANDLE --device DEVICE --network ${shellQuote(input.name)}  # enrol a device`,
       'infra render  # the servers get their peer lists; apply with ansible/wireguard.yml',
     ],
     written,

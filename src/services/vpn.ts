@@ -15,6 +15,7 @@ import { checkWgKey, generatePrivateKey, hasPrivateKeyBits, publicKeyOf, renderD
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { clean, red, yellow } from '../lib/style.js';
 import { need, readArg, requireMember, say, today, type Context } from './context.js';
+import { shellQuote } from '../lib/shell-quote.js';
 
 /** Where the device's config goes (`vpn join`, `vpn rekey`): stdout by default. */
 export interface DeliveryInput {
@@ -85,7 +86,7 @@ export async function joinVpn(ctx: Context, input: JoinVpnInput): Promise<VpnCon
   const config = renderDeviceConfig(deviceConfigInput(input.handle, plan.network, plan.peer, key.privateKey));
   const delivered = await deliverOrExplain(ctx, config, key.privateKey !== undefined, input, prepared, {
     what: 'the peer was recorded',
-    hint: `make a new key and config: infra vpn rekey ${input.handle} --device ${device}${input.out !== undefined ? ` --out ${input.out}` : ''}`,
+    hint: `make a new key and config: infra vpn rekey ${shellQuote(input.handle)} --device ${shellQuote(device)}${input.out !== undefined ? ` --out ${shellQuote(input.out)}` : ''}`,
   });
   say(ctx, `Next: \`infra render\`, commit, then apply ansible/wireguard.yml to the servers matched by \`${plan.network.servers}\`; the device connects once the server has the peer.`);
   return { member: input.handle, device, network: plan.network.name, addresses: plan.peer.addresses, public_key: key.publicKey, ...delivered, private_key_included: key.privateKey !== undefined };
@@ -106,7 +107,7 @@ export async function rekeyVpn(ctx: Context, input: RekeyVpnInput): Promise<VpnC
   const config = renderDeviceConfig(deviceConfigInput(input.handle, plan.network, plan.newPeer, key.privateKey));
   const delivered = await deliverOrExplain(ctx, config, key.privateKey !== undefined, input, prepared, {
     what: 'the new key was recorded',
-    hint: `run the rekey again: infra vpn rekey ${input.handle} --device ${device}`,
+    hint: `run the rekey again: infra vpn rekey ${shellQuote(input.handle)} --device ${shellQuote(device)}`,
   });
   say(ctx, 'Next: `infra render`, commit, then apply ansible/wireguard.yml; until then the servers still accept the old key.');
   return { member: input.handle, device, network: plan.network.name, addresses: plan.newPeer.addresses, public_key: key.publicKey, ...delivered, private_key_included: key.privateKey !== undefined };
@@ -221,7 +222,7 @@ async function prepareDelivery(ctx: Context, handle: string, device: string, d: 
     // Not refused (1 public key in 32 looks the same), but never silent: the key is not echoed.
     if (hasPrivateKeyBits(d.publicKey))
       ctx.stderr.write(
-        `${yellow('warning: --public-key has the bit pattern of a WireGuard PRIVATE key')} (as \`wg genkey\` makes them; 1 public key in 32 has it too). If it is the device's private key, it is exposed: make a new pair on the device and run \`infra vpn rekey ${handle} --device ${device} --public-key "$(wg pubkey < privatekey)"\`\n`,
+        `${yellow('warning: --public-key has the bit pattern of a WireGuard PRIVATE key')} (as \`wg genkey\` makes them; 1 public key in 32 has it too). If it is the device's private key, it is exposed: make a new pair on the device and run \`infra vpn rekey ${shellQuote(handle)} --device ${shellQuote(device)} --public-key "$(wg pubkey < privatekey)"\`\n`,
       );
   }
   if (d.qr && d.encrypt) throw new InfraError(ExitCode.usage, '--qr and --encrypt cannot be combined', { hint: 'use --encrypt > FILE.asc, or --qr on a terminal' });

@@ -18,6 +18,7 @@ import { ExitCode, formatProblem, InfraError, type Problem } from '../../lib/err
 import { onTerminal, prompter } from '../../lib/prompter.js';
 import { boldErr, clean, jsonText, red } from '../../lib/style.js';
 import { closestNames, levenshtein } from '../../lib/names.js';
+import { shellCommand } from '../../lib/shell-quote.js';
 
 export const REPORT_BUG = 'this is a bug in infra: please report it with the command you ran and this message';
 
@@ -93,7 +94,7 @@ export abstract class InfraCommand<T> extends Command {
     const known = Object.keys({ ...this.ctor.flags, ...this.ctor.baseFlags, json: true }).map((f) => `--${f}`);
     const typed = err.flags?.[0]?.split('=')[0];
     const near = typed ? closestNames(typed, known, 1).filter((f) => levenshtein(f, typed) <= 3) : [];
-    return { message: near.length ? `${message} (did you mean ${near[0]}?)` : message, hint: `infra ${id} --help` };
+    return { message: near.length ? `${message} (did you mean ${near[0]}?)` : message, hint: shellCommand(['infra', ...id.split(' ').filter(Boolean), '--help']) };
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {

@@ -4,6 +4,7 @@
  */
 import type { Hook } from '@oclif/core/interfaces';
 import { closestNames, levenshtein } from '../../lib/names.js';
+import { shellCommand } from '../../lib/shell-quote.js';
 
 const hook: Hook<'command_not_found'> = async function (opts) {
   const typed = opts.id.replace(/:/g, ' ');
@@ -11,7 +12,7 @@ const hook: Hook<'command_not_found'> = async function (opts) {
   const near = closestNames(typed, ids, 3).filter((id) => levenshtein(id, typed) <= Math.max(3, Math.floor(typed.length / 3)));
   const shown = typed.replace(/[^\x20-\x7e]/g, '?').slice(0, 60);
   const message = `"${shown}" is not an infra command${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(' or ')}?)` : ''}`;
-  const hint = near.length ? `infra ${near[0]} --help` : 'infra --help lists every command';
+  const hint = near.length ? shellCommand(['infra', ...near[0]!.split(' '), '--help']) : 'infra --help lists every command';
   // --json promises one JSON document on stdout, errors included
   if (opts.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: 2, message, hint } }, null, 2)}\n`);
   else process.stderr.write(`infra: ${message}\nhint: ${hint}\n`);

@@ -2,6 +2,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../_shared/base-command.js';
 import { addMember, type AddMemberResult } from '../../services/members.js';
+import { shellQuote } from '../../lib/shell-quote.js';
 
 export default class MembersAdd extends InfraCommand<AddMemberResult> {
   static override summary = 'Add a principal: a person or a bot.';
@@ -24,7 +25,7 @@ export default class MembersAdd extends InfraCommand<AddMemberResult> {
   async run(): Promise<AddMemberResult> {
     const { args, flags } = await this.parseWith(MembersAdd);
     const result = await addMember(this.context(), { ...args, ...flags });
-    this.say(`Added ${result.kind} ${result.handle}. Next: infra keys add ${result.handle} KEY.pub${result.kind === 'human' ? ` (or --github USER), infra vpn join ${result.handle} --device laptop` : ''}`);
+    this.say(`Added ${result.kind} ${result.handle}. Next: infra keys add ${shellQuote(result.handle)} KEY.pub${result.kind === 'human' ? ` (or --github USER), infra vpn join ${shellQuote(result.handle)} --device laptop` : ''}`);
     return result;
   }
 }

@@ -5,6 +5,7 @@ import { ExitCode, InfraError } from '../../lib/errors.js';
 import { splitTokenRef } from '../../services/argument-order.js';
 import { rotateDue, rotateToken, type RotateDueResult, type RotateTokenResult } from '../../services/tokens.js';
 import { abortRotation, type AbortRotationResult } from '../../services/token-rotation.js';
+import { shellQuote } from '../../lib/shell-quote.js';
 
 type Result = RotateTokenResult | RotateDueResult | AbortRotationResult;
 
@@ -32,11 +33,11 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
   async run(): Promise<Result> {
     const { args, argv, flags } = await this.parseWith(TokensRotate);
     if (flags.due && argv.length === 1 && /^[a-z][a-z0-9-]*\/[A-Za-z0-9._-]+$/.test(argv[0] as string))
-      throw new InfraError(ExitCode.usage, '--due rotates every token that is due: drop the token name, or drop --due', { hint: `infra tokens rotate ${argv[0]}` });
+      throw new InfraError(ExitCode.usage, '--due rotates every token that is due: drop the token name, or drop --due', { hint: `infra tokens rotate ${shellQuote(argv[0] as string)}` });
     const joined = !flags.due ? await splitTokenRef(this.context(), argv as string[]) : undefined;
     if (joined)
       throw new InfraError(ExitCode.usage, `name the token as one word, HANDLE/NAME: ${joined}`, {
-        hint: `infra tokens rotate ${joined}${flags['dry-run'] ? ' --dry-run' : ''}${flags.resume ? ' --resume' : ''}${flags.key ? ' --key YOUR-KEY.asc' : ''}`,
+        hint: `infra tokens rotate ${shellQuote(joined)}${flags['dry-run'] ? ' --dry-run' : ''}${flags.resume ? ' --resume' : ''}${flags.key ? ' --key YOUR-KEY.asc' : ''}`,
       });
     if (argv.length > (flags.due ? 0 : 1))
       throw new InfraError(ExitCode.usage, 'a token value is never taken from the command line (process lists and shell history keep it); the extra argument was ignored and not stored', {
@@ -67,7 +68,7 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
     if (!this.jsonEnabled()) {
       const lines = [`gave up the rotation of ${r.token}: ${r.discarded} destroyed`];
       if (r.consumers_updated.length) lines.push(`already updated (they hold a value that will not be kept): ${r.consumers_updated.join(', ')}`);
-      lines.push(`start a fresh rotation: infra tokens rotate ${r.token}`);
+      lines.push(`start a fresh rotation: infra tokens rotate ${shellQuote(r.token)}`);
       this.out(lines.join('\n'));
     }
     return r;

@@ -4,6 +4,7 @@ import { InfraCommand } from '../_shared/base-command.js';
 import { ExitCode, InfraError } from '../../lib/errors.js';
 import { splitTokenRef } from '../../services/argument-order.js';
 import { showToken, type TokenRow } from '../../services/tokens.js';
+import { shellQuote } from '../../lib/shell-quote.js';
 
 export default class TokensShow extends InfraCommand<TokenRow & { value?: string }> {
   static override summary = "Show a token's metadata; with --reveal --key, decrypt its value to stdout.";
@@ -24,7 +25,7 @@ export default class TokensShow extends InfraCommand<TokenRow & { value?: string
       const joined = await splitTokenRef(this.context(), argv as string[]);
       // an extra word that is not a token name is not echoed: it may be a value pasted by mistake
       throw new InfraError(ExitCode.usage, joined ? `name the token as one word, HANDLE/NAME: ${joined}` : 'name one token, as HANDLE/NAME', {
-        hint: joined ? `infra tokens show ${joined}${flags.reveal ? ' --reveal --key YOUR-KEY.asc' : ''}` : 'see `infra tokens list`',
+        hint: joined ? `infra tokens show ${shellQuote(joined)}${flags.reveal ? ' --reveal --key YOUR-KEY.asc' : ''}` : 'see `infra tokens list`',
       });
     }
     const result = await showToken(this.context(), { ref: args.token, reveal: flags.reveal, key: flags.key });

@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args';
 import { InfraCommand } from '../_shared/base-command.js';
 import { initVault, type InitVaultResult } from '../../services/vault.js';
+import { shellQuote } from '../../lib/shell-quote.js';
 
 export default class VaultInit extends InfraCommand<InitVaultResult> {
   static override summary = 'Store the Ansible vault password in the registry, encrypted to every admin, and write ansible/vault-pass-client.';
@@ -17,7 +18,7 @@ ansible/vault-pass-client is the script Ansible then uses as its vault password 
         [
           `stored ${r.generated ? 'a new random' : 'the given'} vault password in ${r.password_file}, encrypted to ${r.encrypted_to.join(', ')}`,
           `recorded in ${r.state_file}`,
-          r.client_written ? `wrote ${r.client_file}: INFRA_ADMIN_KEY=YOUR-KEY.asc ansible-playbook --vault-password-file ${r.client_file} ...` : `kept ${r.client_file} (it differs from what infra writes)`,
+          r.client_written ? `wrote ${r.client_file}: INFRA_ADMIN_KEY=YOUR-KEY.asc ansible-playbook --vault-password-file ${shellQuote(r.client_file)} ...` : `kept ${r.client_file} (it differs from what infra writes)`,
         ].join('\n'),
       );
     return r;
