@@ -4,7 +4,7 @@ import type { Member } from '../core/types.js';
 import { isPeerIndexEntry, OtherMembers, peerIndexEntry, type PeerIndexEntry } from '../core/peer-index.js';
 import { validateConfig, validateMember } from '../core/validate.js';
 import { readDerived, writeDerived } from './derived-state.js';
-import { digest, statKey } from './file-stamps.js';
+import { digest, fileStatPart, memberStatKey, statKey } from './file-stamps.js';
 import { keepsDerivedState, validatorStamp } from './member-cache.js';
 import { CONFIG_FILE, memberRel } from './registry-root.js';
 import { locatedFor, YamlFiles, type Loaded } from './registry-load.js';
@@ -98,7 +98,7 @@ export function writtenMemberStat(root: string, handle: string, text: string): s
   const full = path.join(root, memberRel(handle));
   const before = lstatSync(full, { bigint: true, throwIfNoEntry: false });
   if (!before || !before.isFile() || readFileSync(full, 'utf8') !== text) return undefined;
-  return `${statKey(before)}|pgp:${existsSync(path.join(root, `keys/${handle}/pgp.asc`)) ? 1 : 0}`;
+  return memberStatKey(before, existsSync(path.join(root, `keys/${handle}/pgp.asc`)));
 }
 
 /** The registry with one member parsed and every other one known only from the peer index. */
@@ -134,7 +134,7 @@ export async function loadFocused(root: string, handle: string): Promise<Focused
     // Another member's pgp.asc changes neither its validity nor what it holds: only its file is compared.
     // The edited member's is, for its has_pgp.
     const want = index.entries.get(d.name)!.stat;
-    if (d.name === handle ? want !== `${statKey(fileStat)}|pgp:${existsSync(path.join(root, `keys/${d.name}/pgp.asc`)) ? 1 : 0}` : want.slice(0, want.lastIndexOf('|')) !== statKey(fileStat)) return undefined;
+    if (d.name === handle ? want !== memberStatKey(fileStat, existsSync(path.join(root, `keys/${d.name}/pgp.asc`))) : fileStatPart(want) !== statKey(fileStat)) return undefined;
   }
   if (count !== index.entries.size) return undefined; // a member removed
   const configParsed = parseYamlFile(CONFIG_FILE, configText);
@@ -146,7 +146,7 @@ export async function loadFocused(root: string, handle: string): Promise<Focused
   const text = await readRegistryText(path.join(root, rel), rel);
   // stat after the read as before it: the text is the file the entry describes
   const after = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false });
-  if (text === undefined || !after || stat.slice(0, stat.lastIndexOf('|')) !== statKey(after)) return undefined;
+  if (text === undefined || !after || fileStatPart(stat) !== statKey(after)) return undefined;
   const parsed = parseYamlFile(rel, text);
   if (parsed.problems.length) return undefined;
   const hasPgp = stat.endsWith('|pgp:1');

@@ -14,7 +14,7 @@ import { decodeUtf8 } from '../lib/utf8.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { CONFIG_FILE, memberRel } from './registry-root.js';
 import { lineOf, parseYamlFile, readRegistryText, type YamlFile } from './yaml-load.js';
-import { digest, statKey } from './file-stamps.js';
+import { digest, fileStatPart, memberStatKey, statKey } from './file-stamps.js';
 import { cacheMinMembers, readMemberCache, validatorStamp, writeMemberCache, type CacheEntry, type CrossChecked, type MemberCache } from './member-cache.js';
 import { factsFrom, type ParsedKeys } from './member-facts.js';
 
@@ -157,13 +157,12 @@ async function readRaw(root: string): Promise<RawLoad> {
     // Synchronous on purpose: at 10,000 members these two calls are most of a load from the cache, and a
     // promise per call (an Error object per missing pgp.asc) costs several times the system call.
     const fileStat = lstatSync(path.join(root, rel), { bigint: true, throwIfNoEntry: false }); // lstat: a link never matches a cached file
-    let stat = fileStat ? statKey(fileStat) : undefined;
     // lstat: a pgp.asc that is a link is refused (reported below), never read as the member's key
     const pgpStat = lstatSync(path.join(root, `keys/${handle}/pgp.asc`), { throwIfNoEntry: false });
     const pgpLink = pgpStat?.isSymbolicLink() === true;
     const hasPgp = pgpStat !== undefined && !pgpLink;
     // what the member's validation depends on: its file, and whether it has an OpenPGP key
-    if (stat !== undefined) stat = `${stat}|pgp:${hasPgp ? 1 : 0}`;
+    const stat = fileStat ? memberStatKey(fileStat, hasPgp) : undefined;
     const cached = stat !== undefined ? cache.entries.get(handle) : undefined;
     if (cached && cached.stat === stat) return { stat, hasPgp, pgpLink, cached: cached.member };
     // stat before read: a write in between changes the stat, so the entry made from this text is never reused wrongly
@@ -184,7 +183,7 @@ async function readRaw(root: string): Promise<RawLoad> {
       files.defer(rel, () => {
         const full = path.join(root, rel);
         // Read only if it is still the file the entry describes; otherwise the command must start again.
-        const fileStat = stat!.slice(0, stat!.lastIndexOf('|'));
+        const fileStat = fileStatPart(stat!);
         const before = statKey(statSync(full, { bigint: true }));
         const body = decodeUtf8(readFileSync(full), rel);
         if (before !== fileStat || statKey(statSync(full, { bigint: true })) !== fileStat)

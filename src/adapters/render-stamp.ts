@@ -13,12 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readDerived, removeDerived, writeDerived } from './derived-state.js';
 import type { Loaded } from './registry-load.js';
+import { statKey } from './file-stamps.js';
 
 /** Kept as derived state (derived-state.ts): outside the registry, authenticated. */
 const STAMP_FILE = 'render.json';
 const MAX_DEPTH = 10;
-
-const statKey = (s: BigIntStats) => `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}`;
 
 class NoStamp extends Error {}
 
@@ -33,7 +32,7 @@ async function treeLines(root: string, rel: string, depth: number, out: string[]
     throw e;
   }
   if (stat.isSymbolicLink() || depth > MAX_DEPTH) throw new NoStamp();
-  out.push(`${rel} ${stat.isDirectory() ? 'd' : 'f'} ${statKey(stat)}`);
+  out.push(`${rel} ${stat.isDirectory() ? 'd' : 'f'} ${statKey(stat, true)}`);
   if (!stat.isDirectory()) return;
   const names = (await fs.readdir(path.join(root, rel))).sort();
   const lines = await Promise.all(
@@ -52,7 +51,7 @@ function renderCode(): Promise<string> {
   codeStamp ??= (async () => {
     const base = fileURLToPath(new URL('..', import.meta.url));
     // this module's own file: the whole CLI when it runs from the bundle (dist/bundle/infra.cjs)
-    const lines = [`self ${statKey(await fs.stat(fileURLToPath(import.meta.url), { bigint: true }))}`];
+    const lines = [`self ${statKey(await fs.stat(fileURLToPath(import.meta.url), { bigint: true }), true)}`];
     for (const dir of ['core', 'adapters', 'services', 'lib']) await treeLines(base, dir, 0, lines).catch(() => lines.push(`${dir} unreadable`));
     return lines.join('\n');
   })();
