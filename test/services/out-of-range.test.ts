@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readWgDump } from '../../src/core/ansible-json.js';
+import { readCollector } from '../../src/core/live-collect.js';
 import { ExitCode, InfraError } from '../../src/lib/errors.js';
 import { runAudit } from '../../src/services/audit.js';
 import { showMember } from '../../src/services/members.js';
@@ -78,8 +78,12 @@ describe('a WireGuard handshake past any date', () => {
   });
 
   it("audit --live: a VPN server's unreadable dump is that host's error, not the end of the audit", () => {
-    const reading = readWgDump({ status: 'ok', result: { stdout: dump('9999999999999') } } as Parameters<typeof readWgDump>[0]);
-    expect(reading).toEqual({ kind: 'error', message: expect.stringContaining('latest-handshake 9999999999999 is out of range') });
+    const hex = (text: string) => `x${Buffer.from(text, 'utf8').toString('hex')}`;
+    const answer = (handshake: string) => ['infra-live-collect 1', `hostview 0 ${hex('permitrootlogin no\n')}`, `wg 0 ${hex(dump(handshake))}`, 'end', ''].join('\n');
+    const far = readCollector({ status: 'ok', result: { stdout: answer('9999999999999') } }, true);
+    expect(far.kind === 'answer' && far.wg).toEqual({ error: expect.stringContaining('latest-handshake 9999999999999 is out of range') });
+    const real = readCollector({ status: 'ok', result: { stdout: answer('9999999999') } }, true);
+    expect(real.kind === 'answer' && real.wg && 'dump' in real.wg).toBe(true);
   });
 });
 

@@ -1,11 +1,12 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../_shared/base-command.js';
-import { ExitCode, InfraError } from '../../lib/errors.js';
-import { splitTokenRef } from '../../services/argument-order.js';
+import { interruptible } from '../_shared/interrupt.js';
+import { checkRotateArguments } from '../_shared/token-arguments.js';
+import { abortLines, dueLines, rotatedLines } from '../_shared/token-rotation-text.js';
+import { ExitCode } from '../../lib/errors.js';
 import { rotateDue, rotateToken, type RotateDueResult, type RotateTokenResult } from '../../services/tokens.js';
 import { abortRotation, type AbortRotationResult } from '../../services/token-rotation.js';
-import { shellQuote } from '../../lib/shell-quote.js';
 
 type Result = RotateTokenResult | RotateDueResult | AbortRotationResult;
 
@@ -32,70 +33,33 @@ Each step is recorded as it happens: a failure part-way exits 5 naming what is d
 
   async run(): Promise<Result> {
     const { args, argv, flags } = await this.parseWith(TokensRotate);
-    if (flags.due && argv.length === 1 && /^[a-z][a-z0-9-]*\/[A-Za-z0-9._-]+$/.test(argv[0] as string))
-      throw new InfraError(ExitCode.usage, '--due rotates every token that is due: drop the token name, or drop --due', { hint: `infra tokens rotate ${shellQuote(argv[0] as string)}` });
-    const joined = !flags.due ? await splitTokenRef(this.context(), argv as string[]) : undefined;
-    if (joined)
-      throw new InfraError(ExitCode.usage, `name the token as one word, HANDLE/NAME: ${joined}`, {
-        hint: `infra tokens rotate ${shellQuote(joined)}${flags['dry-run'] ? ' --dry-run' : ''}${flags.resume ? ' --resume' : ''}${flags.key ? ' --key YOUR-KEY.asc' : ''}`,
-      });
-    if (argv.length > (flags.due ? 0 : 1))
-      throw new InfraError(ExitCode.usage, 'a token value is never taken from the command line (process lists and shell history keep it); the extra argument was ignored and not stored', {
-        hint: `give it on stdin: your-password-manager show ... | infra tokens rotate ${flags.due ? '--due' : 'HANDLE/NAME'}`,
-      });
-    if (!flags.due && !args.token) throw new InfraError(ExitCode.usage, 'name the token to rotate (HANDLE/NAME), or pass --due', { hint: 'infra tokens rotate roobot/github' });
+    await checkRotateArguments(() => this.context(), args.token, argv, flags);
     if (flags.abort) return this.printAbort(await abortRotation(this.context(), args.token!));
     // Ctrl+C cancels the request in flight at once; the rotation stops at its last recorded step (exit 130,
-    // with the --resume command). A second Ctrl+C while that is printed exits at once.
-    let interrupted = false;
+    // with the --resume command).
     const controller = new AbortController();
-    const onSigint = () => {
-      if (interrupted) process.exit(ExitCode.cancelled);
-      interrupted = true;
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      const common = { dryRun: flags['dry-run'], vaultPasswordFile: flags['vault-password-file'], cancelled: () => interrupted, signal: controller.signal };
-      if (flags.due) return this.printDue(await rotateDue(this.context(), common));
-      return this.print(await rotateToken(this.context(), { ...common, ref: args.token!, resume: flags.resume, key: flags.key }));
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    return interruptible(
+      () => controller.abort(),
+      async (cancelled) => {
+        const common = { dryRun: flags['dry-run'], vaultPasswordFile: flags['vault-password-file'], cancelled, signal: controller.signal };
+        if (flags.due) return this.printDue(await rotateDue(this.context(), common));
+        return this.print(await rotateToken(this.context(), { ...common, ref: args.token!, resume: flags.resume, key: flags.key }));
+      },
+    );
   }
 
   private printAbort(r: AbortRotationResult): AbortRotationResult {
-    if (!this.jsonEnabled()) {
-      const lines = [`gave up the rotation of ${r.token}: ${r.discarded} destroyed`];
-      if (r.consumers_updated.length) lines.push(`already updated (they hold a value that will not be kept): ${r.consumers_updated.join(', ')}`);
-      lines.push(`start a fresh rotation: infra tokens rotate ${shellQuote(r.token)}`);
-      this.out(lines.join('\n'));
-    }
+    if (!this.jsonEnabled()) this.out(abortLines(r).join('\n'));
     return r;
   }
 
   private print(r: RotateTokenResult): RotateTokenResult {
-    if (this.jsonEnabled()) return r;
-    if (r.dry_run && r.blocked_by?.length)
-      this.out([`would NOT rotate ${r.token}: a real run would stop at`, ...r.blocked_by.map((b) => `  ${b.message}${b.hint ? ` -> ${b.hint}` : ''}`)].join('\n'));
-    else if (r.dry_run) this.out([`would rotate ${r.token}:`, ...r.steps!.map((s) => `  ${s}`)].join('\n'));
-    else {
-      const lines = [`rotated ${r.token} on ${r.rotated_at} by ${r.rotated_by}: ${r.updated.length} consumer(s) updated${r.already_done.length ? `, ${r.already_done.length} already done` : ''}`];
-      if (r.expires_at) lines.push(`the new token expires on ${r.expires_at}`);
-      if (r.old_token_logged_out !== undefined) lines.push(r.old_token_logged_out ? 'the old access token is logged out' : 'the old access token could NOT be logged out: end its session in a Matrix client');
-      if (r.revoke_url) lines.push(`Now revoke the old token, signed in as the bot: ${r.revoke_url}`);
-      this.out(lines.join('\n'));
-    }
+    if (!this.jsonEnabled()) this.out(rotatedLines(r).join('\n'));
     return r;
   }
 
   private printDue(r: RotateDueResult): RotateDueResult {
-    if (!this.jsonEnabled()) {
-      for (const t of r.rotated)
-        this.out(t.blocked_by?.length ? `would NOT rotate ${t.token}: ${t.blocked_by.map((b) => `${b.message}${b.hint ? ` -> ${b.hint}` : ''}`).join('; ')}` : `${r.dry_run ? 'would rotate' : 'rotated'} ${t.token}`);
-      for (const p of r.need_person) this.out(`needs a person: ${p.token} (${p.kind}${p.due ? `, due ${p.due}` : ''}): ${p.why} -> ${p.command}`);
-      if (!r.rotated.length && !r.need_person.length) this.out('no token is due');
-    }
+    if (!this.jsonEnabled()) for (const line of dueLines(r)) this.out(line);
     if (r.failed.length) this.finishWith(r.failed.some((f) => f.code === ExitCode.remote) ? ExitCode.remote : r.failed[0].code, r);
     return r;
   }

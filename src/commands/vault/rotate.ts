@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import { InfraCommand } from '../_shared/base-command.js';
+import { interruptible } from '../_shared/interrupt.js';
 import { rotateVault, type RotateVaultResult } from '../../services/vault.js';
 
 export default class VaultRotate extends InfraCommand<RotateVaultResult> {
@@ -14,15 +15,9 @@ Each step is recorded as it happens: the new password is first stored encrypted 
 
   async run(): Promise<RotateVaultResult> {
     const { flags } = await this.parseWith(VaultRotate);
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      process.stderr.write('stopping after the current file (Ctrl+C again to stop at once; then infra vault rotate --resume)\n');
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      const r = await rotateVault(this.context(), { key: flags.key, resume: flags.resume, cancelled: () => interrupted });
+    const stopping = () => process.stderr.write('stopping after the current file (Ctrl+C again to stop at once; then infra vault rotate --resume)\n');
+    return interruptible(stopping, async (cancelled) => {
+      const r = await rotateVault(this.context(), { key: flags.key, resume: flags.resume, cancelled });
       if (!this.jsonEnabled())
         this.out(
           r.nothing_to_resume
@@ -30,8 +25,6 @@ Each step is recorded as it happens: the new password is first stored encrypted 
             : `rotated the vault password on ${r.rotated_at} by ${r.rotated_by}: ${r.items} vault item(s) under the new password; ${r.rewritten.length} file(s) re-encrypted by this run${r.already_done.length ? `, ${r.already_done.length} already done` : ''}`,
         );
       return r;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    });
   }
 }
