@@ -41,6 +41,8 @@ export interface Change {
   signer?: string;
   /** whether the change rules allow the commit (docs/reference.md, "Signed changes") */
   verdict?: 'allowed' | 'violation';
+  /** an edit of the working tree not committed yet (`commit` is then "uncommitted") */
+  uncommitted?: boolean;
 }
 
 /** One commit's registry files before (its first parent) and after: relative path -> text; absent = no such file. */
