@@ -131,7 +131,6 @@ export function summaryLine(findings: readonly Finding[]): string {
   return SEVERITIES.map((sev) => `${s[sev]} ${sev}`).join(', ');
 }
 
-const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 // ------------------------------------------------------------------ JSON
 
