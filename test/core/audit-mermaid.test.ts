@@ -102,7 +102,7 @@ describe('dueGantt', () => {
     const taskLines = lines.filter((l) => l.startsWith('    '));
     expect(taskLines).toHaveLength(items.length);
     for (const l of taskLines) expect(l).toMatch(TASK_LINE);
-    expect(lines.filter((l) => !l.startsWith('    ')).every((l) => /^(gantt|  title Due by [\d-]+ \(from [\d-]+\)|  dateFormat YYYY-MM-DD|  axisFormat %m-%d|  todayMarker off|  section [A-Za-z ]+)$/.test(l))).toBe(true);
+    expect(lines.filter((l) => !l.startsWith('    ')).every((l) => /^(gantt| {2}title Due by [\d-]+ \(from [\d-]+\)| {2}dateFormat YYYY-MM-DD| {2}axisFormat %m-%d| {2}todayMarker off| {2}section [A-Za-z ]+)$/.test(l))).toBe(true);
     expect(text).not.toContain('%%');
     const parsed = await parseMermaid(text);
     expect(parsed.config).toEqual({});
@@ -155,7 +155,7 @@ describe('reachFlowchart', () => {
     const text = reachFlowchart(edges)!;
     expect(text).not.toContain('%%');
     for (const l of text.trimEnd().split('\n'))
-      expect(l).toMatch(/^(flowchart LR|  g\d+\["[^"\n]*"\]|  subgraph e\d+\["[^"\n]*"\]|    e\d+h\d+\["[^"\n]*"\]|  end|  g\d+ -->\|"[^"\n]*"\| e\d+h\d+)$/);
+      expect(l).toMatch(/^(flowchart LR| {2}g\d+\["[^"\n]*"\]| {2}subgraph e\d+\["[^"\n]*"\]| {4}e\d+h\d+\["[^"\n]*"\]| {2}end| {2}g\d+ -->\|"[^"\n]*"\| e\d+h\d+)$/);
     const parsed = await parseMermaid(text);
     expect(parsed.config).toEqual({});
     const groups = new Set(HOSTILE_NAMES).size;
