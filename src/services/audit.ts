@@ -177,12 +177,15 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
 
   let changes;
   if (options.since !== undefined) {
-    const { registryHistory } = await import('../adapters/git.js');
+    const { registryHistory, uncommittedRegistryFiles } = await import('../adapters/git.js');
     changes = changesOver(await registryHistory(root, options.since));
     // Who signed each change and whether the change rules allow it (docs/reference.md, "Signed changes").
     const { judgeSince } = await import('./signed-changes.js');
     const judged = await judgeSince(root, options.since);
     changes = changes.map((c) => ({ ...c, ...judged.of(c.commit) }));
+    // Edits of the working tree not committed yet: listed last, each saying it is uncommitted (and never judged as signed).
+    const uncommitted = await uncommittedRegistryFiles(root, today(ctx));
+    if (uncommitted) changes.push(...changesOver([uncommitted]).map((c) => ({ ...c, uncommitted: true })));
     findings.push(...judged.findings);
     findings.splice(0, findings.length, ...sortFindings(findings));
   }
