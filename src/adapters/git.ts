@@ -5,6 +5,8 @@
  * naming git, instead of hanging infra).
  */
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import type { CommitFiles } from '../core/changes.js';
 import { shellQuote } from '../lib/shell-quote.js';
@@ -195,4 +197,32 @@ export async function registryHistory(root: string, since: string, options: GitO
     out.push({ commit: c.short, date: c.date, before, after });
   }
   return out;
+}
+
+/**
+ * The registry files (infra.yml, keys/<handle>/member.yml and pgp.asc) edited in the working tree and not
+ * committed yet, as HEAD has them and as they are on disk now (an untracked file is new; a deleted one is
+ * absent after): what changesIn reads, for "what changed since" to say plainly what is not committed.
+ * Undefined when nothing is uncommitted. Links and files over 1 MB on disk are left out, never followed.
+ */
+export async function uncommittedRegistryFiles(root: string, date: string, options: GitOptions = {}): Promise<CommitFiles | undefined> {
+  await registryPrefix(root, options);
+  const listed = async (args: string[]) => {
+    const r = await runGit(root, args, options);
+    if (r.code !== 0) throw gitFailed(args, r);
+    return r.stdout.toString('utf8').split('\0').filter(Boolean);
+  };
+  const changed = await listed(['diff', '--name-only', '-z', '--no-renames', '--relative', 'HEAD', '--', ...REGISTRY_PATHS]);
+  const untracked = await listed(['ls-files', '-z', '--others', '--exclude-standard', '--', ...REGISTRY_PATHS]);
+  const files = [...new Set([...changed, ...untracked])].filter((f) => f === 'infra.yml' || /^keys\/[^/\n]+\/(member\.yml|pgp\.asc)$/.test(f)).sort();
+  if (files.length === 0) return undefined;
+  const head = await runGit(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], options);
+  const before = head.code === 0 ? await pgpAsFingerprints(await readFilesAt(root, head.stdout.toString('utf8').trim(), files, options)) : new Map<string, string>();
+  const after = new Map<string, string>();
+  for (const rel of files) {
+    const file = path.join(root, rel);
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (st?.isFile() && st.size <= 1024 * 1024) after.set(rel, await fs.readFile(file, 'utf8'));
+  }
+  return { commit: 'uncommitted', date, before, after: await pgpAsFingerprints(after) };
 }

@@ -5,11 +5,16 @@
  * Member-written text (handles, names, host names, problem messages that quote a file) is untrusted in
  * all three: control characters, line breaks and invisible format characters (bidi overrides, zero-width
  * characters) are shown as `\uXXXX` in text, and JSON text escapes them, so nothing reaches a terminal
- * as an escape sequence or reorders what is shown; markdown also escapes what could end a table cell,
- * open a code span or link, or start HTML.
+ * as an escape sequence or reorders what is shown; markdown (audit-markdown.ts) puts what markdown would act
+ * on in code spans.
  */
 import { summarize, SEVERITIES, type AccessMatrixRow, type Finding, type Severity } from './audit.js';
+import type { DueItem } from './audit-due.js';
+import type { ReachEdge } from './audit-reach.js';
 import type { Change } from './changes.js';
+
+// Markdown has its own file; what used it from here still finds it here.
+export { auditMarkdown, markdownText } from './audit-markdown.js';
 
 export interface AuditReport {
   as_of: string;
@@ -19,6 +24,12 @@ export interface AuditReport {
   changes?: readonly Change[];
   /** What --since was given (a date or a git ref), for the heading of the changes. */
   since?: string;
+  /** What falls due within the horizon (Markdown's gantt). */
+  due?: readonly DueItem[];
+  /** policy.audit.horizon_days, for the gantt's heading. */
+  horizon_days?: number;
+  /** Which member groups reach which hosts (Markdown's flowchart). */
+  reach?: readonly ReachEdge[];
 }
 
 // ------------------------------------------------------------------ inert text
@@ -120,7 +131,6 @@ export function summaryLine(findings: readonly Finding[]): string {
   return SEVERITIES.map((sev) => `${s[sev]} ${sev}`).join(', ');
 }
 
-const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 // ------------------------------------------------------------------ JSON
 
@@ -219,98 +229,6 @@ function fitList(items: readonly string[], width: number): string {
     used += next;
   }
   return shown && displayWidth(shown) <= width ? shown : truncate(`${items.length} members`, width);
-}
-
-// ------------------------------------------------------------------ markdown
-
-/**
- * Text for one markdown table cell or line: inert first, then what markdown would read as syntax is
- * escaped (`\`, `` ` ``, `*`, `_`, `[`, `]`, `|`, `~`, `@`, `#`, `!`), and `<`, `>`, `&` become entities;
- * what HackMD would still act on (embeds, bare URLs: ACTIVE_RE) is put in a code span instead.
- */
-export function markdownText(text: string): string {
-  const safe = inert(text);
-  let out = '';
-  let at = 0;
-  for (const m of safe.matchAll(ACTIVE_RE)) {
-    out += escapeMarkdown(safe.slice(at, m.index)) + codeSpan(m[0]);
-    at = m.index! + m[0].length;
-  }
-  return out + escapeMarkdown(safe.slice(at));
-}
-
-function escapeMarkdown(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/[\\`*_[\]|~@#!]/g, (ch) => `\\${ch}`);
-}
-
-/**
- * What HackMD acts on beyond markdown, which no backslash or entity stops (its linkify and embed rules run on
- * the decoded text): an embed's opening `{%` (`{%pdf https://… %}`, `{%youtube …%}`) and bare URLs
- * (`https://…`, any `scheme://…`, `www.…`, `mailto:…`). These go into a code span, where neither rule looks;
- * the rest is escaped as usual (only the characters HackMD acts on move into code, to keep the notes readable).
- */
-// A URL ends before whitespace, `|`, `<`, `>` and backticks: a span then never holds what would end it or a cell.
-const ACTIVE_RE = /\{%|[a-z][a-z0-9+.-]*:\/\/[^\s|<>`]*|www\.[^\s|<>`]*|mailto:[^\s|<>`]*/gi;
-
-/** `text` (which holds no backtick, `|`, `<` or `>`: ACTIVE_RE) as an inline code span. */
-const codeSpan = (text: string) => `\`${text}\``;
-
-export function auditMarkdown(report: AuditReport): string {
-  const md = markdownText;
-  const out: string[] = [];
-  out.push(`# Infrastructure audit, ${md(report.as_of)}`, '');
-  const hosts = new Set(report.access.map((r) => `${r.environment}/${r.host}`)).size;
-  const people = new Set(report.access.flatMap((r) => r.members)).size;
-  out.push(`**${summaryLine(report.findings)}** · ${hosts} host${hosts === 1 ? '' : 's'} · ${people} member${people === 1 ? '' : 's'} with access`, '');
-
-  out.push('## Findings', '');
-  if (report.findings.length) {
-    out.push('| Severity | Code | Subject | Detail | Fix |', '|---|---|---|---|---|');
-    for (const f of report.findings) out.push(`| ${md(f.severity)} | ${md(f.code)} | ${md(f.subject)} | ${md(f.detail)} | ${md(f.fix)} |`);
-  } else out.push('No findings.');
-  out.push('');
-
-  if (report.changes !== undefined) {
-    out.push(`## Changes since ${md(report.since ?? '')}`.trimEnd(), '');
-    if (report.changes.length) {
-      out.push('| Date | Commit | Change | Subject | Detail |', '|---|---|---|---|---|');
-      for (const c of report.changes) out.push(`| ${md(c.date)} | ${md(c.commit)} | ${md(c.kind)} | ${md(c.subject)} | ${md(`${c.detail ?? ''}${signedNote(c)}`.trim())} |`);
-    } else out.push('No changes.');
-    out.push('');
-  }
-
-  out.push('## Access', '');
-  if (report.access.length) {
-    // Hosts x members; a cell holds the remote users, each marked when reached only from the VPN.
-    const members = [...new Set(report.access.flatMap((r) => r.members))].sort(byText);
-    const cells = new Map<string, Map<string, string[]>>();
-    const hostOrder: string[] = [];
-    for (const r of report.access) {
-      const hostKey = `${r.environment}/${r.host}`;
-      let row = cells.get(hostKey);
-      if (!row) {
-        cells.set(hostKey, (row = new Map()));
-        hostOrder.push(hostKey);
-      }
-      const vpn = new Set(r.vpn_only_members);
-      for (const m of r.members) row.set(m, [...(row.get(m) ?? []), `${md(r.user)}${vpn.has(m) ? ' (VPN only)' : ''}`]);
-    }
-    if (members.length === 0) {
-      out.push('| Host | Members |', '|---|---|');
-      for (const host of hostOrder) out.push(`| ${md(host)} | nobody |`);
-    } else {
-      out.push(`| Host | ${members.map(md).join(' | ')} |`, `|---|${members.map(() => '---|').join('')}`);
-      for (const host of hostOrder) {
-        const row = cells.get(host)!;
-        out.push(`| ${md(host)} | ${members.map((m) => (row.get(m) ?? []).join(', ')).join(' | ')} |`);
-      }
-    }
-  } else out.push('No host is reached by any grant.');
-  return `${out.join('\n')}\n`;
 }
 
 /** ` [signed by alice: allowed]` when the change's commit was judged (audit --since in git); else nothing. */

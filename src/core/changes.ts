@@ -29,7 +29,10 @@ export type ChangeKind =
   | 'token-consumer-added'
   | 'token-consumer-removed'
   | 'certificate-issued'
-  | 'certificate-revoked';
+  | 'certificate-revoked'
+  | 'admin-added'
+  | 'admin-removed'
+  | 'readers-changed';
 
 export interface Change {
   date: string; // the commit's date, YYYY-MM-DD
@@ -41,6 +44,8 @@ export interface Change {
   signer?: string;
   /** whether the change rules allow the commit (docs/reference.md, "Signed changes") */
   verdict?: 'allowed' | 'violation';
+  /** an edit of the working tree not committed yet (`commit` is then "uncommitted") */
+  uncommitted?: boolean;
 }
 
 /** One commit's registry files before (its first parent) and after: relative path -> text; absent = no such file. */
@@ -69,7 +74,7 @@ interface SnapshotMember {
   groups: string[];
   keys: Map<string, { name: string; expires?: string }>; // canonical blob -> key
   peers: Map<string, { device: string; network: string; addresses: string[] }>; // WireGuard public key -> peer
-  tokens: Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[] }>;
+  tokens: Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[]; readable_by?: string[] }>;
   /** serial -> what the record says (member.yml `certificates`). */
   certificates?: Map<number, SnapshotCertificate>;
 }
@@ -146,11 +151,12 @@ function readMember(handle: string, data: unknown): SnapshotMember | undefined {
     const network = str(p.network);
     if (key && device && network) peers.set(key, { device, network, addresses: strings(p.addresses) });
   }
-  const tokens = new Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[] }>();
+  const tokens = new Map<string, { rotated_at?: string; rotated_by?: string; consumers: string[]; readable_by?: string[] }>();
   for (const t of list(data.tokens)) {
     const name = str(t.name);
     const consumers = (Array.isArray(t.consumers) ? t.consumers : []).flatMap((c) => consumerText(c) ?? []);
-    if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}), consumers });
+    const readers = Array.isArray(t.readable_by) ? { readable_by: strings(t.readable_by) } : {};
+    if (name) tokens.set(name, { ...(str(t.rotated_at) ? { rotated_at: str(t.rotated_at) } : {}), ...(str(t.rotated_by) ? { rotated_by: str(t.rotated_by) } : {}), consumers, ...readers });
   }
   const certificates = new Map<number, SnapshotCertificate>();
   for (const c of list(data.certificates)) {
@@ -267,9 +273,29 @@ function memberChanges(handle: string, before: SnapshotMember | undefined, after
     // a consumer is where the next rotation writes the value: a new one (or one pointed elsewhere) redirects it
     for (const c of t.consumers) if (!(old?.consumers ?? []).includes(c)) out.push({ kind: 'token-consumer-added', subject: `${handle}/${name}`, detail: c });
     for (const c of old?.consumers ?? []) if (!t.consumers.includes(c)) out.push({ kind: 'token-consumer-removed', subject: `${handle}/${name}`, detail: c });
+    const readers = readerChange(old?.readable_by, t.readable_by);
+    if (readers) out.push({ kind: 'readers-changed', subject: `${handle}/${name}`, detail: readers });
   }
   out.push(...certificateChanges(handle, before?.certificates, after.certificates));
   return out;
+}
+
+/** Who can read a token's value (its `readable_by`): who was added and who no longer is, or undefined when the same. */
+function readerChange(before: string[] | undefined, after: string[] | undefined): string | undefined {
+  const was = new Set(before ?? []);
+  const now = new Set(after ?? []);
+  const added = [...now].filter((h) => !was.has(h)).sort(byText);
+  const removed = [...was].filter((h) => !now.has(h)).sort(byText);
+  if (!added.length && !removed.length) return undefined;
+  return [added.length ? `readable by ${added.join(', ')} too` : '', removed.length ? `no longer recorded as readable by ${removed.join(', ')}` : ''].filter(Boolean).join('; ');
+}
+
+/** Admins added to or removed from infra.yml `admins:`: who receives every secret at the next re-encryption. */
+function adminChanges(before: string[], after: string[]): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
+  return [
+    ...after.filter((h) => !before.includes(h)).map((h) => ({ kind: 'admin-added' as const, subject: h, detail: 'now an admin: `infra tokens reencrypt` gives them every secret' })),
+    ...before.filter((h) => !after.includes(h)).map((h) => ({ kind: 'admin-removed' as const, subject: h, detail: 'no longer an admin: what they could read stays exposed until rotated' })),
+  ];
 }
 
 /** Certificates issued (who signed, for which window, why) and revoked: the meeting sees who had shift access. */
@@ -307,7 +333,10 @@ export function changesIn(files: CommitFiles): Change[] {
   const out: Change[] = [];
   const unreadable = new Set([...before.unreadable, ...after.unreadable]);
   const configTouched = files.before.has(CONFIG_FILE) || files.after.has(CONFIG_FILE);
-  if (configTouched && !unreadable.has(CONFIG_FILE)) for (const c of grantChanges(before.grants ?? [], after.grants ?? [])) out.push({ ...meta, ...c });
+  if (configTouched && !unreadable.has(CONFIG_FILE)) {
+    for (const c of adminChanges(before.admins ?? [], after.admins ?? [])) out.push({ ...meta, ...c });
+    for (const c of grantChanges(before.grants ?? [], after.grants ?? [])) out.push({ ...meta, ...c });
+  }
   const handles = [...new Set([...before.members.keys(), ...after.members.keys()])].sort(byText);
   for (const h of handles.filter((x) => !unreadable.has(`keys/${x}/member.yml`))) for (const c of memberChanges(h, before.members.get(h), after.members.get(h))) out.push({ ...meta, ...c });
   for (const h of [...new Set([...before.pgp.keys(), ...after.pgp.keys()])].sort(byText)) for (const c of pgpChanges(h, before.pgp.get(h), after.pgp.get(h))) out.push({ ...meta, ...c });

@@ -22,7 +22,9 @@ import { environmentNames, hostsOf, planAccess, type AccessPlan } from '../core/
 import type { Inventory } from '../core/inventory.js';
 import { futureDateProblems } from '../core/future-dates.js';
 import { keyParser, type ParseKey } from '../core/key-summary.js';
-import type { InfraConfig, Member } from '../core/types.js';
+import { DEFAULT_POLICY, type InfraConfig, type Member } from '../core/types.js';
+import { dueItems } from '../core/audit-due.js';
+import { reachEdges } from '../core/audit-reach.js';
 import { isIsoDate } from '../core/validate.js';
 import { parseWgDump } from '../core/wg-dump.js';
 import { askedAddress } from '../core/live-audit.js';
@@ -177,12 +179,15 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
 
   let changes;
   if (options.since !== undefined) {
-    const { registryHistory } = await import('../adapters/git.js');
+    const { registryHistory, uncommittedRegistryFiles } = await import('../adapters/git.js');
     changes = changesOver(await registryHistory(root, options.since));
     // Who signed each change and whether the change rules allow it (docs/reference.md, "Signed changes").
     const { judgeSince } = await import('./signed-changes.js');
     const judged = await judgeSince(root, options.since);
     changes = changes.map((c) => ({ ...c, ...judged.of(c.commit) }));
+    // Edits of the working tree not committed yet: listed last, each saying it is uncommitted (and never judged as signed).
+    const uncommitted = await uncommittedRegistryFiles(root, today(ctx));
+    if (uncommitted) changes.push(...changesOver([uncommitted]).map((c) => ({ ...c, uncommitted: true })));
     findings.push(...judged.findings);
     findings.splice(0, findings.length, ...sortFindings(findings));
   }
@@ -191,7 +196,11 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
   const note = await legacyCacheNote(root);
-  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format, ...(note ? { notes: [note] } : {}) };
+  // The Markdown's pictures: what falls due within the horizon, and which groups reach which hosts.
+  const due = dueItems({ config, members, asOf, wgDumps });
+  const reach = config ? reachEdges(config, inventories) : [];
+  const horizon_days = (config?.policy ?? DEFAULT_POLICY).audit.horizon_days;
+  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), due, reach, horizon_days, summary, failed, format, ...(note ? { notes: [note] } : {}) };
 }
 
 function pick<T>(record: Record<string, T>, key: string): Record<string, T> {

@@ -1,6 +1,8 @@
 import type { AccessMatrixRow, Finding } from '../../src/core/audit.js';
 import { auditJson, auditJsonText, auditMarkdown, auditTable, displayWidth, inert, markdownText, truncate, wrapText, type AuditReport } from '../../src/core/audit-format.js';
 import type { Change } from '../../src/core/changes.js';
+import { codeSpan } from '../../src/core/audit-markdown.js';
+import { ACTIVE_MARKDOWN, codeSpanContents, outsideCodeSpans, tableCells } from '../helpers/markdown-inert.js';
 
 const finding = (over: Partial<Finding> = {}): Finding => ({ code: 'weak-key', severity: 'high', subject: 'alice/old-rsa', detail: 'RSA key of 2048 bits is below the policy minimum of 3072 bits', fix: 'infra keys remove alice old-rsa', ...over });
 const row = (over: Partial<AccessMatrixRow> = {}): AccessMatrixRow => ({ environment: 'production', host: 'bbb1', user: 'sysadmin', members: ['alice', 'bob'], vpn_only: true, vpn_only_members: ['alice', 'bob'], grants: ['access[1]'], ...over });
@@ -114,23 +116,24 @@ describe('auditMarkdown', () => {
     expect(lines[0]).toBe('# Infrastructure audit, 2026-11-22');
     expect(lines[2]).toBe('**1 high, 1 medium, 1 low** · 2 hosts · 3 members with access');
     expect(lines).toContain('| Severity | Code | Subject | Detail | Fix |');
-    expect(lines).toContain('| high | weak-key | alice/old-rsa | RSA key of 2048 bits is below the policy minimum of 3072 bits | infra keys remove alice old-rsa |');
-    expect(lines).toContain('| low | key-expiring | bob/laptop | expires on 2026-12-10, in 18 days | \\`infra keys add bob NEW\\_KEY.pub\\`, then \\`infra keys remove bob laptop\\` |');
+    // paths, handles and commands in code spans, prose as it is: what infra wrote in backticks reads the same raw
+    expect(lines).toContain('| high | weak-key | `alice/old-rsa` | RSA key of 2048 bits is below the policy minimum of 3072 bits | `infra keys remove alice old-rsa` |');
+    expect(lines).toContain('| low | key-expiring | `bob/laptop` | expires on 2026-12-10, in 18 days | `infra keys add bob NEW_KEY.pub`, then `infra keys remove bob laptop` |');
     expect(lines).toContain('## Changes since 2026-11-01');
-    expect(lines).toContain('| 2026-11-20 | abc1234 | member-offboarded | carol | departed on 2026-11-20 |');
+    expect(lines).toContain('| 2026-11-20 | `abc1234` | member-offboarded | `carol` | departed on 2026-11-20 |');
     expect(lines).toContain('| Host | alice | bob | dana |');
-    expect(lines).toContain('| production/bbb1 | sysadmin (VPN only) | sysadmin (VPN only) |  |');
-    expect(lines).toContain('| production/web1 | sysadmin |  | prometheus |');
+    expect(lines).toContain('| `production/bbb1` | sysadmin (VPN only) | sysadmin (VPN only) |  |');
+    expect(lines).toContain('| `production/web1` | sysadmin |  | prometheus |');
   });
 
   it('says so when there is nothing to list', () => {
     const text = auditMarkdown({ as_of: '2026-11-22', findings: [], access: [row({ members: [], vpn_only_members: [] })] });
     expect(text).toContain('No findings.');
     expect(text).not.toContain('## Changes');
-    expect(text).toContain('| production/bbb1 | nobody |');
+    expect(text).toContain('| `production/bbb1` | nobody |');
   });
 
-  it('keeps every hostile string inside its cell: same lines, same cells, no HTML, no code span, no escape', () => {
+  it('keeps every hostile string inside its cell: same lines, same cells, and outside code spans nothing markdown acts on (no HTML, link, emphasis, escape)', () => {
     const text = auditMarkdown(HOSTILE_REPORT);
     const clean = auditMarkdown({
       ...HOSTILE_REPORT,
@@ -140,17 +143,29 @@ describe('auditMarkdown', () => {
       since: 's',
     });
     expect(text.split('\n')).toHaveLength(clean.split('\n').length);
-    const cellsPerLine = (t: string) => t.split('\n').map((l) => l.match(/(?<!\\)\|/g)?.length ?? 0);
+    const cellsPerLine = (t: string) => t.split('\n').map((l) => (l.startsWith('|') ? tableCells(l).length : 0));
     expect(cellsPerLine(text)).toEqual(cellsPerLine(clean));
     expect(text).not.toMatch(UNSAFE);
-    expect(text).not.toContain('<');
-    expect(text).not.toContain('>');
-    const tableLines = text.split('\n').filter((l) => l.startsWith('|'));
-    // code spans (where bare URLs go, for HackMD) are literal text: only what lies outside them is markdown
-    for (const line of tableLines) expect(line.replace(/`[^`|<>]*`/g, '')).not.toMatch(/(?<!\\)[`[\]*_@#~!]/);
+    for (const line of text.split('\n').filter((l) => l.startsWith('|'))) for (const cell of tableCells(line)) expect([cell, outsideCodeSpans(cell)]).not.toEqual([cell, expect.stringMatching(ACTIVE_MARKDOWN)]);
+    // the HTML is there only as the text of a code span
+    expect(codeSpanContents(tableCells(text.split('\n').find((l) => l.startsWith('| high'))!)[2]).join(' ')).toContain('<img src=x onerror=alert(1)>');
   });
 
-  it('escapes what markdown would read as syntax', () => {
-    expect(markdownText('a|b `c` <d> [e](f) *g* _h_ ~i~ @j #k !l \\m &n')).toBe('a\\|b \\`c\\` &lt;d&gt; \\[e\\](f) \\*g\\* \\_h\\_ \\~i\\~ \\@j \\#k \\!l \\\\m &amp;n');
+  it('puts what markdown would read as syntax in code spans, and leaves prose as it is', () => {
+    expect(markdownText('a|b `c` <d> [e](f) *g* _h_ ~i~ @j #k !l \\m &n')).toBe('`a\\|b` `c` `<d>` `[e](f)` `*g*` `_h_` `~i~` `@j` `#k` !l `\\m` `&n`');
+    expect(markdownText('groups infra -> infra, ops (now)')).toBe('groups infra -> infra, ops (now)');
+    expect(markdownText('see host_vars/web1/infra.generated.yml, then run it.')).toBe('see `host_vars/web1/infra.generated.yml`, then run it.');
+    expect(markdownText('infra render, then apply it: `ansible-playbook -i inventories/production ansible/apply-access.yml`')).toBe('`infra render`, then apply it: `ansible-playbook -i inventories/production ansible/apply-access.yml`');
+  });
+
+  it('a code span is longer than any backtick run in it, keeps a leading or trailing backtick, and escapes a pipe for the table', () => {
+    expect(codeSpan('a`b')).toBe('``a`b``');
+    expect(codeSpan('``x')).toBe('``` ``x ```');
+    expect(codeSpan('a|b')).toBe('`a\\|b`');
+    for (const text of ['a`b', '``x', 'x`', '`', 'a|b', 'a\\|b', ' x ']) {
+      const cells = tableCells(`| ${codeSpan(text)} |`);
+      expect([text, cells.length]).toEqual([text, 1]);
+      expect([text, codeSpanContents(cells[0])]).toEqual([text, [text]]);
+    }
   });
 });

@@ -99,4 +99,22 @@ describe('certificates in "changes since"', () => {
     expect(kinds(commit({ [DANA]: member({ certificates: [c1] }) }, { [DANA]: member({ certificates: [{ ...c1, revoked: '2026-11-20' }] }) }))).toEqual([['certificate-revoked', 'dana/laptop#3', 'on 2026-11-20']]);
     expect(kinds(commit({ [DANA]: member({ certificates: [c1] }) }, { [DANA]: member({ certificates: [c1] }) }))).toEqual([]);
   });
+
+  it('admins added to or removed from infra.yml, with what it means for the secrets', () => {
+    const config = (admins: string[]) => stringify({ org: 'o', admins, access: [] });
+    expect(kinds(commit({ 'infra.yml': config(['alice', 'bob']) }, { 'infra.yml': config(['bob', 'carol']) }))).toEqual([
+      ['admin-added', 'carol', 'now an admin: `infra tokens reencrypt` gives them every secret'],
+      ['admin-removed', 'alice', 'no longer an admin: what they could read stays exposed until rotated'],
+    ]);
+    expect(kinds(commit({ 'infra.yml': config(['alice']) }, { 'infra.yml': config(['alice']) }))).toEqual([]);
+  });
+
+  it("a token's readable_by gaining or losing a reader is readers-changed", () => {
+    const BOT = 'keys/roobot/member.yml';
+    const bot = (readable_by?: string[]) => stringify({ name: 'Roo', kind: 'bot', status: 'active', groups: [], ssh_keys: [], tokens: [{ name: 'github', kind: 'github', rotated_at: '2026-10-01', consumers: [], ...(readable_by ? { readable_by } : {}) }] });
+    expect(kinds(commit({ [BOT]: bot(['alice']) }, { [BOT]: bot(['alice', 'bob']) }))).toEqual([['readers-changed', 'roobot/github', 'readable by bob too']]);
+    expect(kinds(commit({ [BOT]: bot(['alice', 'bob']) }, { [BOT]: bot(['bob']) }))).toEqual([['readers-changed', 'roobot/github', 'no longer recorded as readable by alice']]);
+    expect(kinds(commit({ [BOT]: bot() }, { [BOT]: bot(['carol']) }))).toEqual([['readers-changed', 'roobot/github', 'readable by carol too']]);
+    expect(kinds(commit({ [BOT]: bot(['bob', 'alice']) }, { [BOT]: bot(['alice', 'bob']) }))).toEqual([]);
+  });
 });

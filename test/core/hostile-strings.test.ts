@@ -18,6 +18,7 @@ import { terminalErrorText } from '../../src/commands/_shared/base-command.js';
 import type { Problem } from '../../src/lib/errors.js';
 import { jsonText } from '../../src/lib/style.js';
 import { FIELDS, HOSTILE, runCase, TEST_WG_PRIVATE_KEY, type HostileCase } from './hostile-strings-cases.js';
+import { ACTIVE_MARKDOWN, outsideCodeSpans, tableCells } from '../helpers/markdown-inert.js';
 
 // Nothing from member data may reach a terminal raw: controls, format characters (bidi), separators, lone surrogates.
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
@@ -47,8 +48,10 @@ function assertInertYaml(text: string): void {
 /** Terminal and markdown text: one line, nothing that moves the cursor or reorders, no markdown syntax loose. */
 function assertInertText(value: string): void {
   expect(inert(value)).not.toMatch(UNSAFE);
-  // code spans (where embeds and bare URLs go) are literal text: only what lies outside them is markdown
-  expect(markdownText(value).replace(/`[^`|<>]*`/g, '')).not.toMatch(/(?<!\\)[|`*_[\]<>]/);
+  // code spans are literal text: only what lies outside them is markdown, and none of it acts; one table cell stays one
+  const cell = markdownText(value);
+  expect(tableCells(`| ${cell} |`)).toHaveLength(1);
+  expect(outsideCodeSpans(tableCells(`| ${cell} |`)[0])).not.toMatch(ACTIVE_MARKDOWN);
 }
 
 /**
@@ -98,15 +101,8 @@ function auditReportCarrying(text: string): AuditReport {
   };
 }
 
-/** Cells of one markdown table row: `|` splits unless escaped by a backslash (which escapes whatever follows it). */
-function markdownCells(row: string): number {
-  let cells = 0;
-  for (let i = 0; i < row.length; i++) {
-    if (row[i] === '\\') i++;
-    else if (row[i] === '|') cells++;
-  }
-  return cells - 1;
-}
+/** Cells of one markdown table row, as GFM and markdown-it split it (test/helpers/markdown-inert.ts). */
+const markdownCells = (row: string): number => tableCells(row).length;
 
 function assertInertAudit(text: string): void {
   const report = auditReportCarrying(text);
