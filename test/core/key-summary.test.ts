@@ -3,19 +3,18 @@
  * and audit as a lookup. Packed for the member cache and unpacked, a summary is the one a fresh parse
  * gives; a text the lookup lacks is parsed (and refused) exactly as parsePublicKey would.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { keyParser, packSummary, summaryOf, unpackSummary, type KeySummary } from '../../src/core/key-summary.js';
 import { parsePublicKey } from '../../src/core/ssh-key.js';
 import { ed25519Line, rsaLine } from '../helpers/registry-fixture.js';
 import { ecdsaLine, sshString } from '../helpers/keys.js';
+import { rsaPublicParts } from '../helpers/rsa-keys.js';
 
 
 
 /** An RSA line whose modulus carries extra leading zero bytes: the same key, not its canonical encoding. */
 function paddedRsaLine(): { line: string; canonical: Buffer } {
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
-  const e = Buffer.from(jwk.e, 'base64url');
-  const n = Buffer.from(jwk.n, 'base64url');
+  const { e, n } = rsaPublicParts(2048);
   const mpint = (m: Buffer, pad: number) => sshString(Buffer.concat([Buffer.alloc(pad + (m[0] & 0x80 ? 1 : 0)), m]));
   const canonical = Buffer.concat([sshString('ssh-rsa'), mpint(e, 0), mpint(n, 0)]);
   const padded = Buffer.concat([sshString('ssh-rsa'), mpint(e, 2), mpint(n, 3)]);

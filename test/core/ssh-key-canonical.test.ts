@@ -25,15 +25,14 @@ import { crossCheck, validateMember } from '../../src/core/validate.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { parseError } from '../helpers/thrown.js';
 import { sshString } from '../helpers/keys.js';
+import { rsaPublicParts } from '../helpers/rsa-keys.js';
 
 /** An mpint with `pad` extra zero bytes in front of its canonical form. */
 const mpint = (magnitude: Buffer, pad = 0) => sshString(Buffer.concat([Buffer.alloc(pad + (magnitude[0] & 0x80 ? 1 : 0)), magnitude]));
 const sha256 = (b: Buffer) => `SHA256:${createHash('sha256').update(b).digest('base64').replace(/=+$/, '')}`;
 
-function rsaParts(bits = 2048): { e: Buffer; n: Buffer } {
-  const jwk = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
-  return { e: Buffer.from(jwk.e, 'base64url'), n: Buffer.from(jwk.n, 'base64url') };
-}
+/** A real RSA key's parts: fixture keys for 2048 bits and up (test/helpers/rsa-keys.ts), fresh ones below. */
+const rsaParts = (bits = 2048): { e: Buffer; n: Buffer } => rsaPublicParts(bits);
 const rsaBlob = ({ e, n }: { e: Buffer; n: Buffer }, padE = 0, padN = 0) => Buffer.concat([sshString('ssh-rsa'), mpint(e, padE), mpint(n, padN)]);
 const line = (type: string, blob: Buffer, comment = '') => `${type} ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 

@@ -2,8 +2,8 @@
  * Public keys anyone can sign for, built by hand in SSH wire format (independent of src/), and the
  * Edwards-curve arithmetic to show independently that a point has small order.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { sshString } from './keys.js';
+import { rsaPublicParts } from './rsa-keys.js';
 
 const mpint = (b: Buffer) => sshString(b.length > 0 && b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 const bytesOf = (n: bigint) => (n === 0n ? Buffer.alloc(0) : Buffer.from(n.toString(16).padStart(Math.ceil(n.toString(16).length / 2) * 2, '0'), 'hex'));
@@ -13,10 +13,9 @@ export function rsaLineOf(e: bigint, n: bigint, comment = 'forged'): string {
   return `ssh-rsa ${Buffer.concat([sshString('ssh-rsa'), mpint(bytesOf(e)), mpint(bytesOf(n))]).toString('base64')} ${comment}`;
 }
 
-/** The modulus of a fresh real RSA key (its factors unknown to anyone). */
+/** The modulus of a real RSA key whose private half was never kept (its factors unknown to anyone): test/helpers/rsa-keys.ts. */
 export function realModulus(bits: number): bigint {
-  const jwk = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as { n: string };
-  return BigInt(`0x${Buffer.from(jwk.n, 'base64url').toString('hex')}`);
+  return BigInt(`0x${rsaPublicParts(bits).n.toString('hex')}`);
 }
 
 export function ed25519LineOf(point: Buffer, comment = 'forged'): string {

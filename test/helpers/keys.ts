@@ -1,5 +1,6 @@
 /** Real public keys for tests, made with node:crypto and encoded in SSH wire format by hand (independent of src/). */
 import { generateKeyPairSync } from 'node:crypto';
+import { rsaPublicParts } from './rsa-keys.js';
 
 /** An SSH wire-format string: a 4-byte big-endian length, then the bytes. */
 export const sshString = (b: Buffer | string) => {
@@ -25,10 +26,10 @@ export function ed25519Line(comment = ''): string {
   return `ssh-ed25519 ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 }
 
+/** A real RSA key line of `bits` (a fixture key, distinct from the file's earlier ones: test/helpers/rsa-keys.ts). */
 export function rsaLine(bits: number, comment = ''): string {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
-  const blob = Buffer.concat([sshString('ssh-rsa'), mpint(Buffer.from(jwk.e, 'base64url')), mpint(Buffer.from(jwk.n, 'base64url'))]);
+  const { e, n } = rsaPublicParts(bits);
+  const blob = Buffer.concat([sshString('ssh-rsa'), mpint(e), mpint(n)]);
   return `ssh-rsa ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 }
 

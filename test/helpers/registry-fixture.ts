@@ -3,11 +3,12 @@
  * and any other file. Objects are written as YAML; strings are written as they are (to test odd input).
  * Also makes real OpenSSH public key lines from node:crypto, deterministic from a label.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { rsaPublicParts } from './rsa-keys.js';
 
 export interface RegistryFixture {
   /** infra.yml: an object (see baseConfig) or raw text. */
@@ -96,11 +97,10 @@ export function ed25519Line(label: string, comment = label): string {
   return `ssh-ed25519 ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 }
 
-/** A real RSA public key line of `bits` (random each call). */
+/** A real RSA public key line of `bits` (a fixture key, distinct from the file's earlier ones: test/helpers/rsa-keys.ts). */
 export function rsaLine(bits: number, comment = 'rsa'): string {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const jwk = publicKey.export({ format: 'jwk' });
-  const blob = Buffer.concat([sshString('ssh-rsa'), sshMpint(Buffer.from(jwk.e as string, 'base64url')), sshMpint(Buffer.from(jwk.n as string, 'base64url'))]);
+  const { e, n } = rsaPublicParts(bits);
+  const blob = Buffer.concat([sshString('ssh-rsa'), sshMpint(e), sshMpint(n)]);
   return `ssh-rsa ${blob.toString('base64')} ${comment}`;
 }
 

@@ -7,6 +7,9 @@
  * A second user that exactly one member reaches: after that member is offboarded its list is empty, and
  * the playbook still succeeds, removes the departed key and leaves a key added by hand alone (unless
  * -e infra_allow_empty_users=true, which empties the file).
+ * Every test can run alone (`jest -t NAME`): the first render and playbook run are the file's beforeAll, and each
+ * later state (alice offboarded; dave offboarded beside a key added by hand) is built by its own describe's
+ * beforeAll, one playbook run each, so a test never needs the one before it to have run.
  */
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -47,6 +50,8 @@ d('render + apply-access.yml + a real sshd', () => {
   let soloHome: string;
   let sshd: Sshd | undefined;
   const createdUsers: string[] = [];
+  /** What ansible-inventory read right after the first render (before any later test changed the registry). */
+  let firstInventory: ReturnType<typeof runSync>;
   const keys: Record<string, { privateKey: string; publicLine: string }> = {};
 
   const applyPlaybook = (...extra: string[]) => {
@@ -117,7 +122,9 @@ d('render + apply-access.yml + a real sshd', () => {
     sshd = await startSshd([user, soloUser]);
     const rendered = infra(root, 'render', '--json');
     if (rendered.code !== 0) throw new Error(`infra render failed (${rendered.code}): ${rendered.stdout}${rendered.stderr}`);
-  }, 120000);
+    firstInventory = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { env: ansibleEnv, timeoutMs: 60_000 });
+    applyPlaybook();
+  }, 240000);
 
   afterAll(async () => {
     await sshd?.stop();
@@ -134,7 +141,7 @@ d('render + apply-access.yml + a real sshd', () => {
   ];
 
   it('ansible-inventory reads the rendered variables for each host', () => {
-    const r = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--list'], { env: ansibleEnv, timeoutMs: 60_000 });
+    const r = firstInventory;
     expect(r.code).toBe(0);
     const hostvars = JSON.parse(r.stdout)._meta.hostvars;
     expect(hostvars.testhost.infra_authorized_keys).toEqual({ [user]: expectedLines(), [soloUser]: [`${keyBody(keys.dave.publicLine)} dave/laptop`] });
@@ -144,7 +151,6 @@ d('render + apply-access.yml + a real sshd', () => {
   });
 
   it('the playbook writes exactly the granted lines, and members get in', async () => {
-    applyPlaybook();
     const written = (await fs.readFile(path.join(home, '.ssh', 'authorized_keys'), 'utf8')).split('\n').filter(Boolean);
     expect(written.map((l) => /ssh-ed25519 \S+/.exec(l)?.[0]).sort()).toEqual(['alice', 'bob', 'bob-old', 'carol'].map((k) => keyBody(keys[k].publicLine)).sort());
     expect(written.find((l) => l.includes(keyBody(keys.carol.publicLine)))).toMatch(/^from="10\.77\.0\.0\/24,fd77:77::\/64" /);
@@ -172,49 +178,71 @@ d('render + apply-access.yml + a real sshd', () => {
     expect(JSON.parse(again.stdout)).toEqual({ written: [], removed: [], unchanged: 2 });
   });
 
-  it('after offboard + render + playbook, the departed member is refused and the others still get in', async () => {
-    const off = infra(root, 'members', 'offboard', 'alice', '--date', '2026-06-01', '--no-input', '--json');
-    expect(off.code).toBe(0);
-    const rendered = infra(root, 'render', '--json');
-    expect(rendered.code).toBe(0);
-    // both hosts: `all` reached them, so alice's key is now revoked on both
-    expect(JSON.parse(rendered.stdout).written).toEqual(['inventories/test/host_vars/testhost/infra.generated.yml', 'inventories/test/host_vars/vpnhost/infra.generated.yml']);
-    applyPlaybook();
-    const written = await fs.readFile(path.join(home, '.ssh', 'authorized_keys'), 'utf8');
-    expect(written).not.toContain(keyBody(keys.alice.publicLine).split(' ')[1]);
-    expect(login('alice').ok).toBe(false);
-    expect(login('bob').ok).toBe(true);
-    const inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
-    expect(JSON.parse(inv.stdout).infra_revoked_keys).toEqual({ [user]: [`${keyBody(keys.alice.publicLine)} alice/laptop`] });
-  }, 180000);
+  describe('alice offboarded', () => {
+    let off: ReturnType<typeof runSync>;
+    let rendered: ReturnType<typeof runSync>;
+    beforeAll(() => {
+      off = infra(root, 'members', 'offboard', 'alice', '--date', '2026-06-01', '--no-input', '--json');
+      rendered = infra(root, 'render', '--json');
+      if (off.code === 0 && rendered.code === 0) applyPlaybook();
+    }, 180000);
 
-  it("offboarding a user's only member: the playbook succeeds, the departed key goes, a key added by hand stays", async () => {
-    // Someone put a key there by hand since the last run; an exclusive call would wipe it.
-    const byHandLine = keys['by-hand'].publicLine;
-    await fs.appendFile(soloKeysFile(), `${byHandLine}\n`);
-    expect(soloLogin('by-hand').ok).toBe(true);
+    it('after offboard + render + playbook, the departed member is refused and the others still get in', async () => {
+      expect(off.code).toBe(0);
+      expect(rendered.code).toBe(0);
+      // both hosts: `all` reached them, so alice's key is now revoked on both
+      expect(JSON.parse(rendered.stdout).written).toEqual(['inventories/test/host_vars/testhost/infra.generated.yml', 'inventories/test/host_vars/vpnhost/infra.generated.yml']);
+      const written = await fs.readFile(path.join(home, '.ssh', 'authorized_keys'), 'utf8');
+      expect(written).not.toContain(keyBody(keys.alice.publicLine).split(' ')[1]);
+      expect(login('alice').ok).toBe(false);
+      expect(login('bob').ok).toBe(true);
+      const inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
+      expect(JSON.parse(inv.stdout).infra_revoked_keys).toEqual({ [user]: [`${keyBody(keys.alice.publicLine)} alice/laptop`] });
+    }, 180000);
+  });
 
-    const off = infra(root, 'members', 'offboard', 'dave', '--date', '2026-06-01', '--no-input', '--json');
-    expect(off.code).toBe(0);
-    expect(infra(root, 'render', '--json').code).toBe(0);
-    const inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
-    const vars = JSON.parse(inv.stdout);
-    expect(vars.infra_authorized_keys[soloUser]).toEqual([]);
-    expect(vars.infra_revoked_keys[soloUser]).toEqual([`${keyBody(keys.dave.publicLine)} dave/laptop`]);
+  describe("dave, the solo user's only member, offboarded beside a key added by hand", () => {
+    let byHandLine: string;
+    let byHandInBefore: boolean;
+    let off: ReturnType<typeof runSync>;
+    let renderCode: number | null;
+    let inv: ReturnType<typeof runSync>;
+    beforeAll(async () => {
+      // Someone put a key there by hand since the last run; an exclusive call would wipe it.
+      byHandLine = keys['by-hand'].publicLine;
+      await fs.appendFile(soloKeysFile(), `${byHandLine}\n`);
+      byHandInBefore = soloLogin('by-hand').ok;
+      off = infra(root, 'members', 'offboard', 'dave', '--date', '2026-06-01', '--no-input', '--json');
+      renderCode = infra(root, 'render', '--json').code;
+      inv = runSync('ansible-inventory', ['-i', path.join(root, 'inventories', 'test'), '--host', 'testhost'], { env: ansibleEnv, timeoutMs: 60_000 });
+      applyPlaybook(); // throws with ansible's output when the run fails
+    }, 180000);
 
-    applyPlaybook(); // throws with ansible's output when the run fails
+    it("offboarding a user's only member: the playbook succeeds, the departed key goes, a key added by hand stays", async () => {
+      expect(byHandInBefore).toBe(true);
+      expect(off.code).toBe(0);
+      expect(renderCode).toBe(0);
+      const vars = JSON.parse(inv.stdout);
+      expect(vars.infra_authorized_keys[soloUser]).toEqual([]);
+      expect(vars.infra_revoked_keys[soloUser]).toEqual([`${keyBody(keys.dave.publicLine)} dave/laptop`]);
 
-    const written = (await fs.readFile(soloKeysFile(), 'utf8')).split('\n').filter(Boolean);
-    expect(written).toEqual([byHandLine]);
-    expect(soloLogin('dave').ok).toBe(false);
-    expect(soloLogin('by-hand').ok).toBe(true);
-    expect(login('bob').ok).toBe(true); // the other user's file was still written as before
-  }, 180000);
+      const written = (await fs.readFile(soloKeysFile(), 'utf8')).split('\n').filter(Boolean);
+      expect(written).toEqual([byHandLine]);
+      expect(soloLogin('dave').ok).toBe(false);
+      expect(soloLogin('by-hand').ok).toBe(true);
+      expect(login('bob').ok).toBe(true); // the other user's file was still written as before
+    }, 180000);
 
-  it('with -e infra_allow_empty_users=true, the empty list empties that authorized_keys', async () => {
-    applyPlaybook('-e', 'infra_allow_empty_users=true');
-    expect((await fs.readFile(soloKeysFile(), 'utf8')).trim()).toBe('');
-    expect(soloLogin('by-hand').ok).toBe(false);
-    expect(login('bob').ok).toBe(true);
-  }, 180000);
+    describe('then the playbook with -e infra_allow_empty_users=true', () => {
+      beforeAll(() => {
+        applyPlaybook('-e', 'infra_allow_empty_users=true');
+      }, 180000);
+
+      it('with -e infra_allow_empty_users=true, the empty list empties that authorized_keys', async () => {
+        expect((await fs.readFile(soloKeysFile(), 'utf8')).trim()).toBe('');
+        expect(soloLogin('by-hand').ok).toBe(false);
+        expect(login('bob').ok).toBe(true);
+      }, 180000);
+    });
+  });
 });

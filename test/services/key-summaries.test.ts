@@ -6,7 +6,6 @@
  * trusted exactly as far as its member: a cache entry whose member file changed, or that another validator
  * wrote, is not used, so a key the fresh parse refuses or judges weak never passes.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { render } from '../../src/services/render.js';
 import { testContext } from '../helpers/context.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData } from '../helpers/registry-fixture.js';
 import { ecdsaLine, sshString } from '../helpers/keys.js';
+import { rsaPublicParts } from '../helpers/rsa-keys.js';
 import { keepDerivedStateForSmallRegistries, readDerivedBody, rewriteDerived } from '../helpers/derived-state.js';
 
 const MEMBERS = 60;
@@ -31,9 +31,9 @@ const handleOf = (i: number) => `m${String(i).padStart(3, '0')}`;
 
 /** An RSA key line; `pad` extra zero bytes before the modulus make a valid but non-canonical encoding. */
 function rsaLine(bits: number, comment: string, pad = 0): string {
-  const jwk = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as { e: string; n: string };
+  const { e, n } = rsaPublicParts(bits);
   const mpint = (m: Buffer, extra: number) => sshString(Buffer.concat([Buffer.alloc(extra + (m[0] & 0x80 ? 1 : 0)), m]));
-  const blob = Buffer.concat([sshString('ssh-rsa'), mpint(Buffer.from(jwk.e, 'base64url'), 0), mpint(Buffer.from(jwk.n, 'base64url'), pad)]);
+  const blob = Buffer.concat([sshString('ssh-rsa'), mpint(e, 0), mpint(n, pad)]);
   return `ssh-rsa ${blob.toString('base64')} ${comment}`;
 }
 
