@@ -49,6 +49,7 @@ export { run } from '@oclif/core/run';
 export { flush } from '@oclif/core/flush';
 export { handle } from '@oclif/core/handle';
 export { default as notFound } from './hooks/not-found.js';
+export { default as helpOfUnknown } from './hooks/help-of-unknown.js';
 
 export const COMMANDS = {
   'admins:add': AdminsAdd,
