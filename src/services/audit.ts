@@ -179,10 +179,15 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   }
 
   if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);
+  // a private key anywhere in the tree is published with the registry (core/private-material.ts)
+  const { scanForPrivateKeys } = await import('../adapters/registry-tree.js');
+  const { privateKeyFindings } = await import('../core/private-material.js');
+  const scan = await scanForPrivateKeys(root);
+  if (scan.found.length) findings = sortFindings([...findings, ...privateKeyFindings(scan.found)]);
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
-  const note = await legacyCacheNote(root);
-  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format, ...(note ? { notes: [note] } : {}) };
+  const notes = [await legacyCacheNote(root), scan.truncated].filter((n): n is string => n !== undefined);
+  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), summary, failed, format, ...(notes.length ? { notes } : {}) };
 }
 
 function pick<T>(record: Record<string, T>, key: string): Record<string, T> {

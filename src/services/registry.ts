@@ -107,8 +107,13 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await certificateCheck(ctx, partial)));
   }
   all.push(...(await vaultStateProblems(root)));
-  const note = await legacyCacheNote(root);
-  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
+  // a private key anywhere in the tree is published with the registry (private-key-in-registry)
+  const { scanForPrivateKeys } = await import('../adapters/registry-tree.js');
+  const { privateKeyProblems } = await import('../core/private-material.js');
+  const scan = await scanForPrivateKeys(root);
+  all.push(...privateKeyProblems(scan.found));
+  const notes = [await legacyCacheNote(root), scan.truncated].filter((n): n is string => n !== undefined);
+  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(notes.length ? { notes } : {}) };
 }
 
 /** Certificate records that disagree with the registry (core/cert-check.ts), and CA files that do not read. */
