@@ -46,6 +46,8 @@ export interface InitResult {
   created: string[];
   /** in a git working tree: the git config gpg.ssh.allowedSignersFile set (see docs/reference.md, "Signed changes") */
   allowed_signers_file?: string;
+  /** On a terminal: what the prompts after the scaffold did (see init-steps.ts). */
+  setup?: import('./init-steps.js').FirstSteps;
 }
 
 /** A new registry: infra.yml, keys/, an empty inventory, the schemas and the playbooks that apply a render. */
@@ -80,7 +82,9 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     }
     allowedSignersFile = await configureSignersFile(root);
   }
-  return { root, created, ...(allowedSignersFile ? { allowed_signers_file: allowedSignersFile } : {}) };
+  // On a terminal: the first admin, environment and grant by prompts (init-steps.ts); elsewhere the scaffold only.
+  const setup = ctx.prompter ? await (await import('./init-steps.js')).firstSteps(ctx, root) : undefined;
+  return { root, created, ...(allowedSignersFile ? { allowed_signers_file: allowedSignersFile } : {}), ...(setup ? { setup } : {}) };
 }
 
 export interface CheckResult {
