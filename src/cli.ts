@@ -4,6 +4,7 @@
  * most of a short command's time (bin/load-cli.js). oclif finds the commands here (package.json oclif.commands,
  * strategy `explicit`); test/commands/cli-bundle.test.ts checks that every file in src/commands is listed.
  */
+import Complete from './commands/__complete.js';
 import AdminsAdd from './commands/admins/add.js';
 import AdminsRemove from './commands/admins/remove.js';
 import Approve from './commands/approve.js';
@@ -49,8 +50,11 @@ export { run } from '@oclif/core/run';
 export { flush } from '@oclif/core/flush';
 export { handle } from '@oclif/core/handle';
 export { default as notFound } from './commands/_shared/not-found.js';
+export { default as helpOfUnknown } from './commands/_shared/help-of-unknown.js';
+export { default as completionScripts } from './commands/_shared/completion-scripts.js';
 
 export const COMMANDS = {
+  '__complete': Complete,
   'admins:add': AdminsAdd,
   'admins:remove': AdminsRemove,
   'approve': Approve,

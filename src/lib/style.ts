@@ -58,6 +58,8 @@ export interface TableFit {
   shrink: number[];
   /** of those, the ones whose text wraps onto continuation lines at spaces (and after `/` or `,`) instead of being cut */
   wrap?: number[];
+  /** of the wrapping ones, those that break only at spaces: an address split after `:` would no longer be found by grep */
+  whole?: number[];
 }
 
 /**
@@ -72,7 +74,8 @@ export function table(headers: string[], rows: string[][], fit?: TableFit): stri
     const MIN = 8;
     const wrapping = new Set(fit.wrap ?? []);
     // a wrapping column keeps room for its longest unbreakable piece, so no word is cut in two
-    const floor = (col: number) => (wrapping.has(col) ? Math.max(...all.map((r) => longestPiece(r[col] ?? ''))) : 0);
+    const whole = new Set(fit.whole ?? []);
+    const floor = (col: number) => (wrapping.has(col) ? Math.max(...all.map((r) => longestPiece(r[col] ?? '', whole.has(col)))) : 0);
     for (const col of fit.shrink) {
       const excess = total() - fit.width;
       if (excess <= 0) break;
@@ -83,22 +86,22 @@ export function table(headers: string[], rows: string[][], fit?: TableFit): stri
   const wraps = new Set(fit?.wrap ?? []);
   const lines: string[] = [];
   for (const r of all) {
-    const cells = r.map((c, i) => (wraps.has(i) && c.length > widths[i] ? wrapCell(c, widths[i]) : [cut(c, widths[i])]));
+    const cells = r.map((c, i) => (wraps.has(i) && c.length > widths[i] ? wrapCell(c, widths[i], fit?.whole?.includes(i)) : [cut(c, widths[i])]));
     const height = Math.max(1, ...cells.map((c) => c.length));
     for (let k = 0; k < height; k++) lines.push(cells.map((c, i) => (i === cells.length - 1 ? (c[k] ?? '') : (c[k] ?? '').padEnd(widths[i]))).join('  ').trimEnd());
   }
   return lines.join('\n') + '\n';
 }
 
-const pieces = (text: string) => text.split(' ').filter(Boolean).flatMap((word) => word.split(/(?<=[/,:])/));
-const longestPiece = (text: string) => Math.max(0, ...pieces(text).map((p) => p.length));
+const pieces = (text: string, whole = false) => text.split(' ').filter(Boolean).flatMap((word) => (whole ? [word] : word.split(/(?<=[/,:])/)));
+const longestPiece = (text: string, whole = false) => Math.max(0, ...pieces(text, whole).map((p) => p.length));
 
 /** A cell's words on lines of at most `width`: breaks at spaces, then after `/`, `,` or `:`; a word with none is cut with …. */
-function wrapCell(text: string, width: number): string[] {
+function wrapCell(text: string, width: number, whole = false): string[] {
   const out: string[] = [];
   let line = '';
   // each piece, and whether it continues the previous one without a space (a long word split after `/`, `,` or `:`)
-  const pieces = text.split(' ').filter(Boolean).flatMap((word) => (word.length <= width ? [word] : word.split(/(?<=[/,:])/)).map((p, k) => ({ p, joined: k > 0 })));
+  const pieces = text.split(' ').filter(Boolean).flatMap((word) => (word.length <= width || whole ? [word] : word.split(/(?<=[/,:])/)).map((p, k) => ({ p, joined: k > 0 })));
   for (const { p, joined } of pieces) {
     const piece = p.length > width ? `${p.slice(0, width - 1)}…` : p;
     const glue = line && !joined ? ' ' : '';

@@ -193,14 +193,19 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   }
 
   if (localCommand?.findings.length) findings = sortFindings([...findings, ...localCommand.findings]);
+  // a private key anywhere in the tree is published with the registry (core/private-material.ts)
+  const { scanForPrivateKeys } = await import('../adapters/registry-tree.js');
+  const { privateKeyFindings } = await import('../core/private-material.js');
+  const scan = await scanForPrivateKeys(root);
+  if (scan.found.length) findings = sortFindings([...findings, ...privateKeyFindings(scan.found)]);
   const summary = summarize(findings);
   const failed = failOn !== undefined && findings.some((f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(failOn));
-  const note = await legacyCacheNote(root);
+  const notes = [await legacyCacheNote(root), scan.truncated].filter((n): n is string => n !== undefined);
   // The Markdown's pictures: what falls due within the horizon, and which groups reach which hosts.
   const due = dueItems({ config, members, asOf, wgDumps });
   const reach = config ? reachEdges(config, inventories) : [];
   const horizon_days = (config?.policy ?? DEFAULT_POLICY).audit.horizon_days;
-  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), due, reach, horizon_days, summary, failed, format, ...(note ? { notes: [note] } : {}) };
+  return { as_of: asOf, findings, access, ...(changes ? { changes, since: options.since } : {}), due, reach, horizon_days, summary, failed, format, ...(notes.length ? { notes } : {}) };
 }
 
 function pick<T>(record: Record<string, T>, key: string): Record<string, T> {

@@ -49,6 +49,8 @@ export interface InitResult {
   created: string[];
   /** in a git working tree: the git config gpg.ssh.allowedSignersFile set (see docs/reference.md, "Signed changes") */
   allowed_signers_file?: string;
+  /** On a terminal: what the prompts after the scaffold did (see init-steps.ts). */
+  setup?: import('./init-steps.js').FirstSteps;
 }
 
 /** A new registry: infra.yml, keys/, an empty inventory, the schemas and the playbooks that apply a render. */
@@ -83,7 +85,9 @@ export async function initRegistry(ctx: Context, input: { dir?: string; org?: st
     }
     allowedSignersFile = await configureSignersFile(root);
   }
-  return { root, created, ...(allowedSignersFile ? { allowed_signers_file: allowedSignersFile } : {}) };
+  // On a terminal: the first admin, environment and grant by prompts (init-steps.ts); elsewhere the scaffold only.
+  const setup = ctx.prompter ? await (await import('./init-steps.js')).firstSteps(ctx, root) : undefined;
+  return { root, created, ...(allowedSignersFile ? { allowed_signers_file: allowedSignersFile } : {}), ...(setup ? { setup } : {}) };
 }
 
 export interface CheckResult {
@@ -110,8 +114,13 @@ export async function checkRegistry(ctx: Context): Promise<CheckResult> {
     all.push(...(await certificateCheck(ctx, partial)));
   }
   all.push(...(await vaultStateProblems(root)));
-  const note = await legacyCacheNote(root);
-  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(note ? { notes: [note] } : {}) };
+  // a private key anywhere in the tree is published with the registry (private-key-in-registry)
+  const { scanForPrivateKeys } = await import('../adapters/registry-tree.js');
+  const { privateKeyProblems } = await import('../core/private-material.js');
+  const scan = await scanForPrivateKeys(root);
+  all.push(...privateKeyProblems(scan.found));
+  const notes = [await legacyCacheNote(root), scan.truncated].filter((n): n is string => n !== undefined);
+  return { ok: all.length === 0, members: partial?.registry.members.length ?? 0, problems: all, ...(notes.length ? { notes } : {}) };
 }
 
 /** Certificate records that disagree with the registry (core/cert-check.ts), and CA files that do not read. */

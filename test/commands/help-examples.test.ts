@@ -11,11 +11,13 @@ import { ed25519Line } from '../helpers/keys.js';
 
 interface ManifestCommand {
   id: string;
-  examples?: string[];
+  examples?: Array<string | { command: string; description: string }>;
 }
 
 const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, ManifestCommand> };
-const examples = Object.values(manifest.commands).flatMap((c) => (c.examples ?? []).map((e) => ({ id: c.id.replace(/:/g, ' '), example: e.replace(/<%= config\.bin %>/g, 'infra') })));
+const examples = Object.values(manifest.commands).flatMap((c) =>
+  (c.examples ?? []).map((e) => ({ id: c.id.replace(/:/g, ' '), example: (typeof e === 'string' ? e : e.command).replace(/<%= config\.bin %>/g, 'infra'), description: typeof e === 'string' ? '' : e.description })),
+);
 const git = (cwd: string, args: string[]) => {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr || r.error}`);
@@ -56,6 +58,15 @@ it('finds examples in every command', () => {
   const without = Object.values(manifest.commands).filter((c) => !c.id.startsWith('autocomplete') && !(c.examples ?? []).length);
   expect(without.map((c) => c.id)).toEqual([]);
   expect(examples.length).toBeGreaterThan(30);
+});
+
+/** What prompts or draws on a terminal: a QR code, a pasted token's new value (rotations that are not dry runs). */
+const usesTerminal = (e: string) => /--qr\b/.test(e) || (/^infra tokens rotate\b/.test(e) && !/--dry-run\b/.test(e) && !/roobot\/webhook-secret/.test(e));
+
+it('every example that prompts or draws on a terminal says so in its description', () => {
+  const terminal = examples.filter((e) => usesTerminal(e.example));
+  expect(terminal.length).toBeGreaterThanOrEqual(4);
+  expect(terminal.filter((e) => !/\bterminal\b/.test(e.description)).map((e) => e.example)).toEqual([]);
 });
 
 describe.each(examples)('$id: $example', ({ example }) => {

@@ -42,4 +42,39 @@ describe('on a terminal', () => {
     expect(r.code).toBe(2);
     expect(r.screen).toContain('missing --name, --email');
   });
+
+  it('init asks for the organisation, then the first admin, environment and grant, and makes a registry check accepts', async () => {
+    const { REPO_ROOT, tempDir } = await import('../helpers/example.js');
+    const dir = path.join(await tempDir('infra-u20a-pty-'), 'access');
+    const r = await runOnTerminal(['init', '--dir', dir], [
+      [/Organisation name/, 'Example Meet Co-op'],
+      [/First admin/, 'alice'],
+      [/OpenPGP public key/, path.join(REPO_ROOT, 'keys/alice/pgp.asc')],
+      [/alice's groups/, ''],
+      [/Full name/, 'Alice Moreau'],
+      [/Organisation id/, 'hypha'],
+      [/Email/, 'alice@hypha.example'],
+      [/First environment/, 'production'],
+      [/Inventory folder of production/, ''],
+      [/Hosts of production/, 'bbb1=192.0.2.10'],
+      [/First grant/, ''],
+      [/On which hosts/, ''],
+      [/As which remote user/, 'sysadmin'],
+      [/Only from the VPN/, 'n'],
+    ], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(r.screen).toContain('infra keys add alice');
+    expect(parse(await fs.readFile(path.join(dir, 'infra.yml'), 'utf8'))).toMatchObject({ org: 'Example Meet Co-op', admins: ['alice'], access: [{ groups: ['infra'], hosts: 'all', user: 'sysadmin' }] });
+    expect(await fs.readFile(path.join(dir, 'inventories/production/hosts.yml'), 'utf8')).toContain('bbb1');
+    expect(await member(dir, 'alice')).toMatchObject({ name: 'Alice Moreau', groups: ['infra'] });
+  });
+
+  it('init --no-input on a terminal keeps the empty scaffold: no prompt', async () => {
+    const { tempDir } = await import('../helpers/example.js');
+    const dir = path.join(await tempDir('infra-u20a-pty-'), 'access');
+    const r = await runOnTerminal(['init', '--dir', dir, '--org', 'Co-op', '--no-input'], []);
+    expect(r.code).toBe(0);
+    expect(r.screen).not.toContain('First admin');
+    expect(parse(await fs.readFile(path.join(dir, 'infra.yml'), 'utf8'))).toMatchObject({ admins: [], access: [] });
+  });
 });

@@ -78,3 +78,14 @@ it('keys list at COLUMNS=80 gives way in the fingerprint, not the note: every wo
   expect(noteWords.filter((w) => !shown.has(w))).toEqual([]);
 });
 
+
+it('vpn list at COLUMNS=80 shows every address whole (a grep finds it), one per line when they do not fit', async () => {
+  const dir = await copyExample();
+  const narrow = await spawnCli(['vpn', 'list', '--dir', dir], { env: { COLUMNS: '80' } });
+  const json = await spawnCli(['vpn', 'list', '--dir', dir, '--json']);
+  const addresses = (JSON.parse(json.stdout).peers as Array<{ addresses: string[] }>).flatMap((p) => p.addresses);
+  expect(addresses.some((a) => a.includes(':'))).toBe(true); // IPv6 addresses, the long ones
+  const shown = new Set(narrow.stdout.split(/[\s,]+/));
+  expect(addresses.filter((a) => !shown.has(a))).toEqual([]);
+  expect(narrow.stdout.split('\n').filter((l) => [...l].length > 80)).toEqual([]);
+});

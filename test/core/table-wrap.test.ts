@@ -31,3 +31,10 @@ it('a word with no break point in a wrapping column is cut with …, never split
   expect(out.split('\n').every((l) => l.length <= 23)).toBe(true);
   expect(out).toContain('aaaaaaaaaaaaaaaaaaaa'); // the column kept room for the longest piece
 });
+
+it('a `whole` wrapping column breaks only at spaces: an IPv6 address stays on one line, whole', () => {
+  const out = table(['N', 'ADDRESSES', 'KEY'], [['1', '10.77.0.2/32, fd77:77::2/128', 'S1240y2EcAbCdEfGhIj']], { width: 30, shrink: [2, 1], wrap: [1], whole: [1] });
+  const lines = out.split('\n').filter(Boolean);
+  expect(lines.slice(1).map((l) => l.slice(3, 17).trim())).toEqual(['10.77.0.2/32,', 'fd77:77::2/128']);
+  expect(lines.every((l) => l.length <= 30)).toBe(true);
+});

@@ -90,7 +90,11 @@ export abstract class InfraCommand<T> extends Command {
     // oclif: "Missing 2 required args:\nhandle  the member\nkey  the key ..." -> "missing 2 required args: handle, key"
     const [first, ...rest] = err.message.split('\n').map((line) => line.replace(/^\s*›?\s*/, '').trim()).filter((line) => line && line !== 'See more help with --help');
     const names = rest.map((line) => line.split(/\s{2,}/)[0]);
-    const message = (first.endsWith(':') && names.length ? `${first} ${names.join(', ')}` : [first, ...rest].join(' ')).replace(/^[A-Z]/, (c) => c.toLowerCase());
+    const message = (first.endsWith(':') && names.length ? `${first} ${names.join(', ')}` : [first, ...rest].join(' '))
+      .replace(/^[A-Z]/, (c) => c.toLowerCase())
+      // a missing required flag: "The following error occurred: Missing required flag key" -> "missing required flag --key"
+      .replace(/^the following errors? occurred:\s*/, '')
+      .replace(/^Missing required flag ([\w-]+)/, 'missing required flag --$1');
     const known = Object.keys({ ...this.ctor.flags, ...this.ctor.baseFlags, json: true }).map((f) => `--${f}`);
     const typed = err.flags?.[0]?.split('=')[0];
     const near = typed ? closestNames(typed, known, 1).filter((f) => levenshtein(f, typed) <= 3) : [];

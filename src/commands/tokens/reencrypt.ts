@@ -7,7 +7,7 @@ export default class TokensReencrypt extends InfraCommand<ReencryptResult> {
   static override description =
     "Run it after an admin joins or leaves. Decrypting needs one current admin's private key. The tokens a former admin could read are listed: re-encrypting does not take the value back from them, so those must be rotated.";
   static override examples = ['<%= config.bin %> tokens reencrypt --key ~/admin-key.asc'];
-  static override flags = { key: Flags.string({ description: 'your private OpenPGP key (gpg --export-secret-keys --armor EMAIL > FILE)' }) };
+  static override flags = { key: Flags.string({ description: 'your private OpenPGP key (gpg --export-secret-keys --armor EMAIL > FILE); - reads it from stdin', required: true }) };
 
   async run(): Promise<ReencryptResult> {
     const { flags } = await this.parseWith(TokensReencrypt);

@@ -17,8 +17,8 @@ Secrets are written with GITHUB_TOKEN when it is set, else with the new GitHub t
 Each step is recorded as it happens: a failure part-way exits 5 naming what is done, and \`--resume --key FILE\` finishes it without asking for the value again; \`--abort\` gives it up (the pending value is destroyed). Ctrl+C cancels the request in flight at once and exits 130 with the --resume command. A value is never taken from the command line.`;
   static override examples = [
     '<%= config.bin %> tokens rotate roobot/webhook-secret --dry-run',
-    '<%= config.bin %> tokens rotate roobot/github',
-    '<%= config.bin %> tokens rotate --due',
+    { description: 'Rotate a pasted token: on a terminal this prompts for the new value (hidden); elsewhere it reads it from stdin', command: '<%= config.bin %> tokens rotate roobot/github' },
+    { description: 'Rotate every token that is due: on a terminal, prompts for each pasted value (elsewhere read from stdin)', command: '<%= config.bin %> tokens rotate --due' },
   ];
   static override strict = false;
   static override args = { token: Args.string({ description: 'HANDLE/NAME' }) };

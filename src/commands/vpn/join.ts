@@ -11,7 +11,7 @@ The device's private key is made here and written only into that config, never i
 The server learns the peer at the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
     '<%= config.bin %> vpn join alice --device tablet --out alice-tablet.conf',
-    '<%= config.bin %> vpn join alice --device phone --qr',
+    { description: 'Enrol a phone: the config is drawn as a QR code, which needs a terminal', command: '<%= config.bin %> vpn join alice --device phone --qr' },
     '<%= config.bin %> vpn join alice --device desktop --encrypt > alice-desktop.conf.asc',
     'wg genkey > router.key && <%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < router.key)"',
   ];

@@ -9,7 +9,7 @@ export default class VpnRekey extends InfraCommand<VpnConfigResult> {
 The old key keeps working on the servers until the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
     '<%= config.bin %> vpn rekey alice --device laptop --out alice-laptop.conf',
-    '<%= config.bin %> vpn rekey bob --device laptop --qr',
+    { description: 'The new config as a QR code, which needs a terminal', command: '<%= config.bin %> vpn rekey bob --device laptop --qr' },
     'wg genkey > laptop.key && <%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < laptop.key)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
