@@ -64,6 +64,7 @@ const modules = {};
 if (full)
   for (const file of (await fs.readdir(here)).filter((f) => f.endsWith('.bench.js')).sort()) {
     const name = file.replace(/\.bench\.js$/, '');
+    if (only && !only.startsWith(name) && !name.startsWith(only)) continue; // --only: the library benches it names too
     process.stderr.write(`bench ${name} (in-process)...\n`);
     const mod = await import(pathToFileURL(path.join(here, file)).href);
     modules[name] = await mod.run();

@@ -21,7 +21,7 @@ const lines = [
       `${ms(c.ms)} ms`,
       `${ms(c.min)}–${ms(c.max)}`,
       c.rss_mb === undefined ? '' : `${Math.round(c.rss_mb)} MB`,
-      c.ref ? `${c.ref.startsWith('render') || c.ref.startsWith('vpn') ? c.ref : `\`${c.ref}\``} ${ms(c.ref_ms)} ms` : '',
+      c.ref ? `${c.ref.startsWith('render') || c.ref.startsWith('vpn') || c.ref.startsWith('tokens') ? c.ref : `\`${c.ref}\``} ${ms(c.ref_ms)} ms` : '',
       c.ratio === undefined ? '' : `${c.ratio.toFixed(2)}×`,
       c.target ? `${c.target} ${c.met ? '✔' : '✘'}` : '',
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),

@@ -67,6 +67,8 @@ export interface LiveCollectorOptions {
 
 export const DEFAULT_LIVE_TIMEOUT_SECONDS = 10;
 export const MAX_DEFAULT_FORKS = 50;
+/** The whole run's deadline: each wave of hosts may cost two host deadlines and 15 s, plus a minute for Ansible itself. */
+export const liveRunDeadlineSeconds = (waves: number, hostTimeoutSeconds: number) => waves * (2 * hostTimeoutSeconds + 15) + 60;
 const INSTALL_HINT = 'install Ansible (`apt-get install ansible` or `pipx install ansible-core`), then run `infra audit --live` again';
 const COLLECTOR = fileURLToPath(new URL('../../ansible/infra-live-collect.sh', import.meta.url));
 
@@ -125,7 +127,7 @@ export function makeLiveCollector(options: LiveCollectorOptions = {}): LiveColle
 
     const forks = settings.forks ?? Math.min(asked.length, MAX_DEFAULT_FORKS);
     const waves = Math.ceil(asked.length / forks);
-    const runTimeoutMs = options.timeoutMs ?? (waves * (2 * timeout + 15) + 60) * 1000;
+    const runTimeoutMs = options.timeoutMs ?? liveRunDeadlineSeconds(waves, timeout) * 1000;
     const argv = [
       asked.join(','),
       '-i', request.inventoryPath,

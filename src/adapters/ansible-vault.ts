@@ -103,7 +103,7 @@ export interface VaultPassword {
   warnings: string[];
 }
 
-const SCRIPT_TIMEOUT_MS = 30_000;
+export const SCRIPT_TIMEOUT_MS = 30_000;
 
 /** Python's bytes.strip(chars): drop any of `chars` from both ends. */
 function stripBytes(b: Buffer, chars: number[]): Buffer {

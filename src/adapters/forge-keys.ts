@@ -26,7 +26,7 @@ export interface ForgeOptions {
   timeoutMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_TIMEOUT_MS = 15_000;
 const USER_AGENT = 'infra-cli';
 // A forge that keeps answering "next page" must not keep us looping: 100 pages of 100 keys is plenty.
 const MAX_PAGES = 100;

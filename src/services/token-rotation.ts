@@ -16,6 +16,7 @@ import type { Matrix } from '../adapters/matrix.js';
 import type { Loaded } from '../adapters/registry-load.js';
 import type { Transaction } from '../adapters/transaction.js';
 import { catalogEntry, formerReaders, readerHandles } from '../core/secrets.js';
+import { consumerSteps } from '../core/token-steps.js';
 import {
   consumerDone,
   describeConsumer,
@@ -315,28 +316,35 @@ async function storePending(run: Run, value: string): Promise<void> {
   }
 }
 
-/** Each consumer, recorded as soon as it holds the value. */
+/**
+ * Each step's consumers, recorded as soon as they hold the value: a GitHub consumer alone, the vault
+ * consumers of one vars file together (one write of the file, one record; see consumerSteps).
+ */
 async function updateConsumers(run: Run, value: string): Promise<string[]> {
   const { ctx, ref, id, plan, vault } = run;
   const updated: string[] = [];
   const total = plan.consumers.length;
   const authToken = ctx.env.GITHUB_TOKEN || value;
-  for (const [i, c] of plan.consumers.entries()) {
-    const cli = formatConsumer(c);
+  for (const step of consumerSteps(plan.consumers, vault.files)) {
     try {
       if (run.input.cancelled?.() || run.input.signal?.aborted) throw cancelledError();
-      if (isGithub(c)) await remote(run, () => run.github!.writeSecret(c, value, authToken));
+      const [first] = step.consumers;
+      if (isGithub(first)) await remote(run, () => run.github!.writeSecret(first, value, authToken));
       await ctx.store.mutateMember(ref.handle, 'tokens rotate', async (tx) => {
         const current = requireToken(tx.loaded, ref);
-        if (!isGithub(c)) await stageVaultVar(ctx, tx, vault.files[cli], c.ansible_vault_var.var, value, vault.password!);
-        tx.editMember(ref.handle).setList(['tokens', current.index, 'pending', 'left'], consumerDone(current.token, c).pending!.left);
+        if (step.file !== undefined) await stageVaultVars(ctx, tx, step.file, step.consumers.flatMap((c) => ('ansible_vault_var' in c ? [c.ansible_vault_var.var] : [])), value, vault.password!);
+        const after = step.consumers.reduce((token, c) => consumerDone(token, c), current.token);
+        tx.editMember(ref.handle).setList(['tokens', current.index, 'pending', 'left'], after.pending!.left);
       });
     } catch (e) {
-      const left = plan.consumers.slice(i).map(formatConsumer);
+      const done = new Set(updated);
+      const left = plan.consumers.map(formatConsumer).filter((c) => !done.has(c));
       throw partWay(scrubbed(e, run.secrets), id, [...plan.already_done, ...updated], left, run.secrets);
     }
-    updated.push(cli);
-    say(ctx, `[${i + 1}/${total}] wrote ${describeConsumer(c)}`);
+    for (const c of step.consumers) {
+      updated.push(formatConsumer(c));
+      say(ctx, `[${updated.length}/${total}] wrote ${describeConsumer(c)}`);
+    }
   }
   return updated;
 }
@@ -386,14 +394,15 @@ async function removeHistory(loaded: Loaded, rel: string): Promise<void> {
   await fs.rm(path.join(loaded.registry.root, historyFile(rel)), { force: true });
 }
 
-/** Writes `VAR: !vault |` into the vars file as part of `tx` (other variables kept). */
-async function stageVaultVar(ctx: Context, tx: Transaction, rel: string, varName: string, value: string, password: Buffer): Promise<void> {
+/** Writes `VAR: !vault |` for each of `varNames` into the vars file as one write of `tx` (other variables kept). */
+async function stageVaultVars(ctx: Context, tx: Transaction, rel: string, varNames: string[], value: string, password: Buffer): Promise<void> {
   const { setVaultVar, vaultEncrypt } = await import('../adapters/ansible-vault.js');
-  const existing = await fs.readFile(path.join(tx.root, rel), 'utf8').catch((e: NodeJS.ErrnoException) => {
+  let text = await fs.readFile(path.join(tx.root, rel), 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
   });
-  tx.writeFile(rel, setVaultVar(existing, varName, vaultEncrypt(value, password, ctx.random), rel));
+  for (const varName of varNames) text = setVaultVar(text, varName, vaultEncrypt(value, password, ctx.random), rel);
+  tx.writeFile(rel, text!);
 }
 
 // ---------------------------------------------------------------- abort

@@ -126,8 +126,8 @@ export async function storedValue(root: string, admins: Admins, rel: string): Pr
   return decryptWithKey(await fs.readFile(path.join(root, rel), 'utf8'), admins.alice.privateKey);
 }
 
-export async function vaultValue(root: string, varName: string): Promise<string | undefined> {
-  const text = await fs.readFile(path.join(root, 'inventories/production/group_vars/bots/infra.tokens.yml'), 'utf8');
+export async function vaultValue(root: string, varName: string, group = 'bots'): Promise<string | undefined> {
+  const text = await fs.readFile(path.join(root, `inventories/production/group_vars/${group}/infra.tokens.yml`), 'utf8');
   const envelope = readVaultVar(text, varName);
   return envelope === undefined ? undefined : vaultDecrypt(envelope, VAULT_PASSWORD);
 }

@@ -72,9 +72,9 @@ function infra(args: string[], env: Record<string, string>, onChild?: (child: Ch
   });
 }
 
-async function setup(onRequest?: (r: FakeGithubRequest) => void): Promise<{ root: string; github: FakeGithub; env: Record<string, string>; key: string }> {
+async function setup(onRequest?: (r: FakeGithubRequest) => void, consumers: unknown[] = CONSUMERS): Promise<{ root: string; github: FakeGithub; env: Record<string, string>; key: string }> {
   const github = await startFakeGithub({ ...fakeGithubData(), onRequest });
-  const root = await tokenRegistry(admins, { genericConsumers: CONSUMERS });
+  const root = await tokenRegistry(admins, { genericConsumers: consumers });
   const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
   const env = { INFRA_DIR: root, INFRA_GITHUB_API_URL: github.url, GITHUB_TOKEN: OLD_GITHUB_TOKEN, ANSIBLE_VAULT_PASSWORD_FILE: path.join(root, 'vault-pass'), INFRA_ADMIN: 'bob' };
   return { root, github, env, key };
@@ -181,6 +181,58 @@ describe('SIGKILL inside a step recorded through the peer index, then --resume',
       const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
       expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
       await expectConverged(root, github);
+    } finally {
+      await github.close();
+    }
+  });
+});
+
+/**
+ * Two vault variables in one vars file are one step: one write of the file, then one record of both
+ * (INFRA_TEST_PAUSE_AT: 1 pending value, 2 member.yml, 3 member.yml after the GitHub consumer, 4 the vars
+ * file holding both variables, 5 member.yml recording both). Killed between the two, both are still to do
+ * and --resume writes them again; killed after, neither is.
+ */
+const BATCHED = [
+  { github_secret: { repo: 'example-coop/organizing', name: 'HOOK_A' } },
+  { ansible_vault_var: { environment: 'production', group: 'bots', var: 'roobot_hook' } },
+  { ansible_vault_var: { environment: 'production', group: 'bots', var: 'roobot_hook_2' } },
+];
+const BATCHED_VARS = ['ansible_vault_var:production:bots:roobot_hook', 'ansible_vault_var:production:bots:roobot_hook_2'];
+const BATCHED_STEP: Array<[string, string, string, string[]]> = [
+  ['the vars file holding both variables written, member.yml not yet', 'after-rename#4', 'inventories/production/group_vars/bots/infra.tokens.yml', BATCHED_VARS],
+  ['member.yml recording both variables written', 'after-rename#5', 'keys/roobot/member.yml', []],
+];
+
+describe.each(RECORDING)('SIGKILL inside a step of two vault variables in one file, then --resume (recorded through the %s)', (_how, recordingEnv) => {
+  it.each(BATCHED_STEP)('%s', async (_what, pauseAt, file, stillLeft) => {
+    const { root, github, env: baseEnv, key } = await setup(undefined, BATCHED);
+    const env = { ...baseEnv, ...recordingEnv };
+    try {
+      let pausedAt = '';
+      const killed = await infra(['tokens', 'rotate', 'roobot/hook'], { ...env, INFRA_TEST_PAUSE_AT: pauseAt }, (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          const m = /infra-test-paused-at \S+ (\S+)/.exec(String(d));
+          if (m) {
+            pausedAt = m[1];
+            child.kill('SIGKILL');
+          }
+        }),
+      );
+      expect(killed.signal).toBe('SIGKILL');
+      expect(pausedAt).toBe(path.join(root, file));
+      const pending = await storedValue(root, admins, 'keys/roobot/tokens/hook.pending.asc');
+      // the file was written whole: both variables hold the pending value, whether recorded or not
+      expect([await vaultValue(root, 'roobot_hook'), await vaultValue(root, 'roobot_hook_2')]).toEqual([pending, pending]);
+      expect((await tokenOf(root, 'hook')).pending.left).toEqual(stillLeft);
+      const resumed = await infra(['tokens', 'rotate', 'roobot/hook', '--resume', '--key', key], env);
+      expect([resumed.code, resumed.stderr]).toEqual([0, expect.any(String)]);
+      const value = await storedValue(root, admins, 'keys/roobot/tokens/hook.asc');
+      expect(value).toBe(pending);
+      expect(github.secret('repo:example-coop/organizing:HOOK_A')).toBe(value);
+      expect([await vaultValue(root, 'roobot_hook'), await vaultValue(root, 'roobot_hook_2')]).toEqual([value, value]);
+      expect((await tokenOf(root, 'hook')).pending).toBeUndefined();
+      expect(await fs.readFile(path.join(root, 'inventories/production/group_vars/bots/infra.tokens.yml'), 'utf8')).toContain('roobot_home: /srv/roobot');
     } finally {
       await github.close();
     }

@@ -14,8 +14,11 @@ import { indexFiles, keepDerivedStateForSmallRegistries, peersDir, readDerivedBo
 
 const TODAY = '2026-06-15';
 const VARS = ['hook_a', 'hook_b', 'hook_c'];
-/** A generic token whose consumers are three vault variables in the same vars file. */
-const CONSUMERS = VARS.map((v) => ({ ansible_vault_var: { environment: 'production', group: 'bots', var: v } }));
+/** The vars file (group) of each: hook_b and hook_c share one, so they are one step (one write, one record). */
+const GROUP: Record<string, string> = { hook_a: 'bots', hook_b: 'web', hook_c: 'web' };
+/** A generic token whose consumers are three vault variables in two vars files. */
+const CONSUMERS = VARS.map((v) => ({ ansible_vault_var: { environment: 'production', group: GROUP[v], var: v } }));
+const cli = (v: string) => `ansible_vault_var:production:${GROUP[v]}:${v}`;
 
 let admins: Admins;
 beforeAll(async () => {
@@ -38,7 +41,7 @@ async function botShard(root: string): Promise<string> {
 async function expectRotated(root: string): Promise<string> {
   const value = await storedValue(root, admins, 'keys/roobot/tokens/hook.asc');
   expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  for (const v of VARS) expect(await vaultValue(root, v)).toBe(value);
+  for (const v of VARS) expect(await vaultValue(root, v, GROUP[v])).toBe(value);
   const token = await tokenOf(root, 'hook');
   expect(token.pending).toBeUndefined();
   expect(token.rotated_at).toBe(TODAY);
@@ -51,7 +54,7 @@ describe('tokens rotate through the peer index', () => {
   it('records start, each consumer and the finish as edits of the bot alone: only its shard of the index is rewritten', async () => {
     const root = await tokenRegistry(admins, { genericConsumers: CONSUMERS });
     const first = await rotateToken(ctxFor(root), { ref: 'roobot/hook' });
-    expect(first.updated).toEqual(VARS.map((v) => `ansible_vault_var:production:bots:${v}`));
+    expect(first.updated).toEqual(VARS.map(cli));
     const firstValue = await expectRotated(root);
 
     // The index exists now (the first edit wrote it): a second rotation reads and rewrites only roobot's part.
@@ -64,19 +67,37 @@ describe('tokens rotate through the peer index', () => {
     expect(secondValue).not.toBe(firstValue);
   });
 
+  it('the vault consumers of one file are one step: one write of the file, one record (start, two steps, finish)', async () => {
+    const root = await tokenRegistry(admins, { genericConsumers: CONSUMERS });
+    const ctx = ctxFor(root);
+    const mutate = ctx.store.mutateMember.bind(ctx.store);
+    const files: string[][] = [];
+    ctx.store.mutateMember = async (handle, command, fn) => {
+      const done = await mutate(handle, command, fn);
+      files.push(done.written);
+      return done;
+    };
+    await rotateToken(ctx, { ref: 'roobot/hook' });
+    const web = 'inventories/production/group_vars/web/infra.tokens.yml';
+    const bots = 'inventories/production/group_vars/bots/infra.tokens.yml';
+    expect(files.map((w) => w.filter((f) => f.endsWith('infra.tokens.yml')))).toEqual([[], [bots], [web], []]);
+    expect(files.length).toBe(4);
+    await expectRotated(root);
+  });
+
   it('a rotation stopped after its first consumer resumes to the same end', async () => {
     const root = await tokenRegistry(admins, { genericConsumers: CONSUMERS });
     await rotateToken(ctxFor(root), { ref: 'roobot/hook' }); // writes the index
     let asked = 0;
     const e = await rejection(rotateToken(ctxFor(root), { ref: 'roobot/hook', cancelled: () => ++asked > 1 }));
     expect(e.exitCode).toBe(130);
-    expect((await tokenOf(root, 'hook')).pending.left).toEqual(VARS.slice(1).map((v) => `ansible_vault_var:production:bots:${v}`));
+    expect((await tokenOf(root, 'hook')).pending.left).toEqual(VARS.slice(1).map(cli));
     const pending = await storedValue(root, admins, 'keys/roobot/tokens/hook.pending.asc');
     expect(await vaultValue(root, 'hook_a')).toBe(pending);
-    expect(await vaultValue(root, 'hook_b')).not.toBe(pending);
+    expect(await vaultValue(root, 'hook_b', 'web').catch(() => undefined)).not.toBe(pending);
     const key = await writeKey(root, 'alice.asc', admins.alice.privateKey);
     const resumed = await rotateToken(ctxFor(root), { ref: 'roobot/hook', resume: true, key });
-    expect(resumed.already_done).toEqual(['ansible_vault_var:production:bots:hook_a']);
+    expect(resumed.already_done).toEqual([cli('hook_a')]);
     expect(await expectRotated(root)).toBe(pending);
   });
 });
