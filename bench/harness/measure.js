@@ -59,14 +59,16 @@ function stats(samples) {
 
 /**
  * Time `subject` and (optionally) `reference`, alternating, `runs` times each after one warm-up each.
- * `before` hooks (untimed) run before every run of that side, e.g. to clear rendered files.
+ * `before` hooks (untimed) run before every run of that side, e.g. to clear rendered files. `warmup: false`
+ * skips the warm-up (runs that start cold anyway and cost minutes each).
  */
-export function compare({ subject, reference, runs }) {
+export function compare({ subject, reference, runs, warmup = true }) {
   const sides = reference ? [subject, reference] : [subject];
-  for (const s of sides) {
-    s.before?.(-1);
-    runOnce(s, -1);
-  }
+  if (warmup)
+    for (const s of sides) {
+      s.before?.(-1);
+      runOnce(s, -1);
+    }
   const samples = sides.map(() => []);
   for (let r = 0; r < runs; r++)
     sides.forEach((s, i) => {
