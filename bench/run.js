@@ -33,7 +33,8 @@ const rows = [];
 for (const [i, run] of plan({ full }).entries()) {
   if (only && run.names && !run.names.some((n) => only.startsWith(n) || n.startsWith(only))) continue;
   // One failing case group (a command refusing the bench's registry) is a row saying so, not a lost run.
-  const got = await run().catch((e) => [{ case: `group ${i + 1}`, size: '-', note: `failed: ${String(e.message ?? e).split('\n').slice(0, 3).join(' ')}` }]);
+  // Named after the group's cases, so `--only` shows the failure of the group it ran instead of hiding it.
+  const got = await run().catch((e) => [{ case: run.names?.join(', ') ?? `group ${i + 1}`, size: '-', note: `failed: ${String(e.message ?? e).split('\n').slice(0, 3).join(' ')}` }]);
   for (const r of got) {
     if (only && !`${r.case} ${r.size}`.includes(only)) continue;
     rows.push(r);

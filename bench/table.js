@@ -9,11 +9,15 @@ const ms = (v) => (v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(v >
 const code = (name) => `\`${name.replace(/ \(.*\)$/, '')}\`${/\((.*)\)$/.test(name) ? ` ${name.match(/\((.*)\)$/)[1]}` : ''}`;
 
 const rows = run.cases.filter((c) => c.ms !== undefined);
+// Rows measured with the machine's load average (the live audit's) get a column for it: the 1-minute
+// figure as each run ended, lowest–highest.
+const withLoad = rows.some((c) => c.load_1m?.length);
+const load = (c) => (c.load_1m?.length ? `${Math.min(...c.load_1m).toFixed(1)}–${Math.max(...c.load_1m).toFixed(1)}` : '');
 const lines = [
   `${run.mode} run, ${run.date.slice(0, 10)}: Node ${run.node.slice(1)}, ${run.cpus} × ${run.cpu?.trim()}, median of ${rows[0]?.runs_ms?.length ?? '?'} runs after a warm-up, ${Math.round(run.seconds)} s in all.`,
   '',
-  '| case | size | median | min–max | peak RSS | reference (same run) | ratio | target |',
-  '|---|---|---|---|---|---|---|---|',
+  `| case | size | median | min–max | peak RSS | reference (same run) | ratio | target |${withLoad ? ' load avg (1 min) |' : ''}`,
+  `|---|---|---|---|---|---|---|---|${withLoad ? '---|' : ''}`,
   ...rows.map((c) =>
     [
       code(c.case),
@@ -21,9 +25,10 @@ const lines = [
       `${ms(c.ms)} ms`,
       `${ms(c.min)}–${ms(c.max)}`,
       c.rss_mb === undefined ? '' : `${Math.round(c.rss_mb)} MB`,
-      c.ref ? `${c.ref.startsWith('render') || c.ref.startsWith('vpn') || c.ref.startsWith('tokens') ? c.ref : `\`${c.ref}\``} ${ms(c.ref_ms)} ms` : '',
+      c.ref ? `${/^(render|vpn|tokens)|hosts$/.test(c.ref) ? c.ref : `\`${c.ref}\``} ${ms(c.ref_ms)} ms` : '',
       c.ratio === undefined ? '' : `${c.ratio.toFixed(2)}×`,
       c.target ? `${c.target} ${c.met ? '✔' : '✘'}` : '',
+      ...(withLoad ? [load(c)] : []),
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
   ),
 ];

@@ -37,7 +37,8 @@ export function runOnce(spec, run = -1) {
   });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   const rssKB = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : undefined;
-  const result = { ms, rssMB: rssKB ? rssKB / 1024 : undefined, status: r.status, stdout: r.stdout, stderr: r.stderr };
+  // The 1-minute load average as the run ends (this machine may be shared: the figure to read beside the time).
+  const result = { ms, rssMB: rssKB ? rssKB / 1024 : undefined, load1: os.loadavg()[0], status: r.status, stdout: r.stdout, stderr: r.stderr };
   const okStatus = spec.okStatus ?? [0];
   if (!okStatus.includes(r.status)) throw new Error(`${spec.cmd} ${spec.args.join(' ')} exited ${r.status ?? r.signal}:\n${(r.stderr || r.stdout || '').slice(0, 2000)}`);
   spec.check?.(result, run);
@@ -53,19 +54,21 @@ export const median = (xs) => {
 function stats(samples) {
   const ms = samples.map((s) => s.ms);
   const rss = samples.map((s) => s.rssMB).filter((x) => x !== undefined);
-  return { median: median(ms), min: Math.min(...ms), max: Math.max(...ms), rssMB: rss.length ? Math.max(...rss) : undefined, runs: ms };
+  return { median: median(ms), min: Math.min(...ms), max: Math.max(...ms), rssMB: rss.length ? Math.max(...rss) : undefined, runs: ms, load1: samples.map((s) => Number(s.load1.toFixed(2))) };
 }
 
 /**
  * Time `subject` and (optionally) `reference`, alternating, `runs` times each after one warm-up each.
- * `before` hooks (untimed) run before every run of that side, e.g. to clear rendered files.
+ * `before` hooks (untimed) run before every run of that side, e.g. to clear rendered files. `warmup: false`
+ * skips the warm-up (runs that start cold anyway and cost minutes each).
  */
-export function compare({ subject, reference, runs }) {
+export function compare({ subject, reference, runs, warmup = true }) {
   const sides = reference ? [subject, reference] : [subject];
-  for (const s of sides) {
-    s.before?.(-1);
-    runOnce(s, -1);
-  }
+  if (warmup)
+    for (const s of sides) {
+      s.before?.(-1);
+      runOnce(s, -1);
+    }
   const samples = sides.map(() => []);
   for (let r = 0; r < runs; r++)
     sides.forEach((s, i) => {

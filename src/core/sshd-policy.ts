@@ -81,7 +81,10 @@ export function policyBreaches(settings: Readonly<Record<string, string>>, polic
     const v = value(setting);
     // PermitUserEnvironment also takes a pattern list of variable names: anything but "no" lets some through.
     const on = v !== 'no';
-    if (on !== policy[field]) out.push({ keyword, field, value: v, wanted: policy[field] ? 'yes' : 'no' });
+    // PubkeyAuthentication must be as the policy says (keys are how the registry's grants log in); every
+    // other field says what sshd MAY allow: a host stricter than the policy breaks nothing.
+    const breaks = field === 'pubkey_authentication' ? on !== policy[field] : on && !policy[field];
+    if (breaks) out.push({ keyword, field, value: v, wanted: policy[field] ? 'yes' : 'no' });
   }
   if (root) {
     const v = value('permitrootlogin');

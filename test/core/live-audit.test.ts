@@ -150,6 +150,11 @@ describe('policy.ssh.host', () => {
   it('a policy that allows passwords is honoured', () => {
     expect(policyBreaches({ ...debian, passwordauthentication: 'yes' }, { ...DEFAULT_SSH_HOST_POLICY, password_authentication: true }, false)).toEqual([]);
   });
+  it('a policy that allows a way in does not demand it: a host stricter than the policy is fine; PubkeyAuthentication must be as the policy says', () => {
+    const lenient = { ...DEFAULT_SSH_HOST_POLICY, password_authentication: true, kbd_interactive_authentication: true, permit_user_environment: true, hostbased_authentication: true };
+    expect(policyBreaches(debian, lenient, true)).toEqual([]);
+    expect(policyBreaches(debian, { ...DEFAULT_SSH_HOST_POLICY, pubkey_authentication: false }, false).map((b) => [b.keyword, b.value, b.wanted])).toEqual([['PubkeyAuthentication', 'yes', 'no']]);
+  });
   it('validation names every bad field and keeps the defaults for them', () => {
     const p = new Problems('infra.yml');
     const policy = validateSshHostPolicy(p, { password_authentication: 'no', permit_root_login: 'without-password', pubkey: true, kbd_interactive_authentication: true });

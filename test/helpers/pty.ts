@@ -14,12 +14,13 @@ export interface PtyResult {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function runOnTerminal(args: string[], answers: Array<[RegExp, string]>, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<PtyResult> {
+/** Each answer is typed when its pattern shows; an answer that is a function is called instead (to act on what the screen showed). */
+export function runOnTerminal(args: string[], answers: Array<[RegExp, string | (() => void)]>, opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<PtyResult> {
   return runCommandOnTerminal([process.execPath, path.join(REPO_ROOT, 'bin/run.js'), ...args], answers, opts);
 }
 
 /** Any program on a pseudo-terminal (e.g. ansible-playbook running infra's vault client), answering prompts as they appear. */
-export function runCommandOnTerminal(argv: string[], answers: Array<[RegExp, string]>, opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<PtyResult> {
+export function runCommandOnTerminal(argv: string[], answers: Array<[RegExp, string | (() => void)]>, opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<PtyResult> {
   const args = argv.slice(1);
   const command = argv.map(quote).join(' ');
   return new Promise((resolve, reject) => {
@@ -37,7 +38,8 @@ export function runCommandOnTerminal(argv: string[], answers: Array<[RegExp, str
       if (next && next[0].test(screen.slice(seenUpTo))) {
         pending.shift();
         seenUpTo = screen.length;
-        child.stdin.write(`${next[1]}\r`);
+        if (typeof next[1] === 'function') next[1]();
+        else child.stdin.write(`${next[1]}\r`);
       }
     });
     child.on('error', (e) => {
