@@ -131,7 +131,6 @@ export function summaryLine(findings: readonly Finding[]): string {
   return SEVERITIES.map((sev) => `${s[sev]} ${sev}`).join(', ');
 }
 
-
 // ------------------------------------------------------------------ JSON
 
 export interface AuditJson {

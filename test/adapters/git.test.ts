@@ -131,7 +131,8 @@ d('git adapter and changes since, on a real repository', () => {
 
   it('reads the first commit against nothing: everyone was added', async () => {
     const changes = changesOver(await registryHistory(root, '2026-01-01'));
-    expect(changes.slice(0, 6).map((c) => [c.kind, c.subject])).toEqual([
+    expect(changes.slice(0, 7).map((c) => [c.kind, c.subject])).toEqual([
+      ['admin-added', 'alice'], // admins too: the first infra.yml makes them admins
       ['grant-added', 'infra -> all as sysadmin'],
       ['grant-added', 'meet-tech -> bbb as sysadmin'],
       ['member-added', 'alice'],

@@ -34,7 +34,7 @@ describe('infra audit', () => {
     const md = r.stdout;
     expect(md.startsWith('# Infrastructure audit, 2026-11-29\n\n**')).toBe(true);
     expect(md).toContain('| Severity | Code | Subject | Detail | Fix |');
-    expect(md).toMatch(/^\| high \| weak-key \| erin\/old-thinkpad \|/m);
+    expect(md).toMatch(/^\| high \| weak-key \| `erin\/old-thinkpad` \|/m); // a subject is a code span
     expect(md).toMatch(/^\| high \| invalid-registry \| .*mon\\\|itoring/m);
     expect(md).toContain('## Access');
     expect(md).toMatch(/^\| Host \| alice \| bob \| dana \| erin \| frank \|$/m);
