@@ -231,6 +231,8 @@ const TAMPERING: Array<[string, (root: string) => Promise<void>, boolean]> = [
 ];
 
 describe('derived state against tampering: the same bytes with it, without it, and with none ever kept', () => {
+  // Each row is about 50 service calls over three registries: on a machine shared with other work that took more
+  // than jest's default minute of wall time (a timeout, not a failure of what the row proves), so rows get three.
   it.each(TAMPERING)('%s', async (_what, tamper, control) => {
     const [on, off, none] = [await warmed(), await warmed(), await warmed()];
     for (const root of [on, off, none]) await tamper(root);
@@ -250,7 +252,7 @@ describe('derived state against tampering: the same bytes with it, without it, a
       for (const name of ['check', 'render']) expect(withIt.answers[name]).not.toBe(truth.answers[name]);
       expect(withIt.files).not.toEqual(truth.files);
     } else expect(withIt).toEqual(truth);
-  });
+  }, 180_000);
 
   it('check and audit say an old in-registry .infra-cache/ is never read and can be deleted (committed: git rm)', async () => {
     const root = await warmed();
