@@ -10,12 +10,11 @@
  */
 import { execFile } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHmac, pbkdf2Sync, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
 import { isMap, parseAllDocuments, parseDocument, type Pair } from 'yaml';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { warnIfReadableByOthers } from './secret-files.js';
-import { writeFileAtomic } from './atomic-write.js';
 import { shellQuote } from '../lib/shell-quote.js';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT;1.1;AES256';
@@ -59,11 +58,6 @@ export function vaultEncryptBytes(data: Uint8Array, password: Password, randomBy
 
 const notVault = (what: string, why: string) =>
   new InfraError(ExitCode.invalid, `${what} is not an Ansible vault value (${why})`, { hint: 'rotate the token to write it again: infra tokens rotate HANDLE/NAME' });
-
-/** Decrypts an envelope written by ansible-vault (1.1, or 1.2 with a vault id) or by vaultEncrypt. */
-export function vaultDecrypt(envelope: string, password: Password, what = 'the value'): string {
-  return vaultDecryptBytes(envelope, password, what).toString('utf8');
-}
 
 /** The vault id of a 1.2 envelope (`$ANSIBLE_VAULT;1.2;AES256;prod` -> prod); undefined for 1.1. */
 export function vaultLabel(envelope: string): string | undefined {
@@ -232,23 +226,4 @@ function replaceEntry(text: string, keyOffset: number, valueEnd: number, block: 
   const end = last + 1;
   const replacement = block.trimEnd().split('\n').map((l) => ' '.repeat(column) + l);
   return [...lines.slice(0, first), ...replacement, ...lines.slice(end)].join('\n') + (end === lines.length ? '\n' : '');
-}
-
-/** The envelope stored for `varName` in a vars file, or undefined. */
-export function readVaultVar(fileText: string, varName: string): string | undefined {
-  const value = (parseDocument(fileText).toJS() as Record<string, unknown> | null)?.[varName];
-  return typeof value === 'string' && value.startsWith('$ANSIBLE_VAULT;') ? value : undefined;
-}
-
-/** Sets `varName` in the vars file at `absFile` (created with its folder when missing), written atomically. */
-export async function writeVaultVar(absFile: string, varName: string, value: string, password: Password, randomBytes?: (n: number) => Uint8Array): Promise<void> {
-  let existing: string | undefined;
-  try {
-    existing = await readFile(absFile, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const text = setVaultVar(existing, varName, vaultEncrypt(value, password, randomBytes), absFile);
-  await mkdir(dirname(absFile), { recursive: true });
-  await writeFileAtomic(absFile, text);
 }

@@ -8,7 +8,7 @@
  * Every message is scrubbed of the tokens involved.
  */
 import { ExitCode, InfraError } from '../lib/errors.js';
-import { consumerKind, describeConsumer, githubPermissionFor, parseGithubExpiration } from '../core/tokens.js';
+import { describeConsumer, githubPermissionFor, parseGithubExpiration } from '../core/tokens.js';
 import type { IsoDate, TokenConsumer } from '../core/types.js';
 import { assertTokenTransport, parseBaseUrl } from './forge-keys.js';
 
@@ -169,6 +169,3 @@ export function githubSecrets(options: GithubSecretsOptions): GithubSecrets {
     },
   };
 }
-
-/** Whether a consumer is one of the GitHub kinds (the others are written elsewhere). */
-export const isGithubConsumer = (c: TokenConsumer): c is GithubConsumer => consumerKind(c) !== 'ansible_vault_var';

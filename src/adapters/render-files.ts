@@ -8,27 +8,13 @@ import { GENERATED_FILE } from '../core/render.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-/** What applyRender does to the disk; tests swap it to fail part-way. */
+/** What a render session does to the disk; tests swap it to fail part-way. */
 export interface RenderWriter {
   write(file: string, content: string | Uint8Array): Promise<void>;
   remove(root: string, rel: string): Promise<void>;
 }
 
 const diskWriter: RenderWriter = { write: (file, content) => writeFileAtomic(file, content), remove: removeGenerated };
-
-/**
- * Write the changed files, then remove the stale ones. Every target is checked first, so a folder in the
- * way fails before anything is written (exit 3, naming it). A failure past that point (a race, a full disk)
- * is exit 3 too, naming the path and every file already written or removed: each write is atomic, and
- * running `infra render` again finishes the job.
- */
-export async function applyRender(root: string, changed: ReadonlyArray<readonly [string, string]>, remove: readonly string[], writer: RenderWriter = diskWriter): Promise<void> {
-  await assertWritable(root, [...changed.map(([rel]) => rel), ...remove]);
-  const session = renderSession(root, changed.length + remove.length, writer);
-  for (const [rel, content] of changed) await session.write(rel, content);
-  for (const rel of remove) await session.remove(rel);
-  await session.finish();
-}
 
 /** Exit 3 naming every target a write cannot reach (see blockedTargets); nothing is written. */
 export async function assertWritable(root: string, rels: readonly string[]): Promise<void> {

@@ -14,17 +14,6 @@ import { policyProblems } from './ssh-key.js';
 import type { Grant, InfraConfig, Member, SshKeyEntry } from './types.js';
 import { ownValue } from './dict.js';
 
-export interface AccessEntry {
-  environment: string;
-  host: string;
-  user: string;
-  member: string; // handle
-  keyName: string;
-  key: SshKeyEntry;
-  /** Every grant giving this key here is vpn_only: the line gets from="<VPN ranges>". */
-  vpnOnly: boolean;
-}
-
 /** Why a key that a grant selects grants nothing. */
 export type RevokeReason = 'departed' | 'policy';
 
@@ -204,16 +193,6 @@ function userAccess(config: InfraConfig, grantIndexes: number[], candidates: (in
   }
   for (const blob of granted.keys()) revoked.delete(blob);
   return { granted: [...granted.values()].sort(refOrder), revoked: [...revoked.values()].sort(refOrder) };
-}
-
-/** Every key line a member gets, sorted by environment, host, user, member, key name. */
-export function resolveAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>): AccessEntry[] {
-  const out: AccessEntry[] = [];
-  for (const [environment, hosts] of planAccess(config, members, inventories))
-    for (const [host, users] of hosts)
-      for (const [user, access] of users)
-        for (const g of access.granted) out.push({ environment, host, user, member: g.member, keyName: g.keyName, key: g.key, vpnOnly: g.vpnOnly });
-  return out;
 }
 
 export interface AccessRow {

@@ -100,11 +100,6 @@ function memberKeyOrRefusal(text: string): PublicKey | Refusal {
   return key;
 }
 
-/** Two keys are the same key when their blobs are (comments and options do not matter). */
-export function sameKey(a: PublicKey, b: PublicKey): boolean {
-  return a.blob.equals(b.blob);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Whole files
 

@@ -7,7 +7,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { readVaultPasswordFile, readVaultVar, setVaultVar, vaultBlock, vaultDecrypt, vaultEncrypt, VAULT_HEADER, writeVaultVar } from '../../src/adapters/ansible-vault.js';
+import { readVaultPasswordFile, setVaultVar, vaultBlock, vaultEncrypt, VAULT_HEADER } from '../../src/adapters/ansible-vault.js';
+import { readVaultVar, vaultDecrypt, writeVaultVar } from '../helpers/vault-vars.js';
 import { rejection, thrown } from '../helpers/thrown.js';
 
 const TOKEN = 'tok_Zx81mQ0pL2vN7bR4sW9yK3cJ6hF5dG1a';

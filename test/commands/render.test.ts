@@ -4,13 +4,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '@oclif/test';
 import { writeFileAtomic } from '../../src/adapters/atomic-write.js';
-import { applyRender } from '../../src/adapters/render-files.js';
+import { assertWritable, renderSession, type RenderWriter } from '../../src/adapters/render-files.js';
 import { InfraError } from '../../src/lib/errors.js';
 import { baseConfig, ed25519Line, makeRegistry, memberData, updateMember, type RegistryFixture } from '../helpers/registry-fixture.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const run = (args: string[]) => runCommand(args, { root: REPO });
 const exitOf = (r: { error?: { oclif?: { exit?: number } } }) => (r.error ? (r.error.oclif?.exit ?? 1) : 0);
+
+/** What services/render.ts does with the files a plan changed: check every target, then write them one at a time. */
+async function applyRender(root: string, changed: ReadonlyArray<readonly [string, string]>, writer: RenderWriter): Promise<void> {
+  await assertWritable(root, changed.map(([rel]) => rel));
+  const session = renderSession(root, changed.length, writer);
+  for (const [rel, content] of changed) await session.write(rel, content);
+  await session.finish();
+}
 
 const HOSTS_YML = 'all:\n  children:\n    bbb:\n      hosts:\n        bbb1:\n        bbb2:\n    web:\n      hosts:\n        web1:\n';
 const fixture = (over: Partial<RegistryFixture> = {}, configOver: Record<string, unknown> = {}): RegistryFixture => ({
@@ -163,7 +171,7 @@ describe('infra render', () => {
       },
       remove: async () => undefined,
     };
-    const error = await applyRender(root, [[a, 'A\n'], [b, 'B\n'], [c, 'C\n']], [], failing).then(
+    const error = await applyRender(root, [[a, 'A\n'], [b, 'B\n'], [c, 'C\n']], failing).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -1,5 +1,5 @@
-import { accessMatrix, hostsReachedBy, planAccess, resolveAccess } from '../../src/core/grants.js';
-import { parseIniInventory, parseYamlInventory } from '../../src/core/inventory.js';
+import { accessMatrix, hostsReachedBy, planAccess } from '../../src/core/grants.js';
+import { parseIniInventory, parseYamlInventory, type Inventory } from '../../src/core/inventory.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member } from '../../src/core/types.js';
 import { ed25519Line, rsaLine } from '../helpers/registry-fixture.js';
 
@@ -53,7 +53,17 @@ const members: Member[] = [
   member('frank', ['not-granted'], [key('frank/f1')]),
 ];
 
-describe('resolveAccess', () => {
+/** Every key line planAccess grants, flattened and in its order (environment, host, user, member, key name). */
+function resolveAccess(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>) {
+  const out: Array<{ environment: string; host: string; user: string; member: string; keyName: string; key: Member['ssh_keys'][number]; vpnOnly: boolean }> = [];
+  for (const [environment, hosts] of planAccess(config, members, inventories))
+    for (const [host, users] of hosts)
+      for (const [user, access] of users)
+        for (const g of access.granted) out.push({ environment, host, user, member: g.member, keyName: g.keyName, key: g.key, vpnOnly: g.vpnOnly });
+  return out;
+}
+
+describe('planAccess, flattened', () => {
   // [environment, host, user, member, key, vpnOnly], worked out by hand from the grants above
   const expected: [string, string, string, string, string, boolean][] = [
     ['production', 'bbb1', 'sysadmin', 'alice', 'laptop', false], // infra (open) + meet-tech (vpn_only): open wins

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { readVaultVar, vaultDecrypt } from '../../src/adapters/ansible-vault.js';
+import { readVaultVar, vaultDecrypt } from './vault-vars.js';
 import { decryptWithKey, encryptToAdmins } from '../../src/adapters/openpgp-tokens.js';
 import { filesUnder } from './secrets.js';
 import { makeAdmin, type TestAdmin } from './pgp-keys.js';

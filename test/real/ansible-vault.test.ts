@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readVaultPasswordFile, readVaultVar, vaultDecrypt, vaultEncrypt, writeVaultVar } from '../../src/adapters/ansible-vault.js';
+import { readVaultPasswordFile, vaultEncrypt } from '../../src/adapters/ansible-vault.js';
+import { readVaultVar, vaultDecrypt, writeVaultVar } from '../helpers/vault-vars.js';
 import { requireTool } from '../helpers/real-tools.js';
 import { expectNoSecret } from '../helpers/secrets.js';
 

@@ -302,7 +302,7 @@ withAnsible('Ansible reads the vault variable a rotation wrote', () => {
       expect(debug('roobot_hook')).toBe(value);
       expect(debug('roobot_home')).toBe('/srv/roobot');
       // the envelope alone, as `ansible-vault decrypt` reads a file
-      const { readVaultVar } = await import('../../src/adapters/ansible-vault.js');
+      const { readVaultVar } = await import('../helpers/vault-vars.js');
       const envelope = readVaultVar(await fs.readFile(path.join(inventory, 'group_vars/bots/infra.tokens.yml'), 'utf8'), 'roobot_hook')!;
       const envelopeFile = path.join(root, 'hook.vault');
       await fs.writeFile(envelopeFile, envelope);
