@@ -20,8 +20,10 @@ export function commandFiles() {
   const walk = (rel) => {
     for (const e of readdirSync(path.join(repo, rel), { withFileTypes: true })) {
       const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(r);
-      else if (e.name.endsWith('.ts')) out.push({ id: r.slice('src/commands/'.length, -3).split('/').join(' '), file: path.join(repo, r) });
+      // `_shared/` holds the command layer's helpers, not commands; a command that is not an InfraCommand has no --json (the hidden __complete)
+      if (e.isDirectory()) {
+        if (!e.name.startsWith('_')) walk(r);
+      } else if (e.name.endsWith('.ts') && /extends InfraCommand\b/.test(readFileSync(path.join(repo, r), 'utf8'))) out.push({ id: r.slice('src/commands/'.length, -3).split('/').join(' '), file: path.join(repo, r) });
     }
   };
   walk('src/commands');

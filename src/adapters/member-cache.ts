@@ -59,7 +59,7 @@ export const validatorStamp = (() => {
     if (stamp === undefined) {
       // this module's own file too (the whole CLI when it runs from the bundle, dist/bundle/infra.cjs), and the
       // adapters that make derived state from a load
-      const parts = [import.meta.url, './registry-load.js', './peer-index-store.js', '../core/validate.js', '../core/ssh-key.js', '../core/ssh-key-blob.js', '../core/authorized-keys.js', '../core/key-options.js', '../core/key-summary.js', '../core/tokens.js'].map((rel) => {
+      const parts = [import.meta.url, './registry-load.js', './peer-index-store.js', './member-facts.js', '../core/validate.js', '../core/validate-member.js', '../core/validate-config.js', '../core/validate-fields.js', '../core/cross-check.js', '../core/ssh-key.js', '../core/ssh-key-policy.js', '../core/ssh-key-blob.js', '../core/authorized-keys.js', '../core/key-options.js', '../core/key-summary.js', '../core/tokens.js'].map((rel) => {
         try {
           return statKey(statSync(new URL(rel, import.meta.url), { bigint: true }));
         } catch {

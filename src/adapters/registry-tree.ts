@@ -8,7 +8,7 @@
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { privateMaterialIn, type PrivateMaterial } from '../core/private-material.js';
-import { MAX_REGISTRY_FILE_BYTES } from './store.js';
+import { MAX_REGISTRY_FILE_BYTES } from './yaml-load.js';
 
 export const MAX_SCANNED_FILES = 20_000;
 const SKIPPED_FOLDERS = new Set(['.git', 'node_modules']);

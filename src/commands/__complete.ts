@@ -1,5 +1,5 @@
 import { Command } from '@oclif/core/command';
-import { RegistryStore } from '../adapters/store.js';
+import { RegistryStore } from '../adapters/registry-store.js';
 import type { CommandShape } from '../core/completion.js';
 import { cliContext } from '../services/context.js';
 import { completeLine } from '../services/complete.js';

@@ -31,7 +31,7 @@ export function codeSpan(text: string): string {
  * entities, tables, strikethrough, math, marks, embeds, mentions, issue links, emoji), a URL, or a path-like
  * word (a `/` or `.` between two characters: paths, handles, file names, addresses), which reads best as code.
  */
-const NEEDS_CODE_RE = /[`\\*_[\]|~<${}@#^]|&[#A-Za-z0-9]|==|\+\+|:[A-Za-z0-9_+-]+:|[a-z][a-z0-9+.-]*:\/\/|www\.|mailto:|[^\s][./][^\s]/i;
+const NEEDS_CODE_RE = /[`\\*_[\]|~<${}@#^]|&[#A-Za-z0-9]|==|\+\+|:[A-Za-z0-9_+-]+:|(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/|www\.|mailto:|[^\s][./][^\s]/i;
 /** What may stay beside a code span, outside it: opening and closing punctuation of prose. */
 const LEAD_RE = /^[("']+/;
 const TRAIL_RE = /[)"',.;:!?]+$/;

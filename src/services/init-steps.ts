@@ -5,6 +5,7 @@
  * bad answer gets the command's own error; the step is then asked again. A blank answer skips a step.
  * Every step is one locked, atomic edit: a Ctrl-C (exit 130) leaves the scaffold and the steps done, valid.
  */
+import { shellQuote } from '../lib/shell-quote.js';
 import { assertHandle } from '../core/validate.js';
 import { ExitCode, InfraError } from '../lib/errors.js';
 import { addAdmin } from './admins.js';
@@ -54,13 +55,13 @@ async function adminStep(ctx: Context): Promise<{ handle: string; groups: string
     const existing = registry.members.find((m) => m.handle === handle);
     let groups = existing?.groups ?? [];
     if (!existing) {
-      const pgp = (await prompter.input({ message: `Path to ${handle}'s OpenPGP public key (gpg --export --armor EMAIL > ${handle}.asc)` })).trim();
+      const pgp = (await prompter.input({ message: `Path to ${handle}'s OpenPGP public key (gpg --export --armor EMAIL > ${shellQuote(`${handle}.asc`)})` })).trim();
       const groupList = await prompter.input({ message: `${handle}'s groups, comma-separated`, default: 'infra' });
       groups = splitWords(groupList);
       await addMember(ctx, { handle, pgp, groups: groupList });
     }
     await addAdmin(ctx, handle);
-    say(ctx, `${handle} is a member and an admin.\nNext: infra keys add ${handle} ~/.ssh/id_ed25519.pub  # their SSH key`);
+    say(ctx, `${handle} is a member and an admin.\nNext: infra keys add ${shellQuote(handle)} ~/.ssh/id_ed25519.pub  # their SSH key`);
     return { handle, groups };
   });
 }
@@ -108,7 +109,7 @@ export async function firstSteps(ctx: Context, root: string): Promise<FirstSteps
     ...(admin ? [] : ['infra members add HANDLE --name NAME --org ORG --email EMAIL --groups infra --pgp KEY.asc', 'infra admins add HANDLE']),
     ...(environment ? [] : ['infra env add production inventories/production --host HOST=ADDRESS']),
     ...(grant ? [] : ['infra grants add --groups infra --hosts all --user sysadmin']),
-    admin ? `infra keys add ${admin.handle} ~/.ssh/id_ed25519.pub` : 'infra keys add HANDLE KEY.pub',
+    admin ? `infra keys add ${shellQuote(admin.handle)} ~/.ssh/id_ed25519.pub` : 'infra keys add HANDLE KEY.pub',
     'infra render  # then apply it: ansible-playbook -i inventories/ENV ansible/apply-access.yml',
     'infra audit',
   ];

@@ -10,7 +10,7 @@ import { ExitCode, InfraError, invalidInput } from '../lib/errors.js';
 import { clean } from '../lib/style.js';
 import { command, inArgumentOrder } from './argument-order.js';
 import { readArg, requireMember, say, today, type Context } from './context.js';
-import { shellQuote } from '../lib/shell-quote.js';
+import { shellCommand, shellQuote } from '../lib/shell-quote.js';
 
 export interface AddKeysInput {
   handle: string;
@@ -96,7 +96,7 @@ async function addKeysInOrder(ctx: Context, input: AddKeysInput, sources: KeySou
     if (fresh.length && !input.all) {
       if (!ctx.prompter)
         throw new InfraError(ExitCode.usage, `${fresh.length} new key${fresh.length === 1 ? '' : 's'} found on ${forge.split(' ')[0] === 'github' ? 'GitHub' : 'GitLab'}; pass --all to add ${fresh.length === 1 ? 'it' : 'them all'} (or run on a terminal to pick)`, {
-          hint: `infra keys add ${shellQuote(input.handle)} ${shellQuote(`--${forge}`)} --all`,
+          hint: shellCommand(['infra', 'keys', 'add', input.handle, `--${forge.split(' ')[0]}`, forge.slice(forge.indexOf(' ') + 1), '--all']),
         });
       const chosen = await ctx.prompter.checkbox({
         message: 'Which keys should be added?',

@@ -9,7 +9,7 @@ import { DEFAULT_LIVE_TIMEOUT_SECONDS, liveRunDeadlineSeconds, MAX_DEFAULT_FORKS
 import { SCRIPT_TIMEOUT_MS } from '../../src/adapters/ansible-vault.js';
 import { derivedStateMinMembers } from '../../src/adapters/derived-state.js';
 import { DEFAULT_TIMEOUT_MS as FORGE_TIMEOUT_MS } from '../../src/adapters/forge-keys.js';
-import { ABANDONED_LOCK_MS, lockWaitMs } from '../../src/adapters/store.js';
+import { ABANDONED_LOCK_MS, lockWaitMs } from '../../src/adapters/registry-lock.js';
 import { DEFAULT_CERT_POLICY } from '../../src/core/cert-validate.js';
 import { DEFAULT_POLICY } from '../../src/core/types.js';
 import { streamOf } from '../../src/services/context.js';

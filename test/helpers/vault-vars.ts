@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { setVaultVar, vaultDecryptBytes, vaultEncrypt } from '../../src/adapters/ansible-vault.js';
-import { writeFileAtomic } from '../../src/adapters/store.js';
+import { writeFileAtomic } from '../../src/adapters/atomic-write.js';
 
 type Password = Parameters<typeof vaultEncrypt>[1];
 

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LiveCollector } from '../../src/adapters/ansible-live.js';
-import { RegistryStore } from '../../src/adapters/store.js';
+import { RegistryStore } from '../../src/adapters/registry-store.js';
 import { runAudit } from '../../src/services/audit.js';
 import { addEnvironment } from '../../src/services/environments.js';
 import { addKeys } from '../../src/services/keys.js';
