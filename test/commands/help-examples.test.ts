@@ -8,6 +8,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { copyExample, REPO_ROOT, tempDir } from '../helpers/example.js';
 import { ed25519Line } from '../helpers/keys.js';
+import { scanForPrivateKeys } from '../../src/adapters/registry-tree.js';
 
 interface ManifestCommand {
   id: string;
@@ -97,5 +98,7 @@ describe.each(examples)('$id: $example', ({ example }) => {
     if (r.error) throw new Error(`${example}: ${r.error.message}`);
     const allowed = expectedCodes(example);
     if (!allowed.includes(r.status ?? -1)) throw new Error(`${example} exited ${r.status ?? r.signal}:\n${r.stderr}`);
+    // an example leaves no private key or device config in the registry, where `git add -A` would commit it
+    expect((await scanForPrivateKeys(dir)).found.map((f) => f.file)).toEqual([]);
   });
 });

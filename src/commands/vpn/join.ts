@@ -10,10 +10,10 @@ export default class VpnJoin extends InfraCommand<VpnConfigResult> {
 The device's private key is made here and written only into that config, never into the registry. With --public-key the device made its own key pair, and no private key exists anywhere else.
 The server learns the peer at the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
-    '<%= config.bin %> vpn join alice --device tablet --out alice-tablet.conf',
+    '<%= config.bin %> vpn join alice --device tablet --out ~/alice-tablet.conf',
     { description: 'Enrol a phone: the config is drawn as a QR code, which needs a terminal', command: '<%= config.bin %> vpn join alice --device phone --qr' },
-    '<%= config.bin %> vpn join alice --device desktop --encrypt > alice-desktop.conf.asc',
-    'wg genkey > router.key && <%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < router.key)"',
+    '<%= config.bin %> vpn join alice --device desktop --encrypt > ~/alice-desktop.conf.asc',
+    'umask 077 && wg genkey > ~/router.key && <%= config.bin %> vpn join alice --device router --public-key "$(wg pubkey < ~/router.key)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = {

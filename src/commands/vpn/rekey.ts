@@ -8,9 +8,9 @@ export default class VpnRekey extends InfraCommand<VpnConfigResult> {
   static override description = `Replaces the peer's public key in keys/HANDLE/member.yml and emits the device's new config, like \`infra vpn join\` (stdout, --out, --qr, --encrypt). With --public-key the device made the new pair itself.
 The old key keeps working on the servers until the next \`infra render\` and apply (ansible/wireguard.yml).`;
   static override examples = [
-    '<%= config.bin %> vpn rekey alice --device laptop --out alice-laptop.conf',
+    '<%= config.bin %> vpn rekey alice --device laptop --out ~/alice-laptop.conf',
     { description: 'The new config as a QR code, which needs a terminal', command: '<%= config.bin %> vpn rekey bob --device laptop --qr' },
-    'wg genkey > laptop.key && <%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < laptop.key)"',
+    'umask 077 && wg genkey > ~/laptop.key && <%= config.bin %> vpn rekey dana --device laptop --public-key "$(wg pubkey < ~/laptop.key)"',
   ];
   static override args = { handle: Args.string({ required: true, description: 'the member' }) };
   static override flags = { ...deviceFlags, ...deliveryFlags };
