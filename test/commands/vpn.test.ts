@@ -381,8 +381,10 @@ describe('infra vpn list fits the terminal', () => {
     const r = await spawnCli(['vpn', 'list', '--dir', dir], { env: { COLUMNS: String(columns) } });
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines).toHaveLength(7); // a header and six peers
+    // a header and six peers, each starting its own row; an address that does not fit goes whole onto the next line
+    expect(lines.filter((l) => /^meet\s/.test(l))).toHaveLength(6);
     expect(lines.filter((l) => [...l].length > columns)).toEqual([]);
+    for (const address of ['10.77.0.2/32', 'fd77:77::2/128', 'fd77:77::7/128']) expect(lines.some((l) => l.split(/[\s,]+/).includes(address))).toBe(true);
     expect(lines[1]).toMatch(/^meet\s+alice\s+laptop\s+10\.77\.0\.2\/32/);
     const json = JSON.parse((await spawnCli(['vpn', 'list', '--dir', dir, '--json'], { env: { COLUMNS: String(columns) } })).stdout);
     expect(json.peers[0].public_key).toBe('S1240y2EcZQzU3bYNbcIs8IbU0s5CqN9dxWsyf6VZAI=');
