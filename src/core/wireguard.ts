@@ -177,16 +177,6 @@ export function serverPeers(members: readonly Member[], network: string): Server
   return peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** `[Peer]` sections for `wg setconf` / `wg syncconf` (no `[Interface]` keys, so the server's own key is kept elsewhere). */
-export function renderServerPeersConfig(peers: readonly ServerPeer[]): string {
-  return peers
-    .map((p) => {
-      checkWgKey(p.public_key, `${p.name}: public_key`);
-      return [commentLine(p.name), '[Peer]', `PublicKey = ${p.public_key}`, `AllowedIPs = ${p.allowed_ips.map((a) => configValue(a, `${p.name}: allowed_ips`)).join(', ')}`, ''].join('\n');
-    })
-    .join('\n');
-}
-
 const DNS_NAME_RE = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?$/;
 
 /** Every problem with one `vpn:` network, including ranges it shares with another network in `all`. */

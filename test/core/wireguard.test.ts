@@ -8,7 +8,6 @@ import {
   parseEndpoint,
   publicKeyOf,
   renderDeviceConfig,
-  renderServerPeersConfig,
   serverPeers,
   validateNetwork,
 } from '../../src/core/wireguard.js';
@@ -229,24 +228,6 @@ describe('server peers', () => {
     ]);
     expect(serverPeers(members, 'other').map((p) => p.name)).toEqual(['bob/laptop']);
     expect(serverPeers(members, 'none')).toEqual([]);
-  });
-
-  it('renders [Peer] sections for wg setconf', () => {
-    expect(renderServerPeersConfig(serverPeers(members, 'meet'))).toBe(
-      [
-        '# alice/laptop',
-        '[Peer]',
-        `PublicKey = ${ALICE_PUBLIC}`,
-        'AllowedIPs = 10.77.0.5/32, fd77:77::5/128',
-        '',
-        '# bob/phone',
-        '[Peer]',
-        `PublicKey = ${BOB_PUBLIC}`,
-        'AllowedIPs = 10.77.0.4/32',
-        '',
-      ].join('\n'),
-    );
-    expect(renderServerPeersConfig([])).toBe('');
   });
 });
 

@@ -11,12 +11,12 @@ import {
   isWgKey,
   publicKeyOf,
   renderDeviceConfig,
-  renderServerPeersConfig,
   type DeviceConfigInput,
   type ServerPeer,
 } from '../../src/core/wireguard.js';
 import { parseWgDump } from '../../src/core/wg-dump.js';
-import { runProgram, wgGenkey, wgPubkey, wgQuickStrip, wgSetconf, wgShowconf, wgShowDump } from '../../src/adapters/wg.js';
+import { runProgram, wgShowDump } from '../../src/adapters/wg.js';
+import { wgGenkey, wgPubkey, wgQuickStrip, wgSetconf, wgShowconf } from '../helpers/wg-tools.js';
 
 const haveTools =
   requireTool('wg', 'wireguard-tools') && requireTool('wg-quick', 'wireguard-tools') && requireTool('wireguard-go', 'wireguard-go') && requireTool('ip', 'iproute2');
@@ -148,7 +148,8 @@ d('wg-quick strip + wg setconf on wireguard-go (real)', () => {
       const key = generatePrivateKey(randomBytes);
       return { name: `member${i}/laptop`, public_key: publicKeyOf(key), allowed_ips: [`10.77.0.${i + 2}/32`, `fd77:77::${i + 2}/128`] };
     });
-    await wgSetconf(iface, renderServerPeersConfig(peers), ns);
+    const peerSections = peers.map((p) => `[Peer]\nPublicKey = ${p.public_key}\nAllowedIPs = ${p.allowed_ips.join(', ')}\n`);
+    await wgSetconf(iface, peerSections.join('\n'), ns);
 
     const shown = parseShowconf(await wgShowconf(iface, ns));
     const byKey = (list: Array<{ key: string; ips: string[] }>) => list.sort((a, b) => a.key.localeCompare(b.key));
