@@ -21,11 +21,6 @@ async function keyIds(armored: string, secret: boolean): Promise<{ fingerprint: 
   }
 }
 
-/** The fingerprints of the secret keys in an armored file (empty when it holds none). */
-export async function secretKeyFingerprints(armoredPrivate: string): Promise<string[]> {
-  return (await keyIds(armoredPrivate, true)).map((k) => k.fingerprint);
-}
-
 /** The admin whose public key is (one of) the secret keys in `armoredPrivate`, and every admin tried. */
 export async function matchAdmin(root: string, admins: readonly string[], armoredPrivate: string): Promise<{ handle?: string; tried: TriedAdmin[] }> {
   const mine = new Set((await keyIds(armoredPrivate, true)).flatMap((k) => k.ids));

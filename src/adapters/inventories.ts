@@ -68,11 +68,6 @@ export async function inventoryFolder(root: string, environmentPath: string): Pr
   return normalized;
 }
 
-/** Every problem between infra.yml and the inventories, all at once (for `infra check` and before `infra render`). */
-export async function inventoryProblems(loaded: Loaded): Promise<Problem[]> {
-  return (await inspectInventories(loaded)).problems;
-}
-
 /**
  * Every environment's inventory that loads, where its host_vars/ sits, and every problem between
  * infra.yml and the inventories.

@@ -148,9 +148,6 @@ export function namedReaders(recipients: readonly string[], keyring: readonly Ke
 /** The handles of a reader list (readers nobody holds are left out). */
 export const readerHandles = (readers: readonly Reader[]): string[] => [...new Set(readers.flatMap((r) => (r.handle ? [r.handle] : [])))].sort(byText);
 
-/** A reader for people: `alice (0123…CDEF)`, or `key 89AB… (no member's key)`. */
-export const describeReader = (r: Reader): string => (r.handle ? `${r.handle} (${r.fingerprint})` : `key ${r.key_id} (no member's key)`);
-
 /** One catalog entry from what the adapter read; undefined for a file that is no admin-held secret. */
 export function catalogEntry(facts: SecretFileFacts, members: readonly Member[], keyring: readonly KeyringEntry[]): CatalogEntry | undefined {
   const kind = secretKindOf(facts.path);

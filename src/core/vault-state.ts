@@ -7,7 +7,6 @@ import type { Problem } from '../lib/errors.js';
 import { HANDLE_RE, type IsoDate } from './types.js';
 import { isIsoDate, type Locate } from './validate.js';
 
-export const VAULT_DIR = 'vault';
 export const VAULT_STATE_FILE = 'vault/vault.yml';
 export const VAULT_PASSWORD_FILE = 'vault/password.asc';
 export const VAULT_PENDING_FILE = 'vault/password.pending.asc';
