@@ -195,22 +195,6 @@ function userAccess(config: InfraConfig, grantIndexes: number[], candidates: (in
   return { granted: [...granted.values()].sort(refOrder), revoked: [...revoked.values()].sort(refOrder) };
 }
 
-export interface AccessRow {
-  environment: string;
-  host: string;
-  user: string;
-  members: string[]; // handles, sorted; empty when a grant selects the host but nobody holds a usable key
-}
-
-/** Hosts x remote users x members, for the audit's access matrix and bus-factor finding. */
-export function accessMatrix(config: InfraConfig, members: readonly Member[], inventories: Record<string, Inventory>): AccessRow[] {
-  const rows: AccessRow[] = [];
-  for (const [environment, hosts] of planAccess(config, members, inventories))
-    for (const [host, users] of hosts)
-      for (const [user, access] of users) rows.push({ environment, host, user, members: [...new Set(access.granted.map((g) => g.member))].sort(byText) });
-  return rows;
-}
-
 export interface Reach {
   environment: string;
   host: string;

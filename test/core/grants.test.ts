@@ -1,4 +1,5 @@
-import { accessMatrix, hostsReachedBy, planAccess } from '../../src/core/grants.js';
+import { hostsReachedBy, planAccess } from '../../src/core/grants.js';
+import { accessMatrix as auditMatrix } from '../../src/core/audit-grants.js';
 import { parseIniInventory, parseYamlInventory, type Inventory } from '../../src/core/inventory.js';
 import { DEFAULT_POLICY, type InfraConfig, type Member } from '../../src/core/types.js';
 import { ed25519Line, rsaLine } from '../helpers/registry-fixture.js';
@@ -127,6 +128,9 @@ describe('planAccess, flattened', () => {
 
 describe('accessMatrix and hostsReachedBy', () => {
   it('lists members per host and user, including granted users nobody can use', () => {
+    // the audit's matrix, cut to who reaches what (its vpn and grant columns have tests of their own)
+    const accessMatrix = (c: typeof config, ms: typeof members, inv: typeof inventories) =>
+      auditMatrix(c, inv, planAccess(c, ms, inv)).map(({ environment, host, user, members: who }) => ({ environment, host, user, members: who }));
     const rows = accessMatrix(config, members, inventories);
     expect(rows.find((r) => r.environment === 'production' && r.host === 'bbb1')).toEqual({ environment: 'production', host: 'bbb1', user: 'sysadmin', members: ['alice', 'bob', 'dave'] });
     const noMonitoringPeople = accessMatrix(config, members.filter((m) => m.handle !== 'erin'), inventories);
