@@ -132,12 +132,12 @@ export async function resolveRef(root: string, ref: string, options: GitOptions 
  * by committer date; else a ref: commits after it, up to HEAD), oldest first. Merge commits are left out:
  * the commits they bring are listed themselves.
  */
-export async function commitsSince(root: string, since: string, options: GitOptions = {}): Promise<RegistryCommit[]> {
+export async function commitsSince(root: string, since: string, options: GitOptions = {}, paths: readonly string[] = REGISTRY_PATHS): Promise<RegistryCommit[]> {
   await registryPrefix(root, options);
   const head = await runGit(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], options);
   if (head.code !== 0) throw new InfraError(ExitCode.invalid, `the registry's git repository has no commits yet`, { hint: `commit the registry first: \`git -C ${shellQuote(root)} add -A && git -C ${shellQuote(root)} commit -m "infra registry"\`` });
   const range = ISO_DATE_RE.test(since) ? [`--since=${since} 00:00:00`, 'HEAD'] : [`${await resolveRef(root, since, options)}..HEAD`];
-  const args = ['log', '--reverse', '--no-merges', '--no-renames', '--relative', '--format=%x1e%H%x1f%h%x1f%cs%x1f%P', '--name-only', ...range, '--', ...REGISTRY_PATHS];
+  const args = ['log', '--reverse', '--no-merges', '--no-renames', '--relative', '--format=%x1e%H%x1f%h%x1f%cs%x1f%P', '--name-only', ...range, '--', ...paths];
   const r = await runGit(root, args, options);
   if (r.code !== 0) throw gitFailed(args, r);
   const out: RegistryCommit[] = [];

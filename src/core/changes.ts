@@ -290,6 +290,12 @@ function readerChange(before: string[] | undefined, after: string[] | undefined)
   return [added.length ? `readable by ${added.join(', ')} too` : '', removed.length ? `no longer recorded as readable by ${removed.join(', ')}` : ''].filter(Boolean).join('; ');
 }
 
+/** Who a held secret file (vault/password.asc, ca/*.asc) is encrypted to changed in one commit: readers are handles, or `key <ID>` for a key nobody holds. */
+export function secretReadersChanged(meta: { commit: string; date: string }, file: string, before: string[] | undefined, after: string[] | undefined): Change | undefined {
+  const detail = readerChange(before, after);
+  return detail ? { ...meta, kind: 'readers-changed', subject: file, detail } : undefined;
+}
+
 /** Admins added to or removed from infra.yml `admins:`: who receives every secret at the next re-encryption. */
 function adminChanges(before: string[], after: string[]): Array<Pick<Change, 'kind' | 'subject' | 'detail'>> {
   return [

@@ -181,6 +181,8 @@ export async function runAudit(ctx: Context, options: AuditOptions = {}, collect
   if (options.since !== undefined) {
     const { registryHistory, uncommittedRegistryFiles } = await import('../adapters/git.js');
     changes = changesOver(await registryHistory(root, options.since));
+    // who the vault password and CA keys are encrypted to, commit by commit (docs/reference.md, "What changed since")
+    changes.push(...(await (await import('../adapters/secret-history.js')).secretReaderChanges(root, options.since)));
     // Who signed each change and whether the change rules allow it (docs/reference.md, "Signed changes").
     const { judgeSince } = await import('./signed-changes.js');
     const judged = await judgeSince(root, options.since);
