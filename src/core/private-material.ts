@@ -25,7 +25,7 @@ export interface PrivateMaterial {
 
 const PRIVATE = ['PRI', 'VATE'].join('');
 const DASHES = '-'.repeat(5);
-/** `-----BEGIN OPENSSH PRIVATE KEY-----`, `... RSA PRIVATE KEY`, `... ENCRYPTED PRIVATE KEY`, `... PRIVATE KEY`. */
+/** The armor header of an OpenSSH, PKCS#1/#8 or encrypted PEM private key: BEGIN, optional words, then the key words, between five dashes. */
 const PEM_RE = new RegExp(`^\\s*${DASHES}BEGIN ((?:[A-Z0-9]+ )*)${PRIVATE} KEY${DASHES}`);
 const PGP_RE = new RegExp(`^\\s*${DASHES}BEGIN PGP ${PRIVATE} KEY BLOCK${DASHES}`);
 const PUTTY_RE = /^PuTTY-User-Key-File-\d+:/;
